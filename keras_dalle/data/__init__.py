@@ -1,0 +1,1 @@
+"""Data: the built-in shapes dataset, its caption grammar, and loaders for users' own data."""

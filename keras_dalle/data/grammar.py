@@ -1,0 +1,129 @@
+"""The caption grammar of the built-in shapes dataset.
+
+One object:  "a [size] {color} {shape} [position]"  e.g. "a big red circle in the top left", "a red circle"
+Two objects: "a {color} {shape} {relation} a {color} {shape}"  e.g. "a red circle to the left of a blue square"
+
+`parse_caption` turns a caption into a `CaptionSpec`; `format_caption` is its inverse. The
+dataset generator writes captions with `format_caption` and the caption checker reads them
+with `parse_caption`, so both sides speak exactly one grammar.
+"""
+
+import dataclasses
+import re
+
+# Exact RGB values of the palette; the background is black.
+COLORS = {
+    "red": (220, 40, 40),
+    "green": (40, 180, 60),
+    "blue": (40, 80, 230),
+    "yellow": (235, 215, 40),
+    "purple": (150, 60, 210),
+    "orange": (240, 130, 30),
+    "cyan": (40, 200, 210),
+    "white": (235, 235, 235),
+}
+SHAPES = ("circle", "square", "triangle")
+SIZES = ("small", "big")
+# Bounding-box side as a fraction of the canvas side.
+SIZE_FRACTIONS = {"small": 0.25, "big": 0.5}
+# Position phrase -> (row, column) of the 3 x 3 grid.
+POSITIONS = {
+    "in the top left": (0, 0),
+    "at the top": (0, 1),
+    "in the top right": (0, 2),
+    "on the left": (1, 0),
+    "in the center": (1, 1),
+    "on the right": (1, 2),
+    "in the bottom left": (2, 0),
+    "at the bottom": (2, 1),
+    "in the bottom right": (2, 2),
+}
+RELATIONS = ("to the left of", "to the right of", "above", "below")
+OPPOSITE_RELATION = {
+    "to the left of": "to the right of",
+    "to the right of": "to the left of",
+    "above": "below",
+    "below": "above",
+}
+# Color-shape pairs never shown in training pictures, to test composition.
+HELD_OUT_PAIRS = frozenset(
+    {("purple", "triangle"), ("orange", "circle"), ("cyan", "square"), ("white", "triangle")}
+)
+
+
+class CaptionError(ValueError):
+    """A caption that the shapes grammar does not describe."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectSpec:
+    """One object of a caption; `size` and `position` are None when the caption leaves them out."""
+
+    color: str
+    shape: str
+    size: str | None = None
+    position: str | None = None
+
+    @property
+    def is_held_out(self):
+        return (self.color, self.shape) in HELD_OUT_PAIRS
+
+
+@dataclasses.dataclass(frozen=True)
+class CaptionSpec:
+    """What a caption states: one or two objects, and for two objects their relation."""
+
+    objects: tuple
+    relation: str | None = None
+
+    @property
+    def has_held_out_pair(self):
+        return any(obj.is_held_out for obj in self.objects)
+
+
+def _alternatives(words):
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_COLOR = f"({_alternatives(COLORS)})"
+_SHAPE = f"({_alternatives(SHAPES)})"
+_ONE_OBJECT = re.compile(
+    rf"a (?:({_alternatives(SIZES)}) )?{_COLOR} {_SHAPE}(?: ({_alternatives(POSITIONS)}))?"
+)
+_TWO_OBJECTS = re.compile(rf"a {_COLOR} {_SHAPE} ({_alternatives(RELATIONS)}) a {_COLOR} {_SHAPE}")
+
+
+def parse_caption(caption):
+    """Parses a caption of the shapes grammar into a `CaptionSpec`.
+
+    Case and surrounding or repeated whitespace are ignored. Raises `CaptionError` for text
+    outside the grammar, and for two objects of one color (the grammar requires different colors).
+    """
+    if not isinstance(caption, str):
+        raise CaptionError(f"caption must be a str, got {type(caption).__name__}")
+    text = " ".join(caption.lower().split())
+    match = _TWO_OBJECTS.fullmatch(text)
+    if match:
+        color_a, shape_a, relation, color_b, shape_b = match.groups()
+        if color_a == color_b:
+            raise CaptionError(f"the two objects of {caption!r} must have different colors")
+        return CaptionSpec((ObjectSpec(color_a, shape_a), ObjectSpec(color_b, shape_b)), relation)
+    match = _ONE_OBJECT.fullmatch(text)
+    if match:
+        size, color, shape, position = match.groups()
+        return CaptionSpec((ObjectSpec(color, shape, size, position),))
+    raise CaptionError(
+        f"caption {caption!r} is outside the shapes grammar: expected "
+        "'a [small|big] COLOR SHAPE [POSITION]' or 'a COLOR SHAPE RELATION a COLOR SHAPE' with "
+        f"COLOR in {sorted(COLORS)}, SHAPE in {list(SHAPES)}"
+    )
+
+
+def format_caption(spec):
+    """Writes a `CaptionSpec` as caption text (the inverse of `parse_caption`)."""
+    if spec.relation is not None:
+        a, b = spec.objects
+        return f"a {a.color} {a.shape} {spec.relation} a {b.color} {b.shape}"
+    (obj,) = spec.objects
+    words = ["a", obj.size, obj.color, obj.shape, obj.position]
+    return " ".join(w for w in words if w)

@@ -1,0 +1,1 @@
+"""Text: the prompt tokenizer."""

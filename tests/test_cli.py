@@ -1,0 +1,28 @@
+import pathlib
+
+from PIL import Image
+
+from keras_dalle import cli
+
+
+def test_demo_writes_a_grid(tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path), "--num", "4"]) == 0
+    path = pathlib.Path(capsys.readouterr().out.strip().split()[-1])
+    assert path.exists() and Image.open(path).size[0] > 4 * 32
+
+
+def test_data_shapes_then_check(tmp_path, capsys):
+    assert cli.main(["data", "shapes", "--out", str(tmp_path), "--num", "3", "--size", "64", "--objects", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir())[:2] == ["000000.png", "000000.txt"]
+    assert Image.open(tmp_path / "000000.png").size == (64, 64)
+    caption = (tmp_path / "000000.txt").read_text().strip()
+    assert cli.main(["check", str(tmp_path / "000000.png"), caption]) == 0
+    assert cli.main(["data", "check", str(tmp_path)]) == 0
+    assert "found 3, used 3" in capsys.readouterr().out
+
+
+def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
+    assert cli.main(["data", "check", str(tmp_path / "missing")]) == 2
+    assert cli.main(["check", str(tmp_path / "missing.png"), "a red circle"]) == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and "Traceback" not in err
