@@ -5,6 +5,8 @@
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
     keras-dalle check IMAGE "CAPTION"
+    keras-dalle train --stage tokenizer --data DIR --out RUN [--preset tiny|small|base] [--epochs E]
+                      [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
 
 Expected errors (bad paths, bad captions, bad arguments) print one line and exit with status 2.
 """
@@ -76,6 +78,29 @@ def cmd_check(args):
     return 0 if result.all_hold else 1
 
 
+def cmd_train(args):
+    from keras_dalle.training.image_tokenizer_stage import TOKENIZER_FILE, train_image_tokenizer
+
+    overrides = {}
+    if args.adversarial_weight is not None:
+        overrides["adversarial_weight"] = args.adversarial_weight
+    if args.adversarial_start is not None:
+        overrides["adversarial_start"] = args.adversarial_start
+    train_image_tokenizer(
+        args.data,
+        args.out,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        **overrides,
+    )
+    print(f"saved {pathlib.Path(args.out) / TOKENIZER_FILE}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-dalle", description="Text-to-image for TensorFlow/Keras.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +140,20 @@ def build_parser():
     check_data.add_argument("source")
     check_data.add_argument("--skip-uncaptioned", action="store_true")
     check_data.set_defaults(run=cmd_data_check)
+
+    train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
+    train.add_argument("--stage", choices=["tokenizer"], required=True)
+    train.add_argument("--data", required=True, help="a folder of captioned images or packed shards")
+    train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
+    train.add_argument("--preset", choices=["tiny", "small", "base"], default="small")
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=32)
+    train.add_argument("--steps-per-epoch", type=_positive_int, default=None)
+    train.add_argument("--learning-rate", type=float, default=5e-4)
+    train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")
+    train.add_argument("--adversarial-start", type=int, default=None, help="step at which the discriminator starts")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=cmd_train)
 
     check = commands.add_parser("check", help="check a picture against a shapes-grammar caption")
     check.add_argument("image")

@@ -153,8 +153,8 @@ def make_sample(seed, index, canvas_size=32, objects="mixed", include_held_out=F
     """Sample `index` of the dataset with `seed`: a `ShapeSample`."""
     if objects not in OBJECT_COUNTS:
         raise ValueError(f"objects must be one of {OBJECT_COUNTS}, got {objects!r}")
-    if canvas_size < 24:
-        raise ValueError(f"canvas_size must be at least 24 pixels, got {canvas_size}")
+    if canvas_size < 16:
+        raise ValueError(f"canvas_size must be at least 16 pixels, got {canvas_size}")
     rng = np.random.default_rng([seed, index])
     pairs = _ALL_PAIRS if include_held_out else _TRAIN_PAIRS
     two = objects == "2" or (objects == "mixed" and rng.integers(2) == 1)

@@ -1,0 +1,1 @@
+"""Building blocks: attention, Transformer blocks, convolutional blocks, position embeddings."""

@@ -1,0 +1,1 @@
+"""Sub-models (encoders, quantizer, decoder, discriminators, generator) and the trainable models."""

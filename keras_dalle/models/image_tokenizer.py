@@ -1,0 +1,270 @@
+"""The image tokenizer: pictures to discrete tokens and back, trained adversarially with `model.fit`."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_dalle.models.image_codec import (
+    ImageDecoder,
+    PatchDiscriminator,
+    VectorQuantizer,
+    VisualEncoder,
+    perplexity,
+    to_uint8,
+    to_unit_range,
+)
+from keras_dalle.training.distribute import scale_loss_for_replicas
+
+# Codebook usage counts codes chosen within this many recent steps.
+USAGE_WINDOW = 100
+
+
+def hinge_discriminator_loss(real_logits, fake_logits):
+    """Hinge loss of the discriminator: push real logits above 1 and fake ones below -1."""
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(ops.relu(1.0 + fake_logits))
+
+
+def psnr(images, reconstructions):
+    """Mean PSNR in dB of uint8 pictures against their reconstructions (both uint8 [B, S, S, 3])."""
+    error = ops.cast(images, "float32") - ops.cast(reconstructions, "float32")
+    mse = ops.mean(ops.square(error), axis=(1, 2, 3))
+    return ops.mean(10.0 * ops.log(255.0**2 / ops.maximum(mse, 1e-10)) / ops.log(10.0))
+
+
+def validate_images(images, image_size):
+    """Raises ValueError unless `images` is [B, image_size, image_size, 3]."""
+    shape = tuple(images.shape)
+    if len(shape) != 4:
+        raise ValueError(f"images must have rank 4 [batch, height, width, 3], got shape {shape}")
+    if shape[-1] != 3:
+        raise ValueError(f"images must have 3 channels (RGB), got {shape[-1]} in shape {shape}")
+    if shape[1] != image_size or shape[2] != image_size:
+        raise ValueError(f"images must be {image_size} x {image_size}, got {shape[1]} x {shape[2]}")
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class ImageTokenizer(keras.Model):
+    """Visual encoder + vector quantizer + CNN decoder, with a patch discriminator for training.
+
+    `encode` turns uint8 pictures into int32 tokens [B, h, w]; `decode` turns tokens back into
+    uint8 pictures. `fit` trains with a custom step: the discriminator first (hinge loss, its
+    own optimizer), then encoder, quantizer and decoder on reconstruction (L1 + L2), quantizer
+    (codebook + commitment) and, from `adversarial_start` on, `adversarial_weight` times the
+    adversarial loss. `adversarial_weight=0` trains without a discriminator.
+
+    Args:
+        image_size, downsample_factor, channels, transformer_layers, transformer_heads,
+        transformer_width: see `VisualEncoder`.
+        codebook_size, code_dim, dead_code_steps: see `VectorQuantizer`.
+        discriminator_channels: see `PatchDiscriminator`.
+        commitment_cost: weight of the commitment term.
+        adversarial_weight: lambda of the adversarial term (0 switches it off).
+        adversarial_start: training step at which the discriminator and its term switch on.
+        seed: seed of the codebook restarts.
+
+    Example:
+        >>> tokenizer = ImageTokenizer(**keras_dalle.presets.preset("tiny", "image_tokenizer"))
+        >>> tokenizer.compile(optimizer=keras.optimizers.Adam(2e-4), d_optimizer=keras.optimizers.Adam(2e-4))
+        >>> tokenizer.fit(dataset_of_captions_and_images, epochs=1)
+        >>> tokens = tokenizer.encode(images)           # int32 [B, h, w]
+        >>> pictures = tokenizer.decode(tokens)         # uint8 [B, S, S, 3]
+    """
+
+    def __init__(
+        self,
+        image_size=32,
+        downsample_factor=4,
+        channels=(32, 64),
+        transformer_layers=2,
+        transformer_heads=4,
+        transformer_width=64,
+        codebook_size=512,
+        code_dim=32,
+        discriminator_channels=(32, 64),
+        commitment_cost=0.25,
+        adversarial_weight=0.1,
+        adversarial_start=2000,
+        dead_code_steps=200,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if image_size % downsample_factor:
+            raise ValueError(f"image_size {image_size} must be divisible by downsample_factor {downsample_factor}")
+        if adversarial_weight < 0:
+            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight}")
+        self.image_size = image_size
+        self.downsample_factor = downsample_factor
+        self.channels = tuple(channels)
+        self.transformer_layers = transformer_layers
+        self.transformer_heads = transformer_heads
+        self.transformer_width = transformer_width
+        self.codebook_size = codebook_size
+        self.code_dim = code_dim
+        self.discriminator_channels = tuple(discriminator_channels)
+        self.commitment_cost = commitment_cost
+        self.adversarial_weight = adversarial_weight
+        self.adversarial_start = adversarial_start
+        self.dead_code_steps = dead_code_steps
+        self.seed = seed
+        self.grid_size = image_size // downsample_factor
+
+        self.encoder = VisualEncoder(
+            image_size, downsample_factor, channels, transformer_layers, transformer_heads, transformer_width,
+            code_dim, name="encoder",
+        )
+        self.quantizer = VectorQuantizer(codebook_size, code_dim, dead_code_steps, seed, name="quantizer")
+        self.decoder = ImageDecoder(downsample_factor, channels, name="decoder")
+        self.discriminator = (
+            PatchDiscriminator(discriminator_channels, name="discriminator") if adversarial_weight > 0 else None
+        )
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in (
+                "loss",
+                "reconstruction_loss",
+                "quantizer_loss",
+                "generator_adversarial_loss",
+                "discriminator_loss",
+                "psnr",
+                "perplexity",
+                "codebook_usage",
+            )
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def build(self, input_shape):
+        # Run once on zeros so every sub-layer, the discriminator included, has its weights.
+        zeros = ops.zeros((1, self.image_size, self.image_size, 3))
+        self.call(zeros)
+        if self.discriminator is not None:
+            self.discriminator(zeros)
+
+    def call(self, pixels, training=False):
+        """Reconstructs float pixels in [-1, 1]: [B, S, S, 3] -> [B, S, S, 3]."""
+        quantized = self.quantizer(self.encoder(pixels, training=training))
+        return self.decoder(quantized["quantized"], training=training)
+
+    def encode(self, images):
+        """uint8 pictures [B, S, S, 3] -> int32 tokens [B, h, w]."""
+        images = ops.convert_to_tensor(images)
+        validate_images(images, self.image_size)
+        return self.quantizer(self.encoder(to_unit_range(images)))["indices"]
+
+    def decode(self, tokens):
+        """int tokens [B, h, w] -> uint8 pictures [B, S, S, 3]."""
+        tokens = ops.convert_to_tensor(tokens)
+        if len(tokens.shape) != 3:
+            raise ValueError(f"tokens must have rank 3 [batch, {self.grid_size}, {self.grid_size}], got {tokens.shape}")
+        return to_uint8(self.decoder(self.quantizer.lookup(ops.cast(tokens, "int32"))))
+
+    @property
+    def autoencoder_weights(self):
+        """The weights `optimizer` trains: encoder, quantizer and decoder."""
+        return self.encoder.trainable_weights + self.quantizer.trainable_weights + self.decoder.trainable_weights
+
+    def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
+        """`optimizer` updates encoder, quantizer and decoder; `d_optimizer` the discriminator."""
+        super().compile(optimizer=optimizer, **kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
+
+    def build_optimizers(self):
+        """Builds the model and both optimizers' slots, so a checkpoint can be restored before `fit`."""
+        if not self.built:
+            self.build((None, self.image_size, self.image_size, 3))
+        self.optimizer.build(self.autoencoder_weights)
+        if self.d_optimizer is not None:
+            self.d_optimizer.build(self.discriminator.trainable_weights)
+
+    def _forward_with_losses(self, images):
+        """Forward pass with every loss term; images uint8 [B, S, S, 3]."""
+        pixels = to_unit_range(images)
+        quantized = self.quantizer(self.encoder(pixels, training=True))
+        reconstruction = self.decoder(quantized["quantized"], training=True)
+        error = pixels - reconstruction
+        reconstruction_loss = ops.mean(ops.abs(error)) + ops.mean(ops.square(error))
+        latents, codes = quantized["latents"], quantized["codes"]
+        codebook_loss = ops.mean(ops.square(ops.stop_gradient(latents) - codes))
+        commitment_loss = ops.mean(ops.square(latents - ops.stop_gradient(codes)))
+        quantizer_loss = codebook_loss + self.commitment_cost * commitment_loss
+        return pixels, reconstruction, quantized, reconstruction_loss, quantizer_loss
+
+    def train_step(self, data):
+        images = data[-1] if isinstance(data, (tuple, list)) else data  # (caption, image) or image
+        step = self.optimizer.iterations
+        adversarial_on = ops.cast(step >= self.adversarial_start, "float32")
+        with tf.GradientTape() as tape:
+            pixels, reconstruction, quantized, reconstruction_loss, quantizer_loss = self._forward_with_losses(images)
+            loss = reconstruction_loss + quantizer_loss
+            if self.discriminator is not None:
+                with tape.stop_recording():
+                    discriminator_loss = self._discriminator_step(pixels, reconstruction, adversarial_on)
+                generator_adversarial_loss = -ops.mean(self.discriminator(reconstruction, training=True))
+                loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
+            else:
+                discriminator_loss = generator_adversarial_loss = ops.zeros(())
+            scaled_loss = scale_loss_for_replicas(loss)
+        weights = self.autoencoder_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, weights), weights))
+        self.quantizer.restart_dead_codes(quantized["indices"], quantized["latents"], step)
+        values = {
+            "loss": loss,
+            "reconstruction_loss": reconstruction_loss,
+            "quantizer_loss": quantizer_loss,
+            "generator_adversarial_loss": generator_adversarial_loss,
+            "discriminator_loss": discriminator_loss,
+            "psnr": psnr(images, to_uint8(reconstruction)),
+            "perplexity": perplexity(quantized["indices"], self.codebook_size),
+            "codebook_usage": self.quantizer.usage(step, USAGE_WINDOW),
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _discriminator_step(self, pixels, reconstruction, adversarial_on):
+        """One discriminator update on real pictures and (detached) reconstructions."""
+        fake = ops.stop_gradient(reconstruction)
+        with tf.GradientTape() as tape:
+            loss = hinge_discriminator_loss(
+                self.discriminator(pixels, training=True), self.discriminator(fake, training=True)
+            )
+            scaled = scale_loss_for_replicas(adversarial_on * loss)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return loss
+
+    def test_step(self, data):
+        images = data[-1] if isinstance(data, (tuple, list)) else data
+        _, reconstruction, quantized, reconstruction_loss, quantizer_loss = self._forward_with_losses(images)
+        values = {
+            "loss": reconstruction_loss + quantizer_loss,
+            "reconstruction_loss": reconstruction_loss,
+            "quantizer_loss": quantizer_loss,
+            "psnr": psnr(images, to_uint8(reconstruction)),
+            "perplexity": perplexity(quantized["indices"], self.codebook_size),
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in values}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "downsample_factor": self.downsample_factor,
+            "channels": list(self.channels),
+            "transformer_layers": self.transformer_layers,
+            "transformer_heads": self.transformer_heads,
+            "transformer_width": self.transformer_width,
+            "codebook_size": self.codebook_size,
+            "code_dim": self.code_dim,
+            "discriminator_channels": list(self.discriminator_channels),
+            "commitment_cost": self.commitment_cost,
+            "adversarial_weight": self.adversarial_weight,
+            "adversarial_start": self.adversarial_start,
+            "dead_code_steps": self.dead_code_steps,
+            "seed": self.seed,
+        }

@@ -1,0 +1,1 @@
+"""Training helpers: distribution, callbacks, the CLI's training loops."""
