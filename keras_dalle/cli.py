@@ -5,8 +5,11 @@
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
     keras-dalle check IMAGE "CAPTION"
-    keras-dalle train --stage tokenizer --data DIR --out RUN [--preset tiny|small|base] [--epochs E]
-                      [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
+    keras-dalle train --stage tokenizer|generator|all --data DIR --out RUN [--preset tiny|small|base]
+                      [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
+    keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
+    keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
+    keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
 
 Expected errors (bad paths, bad captions, bad arguments) print one line and exit with status 2.
 """
@@ -26,16 +29,114 @@ def _positive_int(text):
     return value
 
 
+DEMO_PROMPTS = (
+    "a big red circle in the top left",
+    "a small blue square at the bottom",
+    "a green triangle on the right",
+    "a yellow circle to the left of a purple square",
+    "a white square above a red triangle",
+    "a purple triangle",
+)
+
+
+def _load_model(path):
+    from keras_dalle import pretrained
+
+    try:
+        return pretrained.load_model(path)
+    except FileNotFoundError as err:
+        raise loader.DataError(str(err)) from None
+
+
+def _token_progress(total_pictures):
+    """An on_token callback drawing one progress bar over the image tokens of a generate call."""
+    from keras_dalle.progress import progress_bar
+
+    bar = progress_bar(total=None, desc=f"generating {total_pictures} picture(s)", unit="tok")
+
+    def on_token(step, total):
+        bar.total = total
+        bar.update(step - bar.n)
+        if step == total:
+            bar.close()
+
+    return on_token
+
+
+def _sampling(args):
+    return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
+
+
 def cmd_demo(args):
-    """Until a trained model ships: the built-in dataset as a labelled preview grid."""
+    """The main job on the embedded default: the shipped model draws pictures for a few prompts."""
     from keras_dalle.visualize import image_grid
 
+    model = _load_model(None)
+    prompts = list(DEMO_PROMPTS)
+    pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num))
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    images, captions = shapes.generate_shapes(args.num, seed=args.seed, canvas_size=args.size)
-    path = out / "shapes_preview.png"
-    image_grid(images, captions, columns=4, scale=4, title=f"built-in shapes dataset, seed {args.seed}").save(path)
-    print(f"wrote {len(images)} captioned pictures of the built-in shapes dataset to {path}")
+    path = out / "demo_grid.png"
+    labels = [p for p in prompts for _ in range(args.num)]
+    image_grid(pictures, labels, columns=args.num, title=f"keras_dalle shapes model, seed {args.seed}").save(path)
+    print(f"wrote {len(pictures)} generated pictures for {len(prompts)} prompts to {path}")
+    return 0
+
+
+def cmd_generate(args):
+    import json
+
+    from PIL import Image
+
+    from keras_dalle.visualize import image_grid
+
+    if (args.prompt is None) == (args.prompts is None):
+        raise ValueError("give either a PROMPT or --prompts FILE")
+    model = _load_model(args.model)
+    out = pathlib.Path(args.out)
+    if args.prompt is not None:
+        pictures = model.generate(args.prompt, num_images=args.num, seed=args.seed, on_token=_token_progress(args.num), **_sampling(args))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image_grid(pictures, [f"seed {args.seed + i}" for i in range(len(pictures))], columns=min(4, args.num), title=args.prompt).save(out)
+        print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
+        return 0
+    prompts_path = pathlib.Path(args.prompts)
+    if not prompts_path.is_file():
+        raise loader.DataError(f"{prompts_path}: no such file")
+    prompts = [line.strip() for line in loader.read_text(prompts_path).splitlines() if line.strip()]
+    if not prompts:
+        raise loader.DataError(f"{prompts_path}: no prompts (one per line)")
+    pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num), **_sampling(args))
+    seeds = model.picture_seeds(args.seed, len(pictures))
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
+        for index, (picture, seed) in enumerate(zip(pictures, seeds)):
+            name = f"{index:05d}.png"
+            Image.fromarray(picture).save(out / name)
+            prompt = prompts[index // args.num]
+            manifest.write(json.dumps({"prompt": prompt, "file": name, "seed": int(seed)}, ensure_ascii=False) + "\n")
+    print(f"wrote {len(pictures)} pictures and manifest.jsonl to {out}")
+    return 0
+
+
+def cmd_evaluate(args):
+    import json
+
+    from keras_dalle.evaluation.generation import evaluate_model, format_table
+
+    if args.prompts:
+        path = pathlib.Path(args.prompts)
+        if not path.is_file():
+            raise loader.DataError(f"{path}: no such file")
+        prompts = [shapes.eval_prompt(line.strip()) for line in loader.read_text(path).splitlines() if line.strip()]
+    else:
+        prompts = shapes.evaluation_prompts()
+    model = _load_model(args.model)
+    summary = evaluate_model(model, prompts, num_images=args.num, seed=args.seed, **_sampling(args))
+    print(format_table(summary))
+    print(json.dumps(summary))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
 
@@ -79,26 +180,33 @@ def cmd_check(args):
 
 
 def cmd_train(args):
-    from keras_dalle.training.image_tokenizer_stage import TOKENIZER_FILE, train_image_tokenizer
+    from keras_dalle.training import stages
 
     overrides = {}
     if args.adversarial_weight is not None:
         overrides["adversarial_weight"] = args.adversarial_weight
     if args.adversarial_start is not None:
         overrides["adversarial_start"] = args.adversarial_start
-    train_image_tokenizer(
-        args.data,
-        args.out,
-        preset=args.preset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        steps_per_epoch=args.steps_per_epoch,
-        learning_rate=args.learning_rate,
-        seed=args.seed,
-        **overrides,
+    common = dict(
+        preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
+        seed=args.seed, **overrides,
     )
-    print(f"saved {pathlib.Path(args.out) / TOKENIZER_FILE}")
+    if args.stage in ("tokenizer", "all"):
+        stages.train_image_tokenizer(args.data, args.out, learning_rate=args.learning_rate or 1e-3, **common)
+        print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
+    if args.stage in ("generator", "all"):
+        stages.train_text_to_image(
+            args.data, args.out, image_tokenizer=args.tokenizer, learning_rate=args.learning_rate or 5e-4, **common
+        )
+        print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
     return 0
+
+
+def _add_sampling_arguments(parser):
+    parser.add_argument("--temperature", type=float, default=None, help="> 0 (default: the model's)")
+    parser.add_argument("--top-k", type=int, default=None, help="0 = off, 1 = greedy (default: the model's)")
+    parser.add_argument("--top-p", type=float, default=None, help="in (0, 1] (default: the model's)")
+    parser.add_argument("--cfg-scale", type=float, default=None, help="classifier-free guidance >= 0, 1 = off")
 
 
 def build_parser():
@@ -107,10 +215,28 @@ def build_parser():
 
     demo = commands.add_parser("demo", help="run the main job on the built-in default")
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
-    demo.add_argument("--num", type=_positive_int, default=16)
+    demo.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--size", type=_positive_int, default=32)
     demo.set_defaults(run=cmd_demo)
+
+    generate = commands.add_parser("generate", help="pictures from a prompt (or a file of prompts)")
+    generate.add_argument("prompt", nargs="?", default=None)
+    generate.add_argument("--prompts", default=None, help="a file with one prompt per line")
+    generate.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    generate.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
+    generate.add_argument("--seed", type=int, default=0, help="picture i uses seed + i")
+    generate.add_argument("--out", required=True, help="grid PNG for one prompt; a folder with --prompts")
+    _add_sampling_arguments(generate)
+    generate.set_defaults(run=cmd_generate)
+
+    evaluate = commands.add_parser("evaluate", help="caption-checker accuracy of generated pictures")
+    evaluate.add_argument("--model", default=None)
+    evaluate.add_argument("--prompts", default=None, help="one prompt per line (default: the built-in evaluation set)")
+    evaluate.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--json", default=None, help="also write the result to this file")
+    _add_sampling_arguments(evaluate)
+    evaluate.set_defaults(run=cmd_evaluate)
 
     data = commands.add_parser("data", help="datasets: the built-in shapes, packing, checking")
     data_commands = data.add_subparsers(dest="data_command", required=True)
@@ -142,14 +268,15 @@ def build_parser():
     check_data.set_defaults(run=cmd_data_check)
 
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
-    train.add_argument("--stage", choices=["tokenizer"], required=True)
+    train.add_argument("--stage", choices=["tokenizer", "generator", "all"], required=True)
     train.add_argument("--data", required=True, help="a folder of captioned images or packed shards")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
     train.add_argument("--preset", choices=["tiny", "small", "base"], default="small")
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=_positive_int, default=None)
-    train.add_argument("--learning-rate", type=float, default=5e-4)
+    train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
+    train.add_argument("--learning-rate", type=float, default=None, help="default 1e-3 (tokenizer), 5e-4 (generator)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")
     train.add_argument("--adversarial-start", type=int, default=None, help="step at which the discriminator starts")
     train.add_argument("--seed", type=int, default=0)
@@ -166,7 +293,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (loader.DataError, grammar.CaptionError, ValueError) as err:
+    except (loader.DataError, grammar.CaptionError, ValueError, FileNotFoundError) as err:
         print(f"keras-dalle: error: {err}", file=sys.stderr)
         return 2
 

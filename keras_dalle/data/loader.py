@@ -67,7 +67,8 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def _read_text(path):
+def read_text(path):
+    """A file's text as UTF-8; DataError naming the file otherwise."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -84,7 +85,7 @@ def _items_from_sidecars(root, skip_uncaptioned, report):
     report.found = len(images)
     for image_path in images:
         caption_path = image_path.with_suffix(".txt")
-        captions = _caption_lines(_read_text(caption_path)) if caption_path.is_file() else ()
+        captions = _caption_lines(read_text(caption_path)) if caption_path.is_file() else ()
         if not captions:
             why = "has no caption file" if not caption_path.is_file() else "has an empty caption file"
             if not skip_uncaptioned:
@@ -100,7 +101,7 @@ def _items_from_sidecars(root, skip_uncaptioned, report):
 
 def _manifest_rows(path):
     if path.name.endswith(".jsonl"):
-        for number, line in enumerate(_read_text(path).splitlines(), 1):
+        for number, line in enumerate(read_text(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -109,7 +110,7 @@ def _manifest_rows(path):
             except (json.JSONDecodeError, KeyError, TypeError) as err:
                 raise DataError(f"{path}:{number}: expected {{\"image\": ..., \"caption\": ...}} ({err})") from None
     else:
-        reader = csv.DictReader(io.StringIO(_read_text(path)))
+        reader = csv.DictReader(io.StringIO(read_text(path)))
         if reader.fieldnames is None or not {"image", "caption"} <= set(reader.fieldnames):
             raise DataError(f"{path}: the header must name the columns 'image' and 'caption'")
         for number, row in enumerate(reader, 2):
@@ -296,7 +297,7 @@ def _caption_draws(seed):
 def _packed_dataset(root, image_size, seed, shuffle):
     import tensorflow as tf
 
-    info = json.loads(_read_text(root / PACK_INFO))
+    info = json.loads(read_text(root / PACK_INFO))
     if info.get("format") != PACK_FORMAT:
         raise DataError(f"{root / PACK_INFO}: not a keras_dalle pack (format {info.get('format')!r})")
     report = LoadReport(str(root), found=info["found"])

@@ -239,6 +239,13 @@ def evaluation_prompts(seed=2024, per_group=100):
     return [p for g in EVAL_GROUPS for p in groups[g]]
 
 
+def eval_prompt(prompt):
+    """An `EvalPrompt` for any prompt of the grammar, its group read from the prompt itself."""
+    spec = grammar.parse_caption(prompt)
+    group = "held_out" if spec.has_held_out_pair else ("two_object" if spec.relation else "one_object")
+    return EvalPrompt(prompt, group)
+
+
 def _distinct_colors(rng, pairs_a, pairs_b):
     pair_a = pairs_a[rng.integers(len(pairs_a))]
     return pair_a, _pair(rng, pairs_b, exclude_color=pair_a[0])

@@ -41,7 +41,9 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp_out.build(tuple(input_shape[:-1]) + (width * self.mlp_ratio,))
 
     def call(self, x, attention_mask=None, cache=None, cache_index=None, training=None):
-        attended = self.attention(self.attention_norm(x), attention_mask, cache, cache_index)
+        attended = self.attention(
+            self.attention_norm(x), attention_mask=attention_mask, cache=cache, cache_index=cache_index
+        )
         if cache is not None:
             attended, cache = attended
         x = x + self.dropout_layer(attended, training=training)

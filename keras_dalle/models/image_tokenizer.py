@@ -171,6 +171,11 @@ class ImageTokenizer(keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
 
+    def get_compile_config(self):
+        # Two optimizers are set up by the training code; a loaded model serves inference
+        # (call compile again to train it further; runs resume from their backups).
+        return None
+
     def build_optimizers(self):
         """Builds the model and both optimizers' slots, so a checkpoint can be restored before `fit`."""
         if not self.built:

@@ -10,36 +10,56 @@ import tensorflow as tf
 from keras_dalle.visualize import image_grid
 
 
-class ReconstructionGrid(keras.callbacks.Callback):
-    """After each epoch, writes originals above their reconstructions as a PNG and to TensorBoard.
+class EpochGrid(keras.callbacks.Callback):
+    """After each epoch, writes a labelled picture grid as `out_dir/epoch_XXX.png` and to TensorBoard.
 
     Args:
-        images: uint8 [N, S, S, 3], a fixed preview batch.
-        out_dir: folder for `epoch_XXX.png`.
+        make_grid: function(model, epoch) -> PIL image.
+        out_dir: folder for the PNGs.
         log_dir: TensorBoard folder (None to skip).
+        tag: TensorBoard image tag.
     """
 
-    def __init__(self, images, out_dir, log_dir=None):
+    def __init__(self, make_grid, out_dir, log_dir=None, tag="samples"):
         super().__init__()
-        self.images = np.asarray(images)
+        self.make_grid = make_grid
         self.out_dir = pathlib.Path(out_dir)
         self.writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
+        self.tag = tag
 
     def on_epoch_end(self, epoch, logs=None):
-        reconstructions = np.asarray(self.model.decode(self.model.encode(self.images)))
-        count = len(self.images)
-        grid = image_grid(
-            np.concatenate([self.images, reconstructions]),
-            ["original"] * count + ["reconstruction"] * count,
-            columns=count,
-            title=f"epoch {epoch + 1}: originals above, reconstructions below",
-        )
+        grid = self.make_grid(self.model, epoch + 1)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         grid.save(self.out_dir / f"epoch_{epoch + 1:03d}.png")
         if self.writer is not None:
             with self.writer.as_default():
-                tf.summary.image("reconstructions", np.asarray(grid)[None], step=epoch + 1)
+                tf.summary.image(self.tag, np.asarray(grid)[None], step=epoch + 1)
             self.writer.flush()
+
+
+def reconstruction_grid(images):
+    """A `make_grid` for image tokenizers: the fixed `images` above their reconstructions."""
+    images = np.asarray(images)
+
+    def make(model, epoch):
+        reconstructions = np.asarray(model.decode(model.encode(images)))
+        return image_grid(
+            np.concatenate([images, reconstructions]),
+            ["original"] * len(images) + ["reconstruction"] * len(images),
+            columns=len(images),
+            title=f"epoch {epoch}: originals above, reconstructions below",
+        )
+
+    return make
+
+
+def sample_grid(prompts, seed=0):
+    """A `make_grid` for text-to-image models: one picture per fixed prompt, same seed each epoch."""
+
+    def make(model, epoch):
+        return image_grid(model.generate(prompts, seed=seed), prompts, columns=min(4, len(prompts)), title=f"epoch {epoch}")
+
+    return make
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -1,0 +1,60 @@
+"""`keras-dalle evaluate`: caption-checker accuracy of generated pictures on evaluation prompts."""
+
+import collections
+
+import numpy as np
+
+from keras_dalle.data.shapes import EVAL_GROUPS
+from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.progress import progress_bar
+
+ATTRIBUTES = ("color", "shape", "size", "position", "relation")
+
+
+def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
+    """Generates `num_images` pictures per prompt and checks each against its prompt.
+
+    Args:
+        model: a `KerasDALLE`.
+        prompts: `EvalPrompt`s (prompt text and group).
+        num_images: pictures per prompt; picture j of prompt i uses seed + i * num_images + j.
+        sampling: temperature, top_k, top_p, cfg_scale overrides.
+
+    Returns {group: {"pictures": n, "all": fraction with every attribute right, attribute: fraction}}
+    for each group present and "overall".
+    """
+    results = collections.defaultdict(list)  # group -> list of CheckResult
+    batches = range(0, len(prompts), batch_prompts)
+    bar = progress_bar(total=len(prompts) * num_images, desc="evaluating", unit="img", disable=not progress)
+    for start in batches:
+        chunk = prompts[start : start + batch_prompts]
+        pictures = model.generate(
+            [p.prompt for p in chunk], num_images=num_images, seed=seed + start * num_images, **sampling
+        )
+        for index, picture in enumerate(pictures):
+            item = chunk[index // num_images]
+            result = check_caption(picture, item.prompt)
+            results[item.group].append(result)
+            results["overall"].append(result)
+        bar.update(len(pictures))
+    bar.close()
+    return {group: _summary(results[group]) for group in (*EVAL_GROUPS, "overall") if results[group]}
+
+
+def _summary(results):
+    summary = {"pictures": len(results), "all": float(np.mean([r.all_hold for r in results]))}
+    for attribute in ATTRIBUTES:
+        values = [r.attributes[attribute] for r in results if attribute in r.attributes]
+        if values:
+            summary[attribute] = float(np.mean(values))
+    return summary
+
+
+def format_table(summary):
+    """A text table of `evaluate_model`'s result: one row per group, one column per attribute."""
+    header = f"{'group':12} {'pictures':>8} {'all':>7} " + " ".join(f"{a:>8}" for a in ATTRIBUTES)
+    lines = [header, "-" * len(header)]
+    for group, row in summary.items():
+        cells = " ".join(f"{row[a]:8.1%}" if a in row else f"{'-':>8}" for a in ATTRIBUTES)
+        lines.append(f"{group:12} {row['pictures']:8d} {row['all']:7.1%} {cells}")
+    return "\n".join(lines)

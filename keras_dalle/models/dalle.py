@@ -1,0 +1,345 @@
+"""`KerasDALLE`: the user-facing text-to-image model (prompt in, pictures out)."""
+
+import logging
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_dalle.models.image_codec import to_uint8, to_unit_range
+from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
+from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder, padding_mask
+from keras_dalle.sampling import TokenSampler, noise_from_seeds, validate_sampling_arguments
+from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
+from keras_dalle.training.distribute import scale_loss_for_replicas
+
+logger = logging.getLogger("keras_dalle")
+
+
+def straight_through_gumbel_softmax(logits, temperature, seed_generator):
+    """One-hot samples [..., K] whose gradient is that of the Gumbel-softmax relaxation."""
+    uniform = keras.random.uniform(ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=seed_generator)
+    soft = ops.softmax((logits - ops.log(-ops.log(uniform))) / temperature, axis=-1)
+    hard = ops.one_hot(ops.argmax(soft, axis=-1), ops.shape(logits)[-1], dtype=soft.dtype)
+    return hard + soft - ops.stop_gradient(soft)
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class KerasDALLE(keras.Model):
+    """Text-to-image: byte tokenizer, frozen image tokenizer, text encoder, autoregressive generator.
+
+    `fit(dataset)` takes (caption string, uint8 image) batches. Each step encodes the pictures
+    to tokens with the frozen image tokenizer, replaces a fraction `caption_dropout` of the
+    captions by the null caption (for classifier-free guidance), updates the text-conditional
+    discriminator (when `adversarial_weight > 0`), then the text encoder and generator on
+    teacher-forced cross-entropy plus `adversarial_weight` times the adversarial loss of
+    pictures decoded from straight-through Gumbel-softmax samples of the generator's logits.
+
+    Args:
+        image_tokenizer: a trained `ImageTokenizer` (frozen here).
+        text_length: prompt ids per caption (longer prompts are truncated).
+        text_width, text_layers, text_heads: the text encoder.
+        width, generator_layers, generator_heads: the generator.
+        dropout: dropout in both Transformers.
+        caption_dropout: probability of training on the null caption.
+        adversarial_weight: lambda of the adversarial term; 0 trains without a discriminator.
+        adversarial_start: step from which the discriminator and its term are on.
+        gumbel_temperature: temperature of the Gumbel-softmax relaxation.
+        discriminator_channels: widths of the discriminator's CNN.
+        temperature, top_k, top_p, cfg_scale: default sampling settings (used by exports too).
+        seed: seed of caption dropout and Gumbel noise.
+
+    Example:
+        >>> model = keras.saving.load_model("shapes_small.keras")
+        >>> images = model.generate(["a big red circle in the top left"], num_images=4, seed=0)
+        >>> images.shape, images.dtype
+        ((4, 32, 32, 3), dtype('uint8'))
+    """
+
+    def __init__(
+        self,
+        image_tokenizer,
+        text_length=64,
+        text_width=128,
+        text_layers=2,
+        text_heads=4,
+        width=192,
+        generator_layers=6,
+        generator_heads=6,
+        dropout=0.0,
+        caption_dropout=0.1,
+        adversarial_weight=0.05,
+        adversarial_start=1000,
+        gumbel_temperature=1.0,
+        discriminator_channels=(32, 64),
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        cfg_scale=3.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(image_tokenizer, dict):
+            image_tokenizer = keras.saving.deserialize_keras_object(image_tokenizer)
+        if not isinstance(image_tokenizer, ImageTokenizer):
+            raise ValueError(f"image_tokenizer must be an ImageTokenizer, got {type(image_tokenizer).__name__}")
+        if not 0 <= caption_dropout < 1:
+            raise ValueError(f"caption_dropout must be in [0, 1), got {caption_dropout}")
+        if adversarial_weight < 0:
+            raise ValueError(f"adversarial_weight must be >= 0, got {adversarial_weight}")
+        validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, image_tokenizer.codebook_size)
+        self.image_tokenizer = image_tokenizer
+        self.image_tokenizer.trainable = False
+        self.text_length = text_length
+        self.text_width = text_width
+        self.text_layers = text_layers
+        self.text_heads = text_heads
+        self.width = width
+        self.generator_layers = generator_layers
+        self.generator_heads = generator_heads
+        self.dropout = dropout
+        self.caption_dropout = caption_dropout
+        self.adversarial_weight = adversarial_weight
+        self.adversarial_start = adversarial_start
+        self.gumbel_temperature = gumbel_temperature
+        self.discriminator_channels = tuple(discriminator_channels)
+        self.temperature = temperature
+        self.top_k = top_k
+        self.top_p = top_p
+        self.cfg_scale = cfg_scale
+        self.seed = seed
+
+        self.image_size = image_tokenizer.image_size
+        self.grid_size = image_tokenizer.grid_size
+        self.image_length = self.grid_size**2
+        self.codebook_size = image_tokenizer.codebook_size
+        self.text_tokenizer = ByteTokenizer(text_length, name="text_tokenizer")
+        self.text_encoder = TextEncoder(VOCAB_SIZE, text_length, text_width, text_layers, text_heads, dropout, name="text_encoder")
+        self.generator = Generator(
+            self.codebook_size, text_length, self.image_length, width, generator_layers, generator_heads, dropout,
+            name="generator",
+        )
+        self.discriminator = (
+            TextConditionalDiscriminator(discriminator_channels, VOCAB_SIZE, name="discriminator")
+            if adversarial_weight > 0
+            else None
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.sampler = TokenSampler(self.text_encoder, self.generator, self.text_tokenizer.null_ids)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", "cross_entropy", "token_accuracy", "generator_adversarial_loss", "discriminator_loss")
+        }
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def generator_weights(self):
+        """The weights `optimizer` trains: text encoder and generator."""
+        return self.text_encoder.trainable_weights + self.generator.trainable_weights
+
+    def build(self, input_shape=None):
+        if not self.image_tokenizer.built:
+            self.image_tokenizer.build((None, self.image_size, self.image_size, 3))
+        ids = ops.zeros((1, self.text_length), "int32")
+        tokens = ops.zeros((1, self.image_length), "int32")
+        self.call((ids, tokens))
+        if self.discriminator is not None:
+            self.discriminator(ops.zeros((1, self.image_size, self.image_size, 3)), ids)
+
+    def call(self, inputs, training=False):
+        """Teacher-forced logits: (caption ids int [B, L], image tokens int [B, N]) -> float [B, N, K]."""
+        caption_ids, image_tokens = inputs
+        text_states = self.text_encoder(caption_ids, training=training)
+        return self.generator(text_states, padding_mask(caption_ids), image_tokens, training=training)
+
+    def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
+        """`optimizer` updates the text encoder and generator; `d_optimizer` the discriminator."""
+        super().compile(optimizer=optimizer, **kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
+
+    def get_compile_config(self):
+        # Two optimizers are set up by the training code; a loaded model serves inference
+        # (call compile again to train it further; runs resume from their backups).
+        return None
+
+    def build_optimizers(self):
+        """Builds the model and both optimizers' slots, so a checkpoint can be restored before `fit`."""
+        if not self.built:
+            self.build()
+        self.optimizer.build(self.generator_weights)
+        if self.d_optimizer is not None:
+            self.d_optimizer.build(self.discriminator.trainable_weights)
+
+    def image_tokens(self, images):
+        """uint8 pictures [B, S, S, 3] -> flat int32 tokens [B, N] from the frozen image tokenizer."""
+        return ops.reshape(self.image_tokenizer.encode(images), (-1, self.image_length))
+
+    def pixels_from_tokens(self, tokens):
+        """Flat tokens int [B, N] -> float pixels [B, S, S, 3] in [-1, 1]."""
+        codes = self.image_tokenizer.quantizer.lookup(ops.reshape(tokens, (-1, self.grid_size, self.grid_size)))
+        return self.image_tokenizer.decoder(codes)
+
+    def _pixels_from_logits(self, logits):
+        """Straight-through Gumbel-softmax picks, decoded by the frozen decoder: [B, N, K] -> [B, S, S, 3]."""
+        picks = straight_through_gumbel_softmax(logits, self.gumbel_temperature, self.seed_generator)
+        codes = ops.einsum("bnk,kd->bnd", picks, self.image_tokenizer.quantizer.normalized_codebook())
+        return self.image_tokenizer.decoder(ops.reshape(codes, (-1, self.grid_size, self.grid_size, codes.shape[-1])))
+
+    def _drop_captions(self, caption_ids):
+        batch = ops.shape(caption_ids)[0]
+        dropped = keras.random.uniform((batch,), seed=self.seed_generator) < self.caption_dropout
+        return ops.where(dropped[:, None], self.text_tokenizer.null_ids(batch), caption_ids)
+
+    def train_step(self, data):
+        captions, images = data
+        caption_ids = self._drop_captions(self.text_tokenizer(captions))
+        targets = self.image_tokens(images)  # (B, N)
+        adversarial_on = ops.cast(self.optimizer.iterations >= self.adversarial_start, "float32")
+        with tf.GradientTape() as tape:
+            logits = self((caption_ids, targets), training=True)  # (B, N, K)
+            cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+            loss = cross_entropy
+            if self.discriminator is not None:
+                fake = self._pixels_from_logits(logits)
+                with tape.stop_recording():
+                    discriminator_loss = self._discriminator_step(
+                        to_unit_range(images), ops.stop_gradient(fake), caption_ids, adversarial_on
+                    )
+                generator_adversarial_loss = -ops.mean(self.discriminator(fake, caption_ids))
+                loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
+            else:
+                discriminator_loss = generator_adversarial_loss = ops.zeros(())
+            scaled_loss = scale_loss_for_replicas(loss)
+        weights = self.generator_weights
+        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, weights), weights))
+        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
+        values = {
+            "loss": loss,
+            "cross_entropy": cross_entropy,
+            "token_accuracy": accuracy,
+            "generator_adversarial_loss": generator_adversarial_loss,
+            "discriminator_loss": discriminator_loss,
+        }
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def _discriminator_step(self, real, fake, caption_ids, adversarial_on):
+        """Hinge update: (real, caption) is real; (generated, caption) and (real, another caption) are fake."""
+        mismatched = ops.roll(caption_ids, 1, axis=0)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real, caption_ids)
+            fake_logits = ops.concatenate([self.discriminator(fake, caption_ids), self.discriminator(real, mismatched)], 0)
+            loss = hinge_discriminator_loss(real_logits, fake_logits)
+            scaled = scale_loss_for_replicas(adversarial_on * loss)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+        return loss
+
+    def test_step(self, data):
+        captions, images = data
+        caption_ids = self.text_tokenizer(captions)
+        targets = self.image_tokens(images)
+        logits = self((caption_ids, targets))
+        cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
+        self.trackers["cross_entropy"].update_state(cross_entropy)
+        self.trackers["token_accuracy"].update_state(accuracy)
+        return {name: self.trackers[name].result() for name in ("cross_entropy", "token_accuracy")}
+
+    def _prompt_ids(self, prompts, num_images):
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        prompts = list(prompts)
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ValueError("prompts must be a non-empty list of strings")
+        text = tf.constant(prompts)
+        lengths = self.text_tokenizer.byte_lengths(text).numpy()
+        for prompt, length in zip(prompts, lengths):
+            if length == 0:
+                raise ValueError(f"prompt {prompt!r} is empty once normalized")
+            if length > self.text_length:
+                logger.warning(
+                    "prompt %r is %d bytes; truncated to the model's %d", prompt, length, self.text_length
+                )
+        return tf.repeat(self.text_tokenizer(text), num_images, axis=0)  # (P * num_images, L)
+
+    def generate_tokens(
+        self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None,
+        on_token=None, use_cache=True,
+    ):
+        """Image tokens for prompts: int32 [len(prompts) * num_images, N], pictures of one prompt together.
+
+        Settings left as None take the model's defaults. `seed` makes the result reproducible
+        (picture i uses seed + i, so it can be made again alone);
+        `on_token(step, total)` is called after each token; `use_cache=False` recomputes the
+        whole sequence at every step (a slow reference).
+        """
+        temperature = self.temperature if temperature is None else temperature
+        top_k = self.top_k if top_k is None else top_k
+        top_p = self.top_p if top_p is None else top_p
+        cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
+        validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, self.codebook_size)
+        if not isinstance(num_images, int) or num_images < 1:
+            raise ValueError(f"num_images must be a positive int, got {num_images!r}")
+        prompt_ids = self._prompt_ids(prompts, num_images)
+        noise = noise_from_seeds(self.picture_seeds(seed, prompt_ids.shape[0]), self.image_length)
+        if use_cache:
+            return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token)
+        return self.sampler.generate_uncached(prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+
+    @staticmethod
+    def picture_seeds(seed, count):
+        """The per-picture seeds of a call: seed, seed + 1, ... (a random base when seed is None)."""
+        base = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
+        return np.arange(base, base + count, dtype=np.int64)
+
+    def generate(self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None):
+        """Pictures for prompts: uint8 numpy [len(prompts) * num_images, S, S, 3].
+
+        Args:
+            prompts: a string or a list of strings (empty prompts are an error; prompts longer
+                than `text_length` bytes are truncated with a warning).
+            num_images: pictures per prompt.
+            temperature: > 0; lower is more conservative.
+            top_k: keep the k most likely tokens (0 keeps all; 1 is greedy).
+            top_p: keep the smallest set of tokens whose probability reaches top_p, in (0, 1].
+            cfg_scale: classifier-free guidance, >= 0 (1 = off, higher follows the prompt more).
+            seed: an int for reproducible pictures (picture i uses seed + i).
+            on_token: optional callback(step, total) after each image token.
+        """
+        tokens = self.generate_tokens(prompts, num_images, temperature, top_k, top_p, cfg_scale, seed, on_token)
+        return self.decode_tokens(tokens)
+
+    def decode_tokens(self, tokens):
+        """Flat image tokens int [B, N] -> uint8 numpy pictures [B, S, S, 3]."""
+        return np.asarray(to_uint8(self.pixels_from_tokens(ops.convert_to_tensor(tokens, "int32"))))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "image_tokenizer": keras.saving.serialize_keras_object(self.image_tokenizer),
+            "text_length": self.text_length,
+            "text_width": self.text_width,
+            "text_layers": self.text_layers,
+            "text_heads": self.text_heads,
+            "width": self.width,
+            "generator_layers": self.generator_layers,
+            "generator_heads": self.generator_heads,
+            "dropout": self.dropout,
+            "caption_dropout": self.caption_dropout,
+            "adversarial_weight": self.adversarial_weight,
+            "adversarial_start": self.adversarial_start,
+            "gumbel_temperature": self.gumbel_temperature,
+            "discriminator_channels": list(self.discriminator_channels),
+            "temperature": self.temperature,
+            "top_k": self.top_k,
+            "top_p": self.top_p,
+            "cfg_scale": self.cfg_scale,
+            "seed": self.seed,
+        }

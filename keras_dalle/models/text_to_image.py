@@ -1,0 +1,222 @@
+"""Stage two's parts: the text encoder, the fused autoregressive generator, the text-conditional discriminator.
+
+Fusion: the generator's sequence is the text encoder's states (L text positions) followed by
+the image-token embeddings (N positions: a begin token, then y_1 .. y_{N-1}), each with
+position and modality embeddings. A prefix mask lets text positions see the (non-pad) text
+and image positions see the text and the image positions up to their own, so the output at
+image position t predicts y_{t+1}: p(y_t | y_<t, text).
+"""
+
+import keras
+from keras import ops
+
+from keras_dalle.layers.convolution import group_count
+from keras_dalle.layers.position_embedding import PositionEmbedding
+from keras_dalle.layers.transformer import TransformerBlock
+from keras_dalle.text.byte_tokenizer import PAD_ID
+
+
+def padding_mask(token_ids):
+    """bool [B, L]: True at real (non-pad) text positions."""
+    return ops.not_equal(token_ids, PAD_ID)
+
+
+def prefix_mask(text_mask, image_length):
+    """Attention mask of the fused sequence: bool [B, L + N, L + N], True where query may see key.
+
+    Every query sees the non-pad text keys; image queries also see image keys up to their own position.
+    """
+    text_length = ops.shape(text_mask)[1]
+    total = text_length + image_length
+    positions = ops.arange(total)
+    key_is_image = positions >= text_length  # (T,)
+    causal = positions[:, None] >= positions[None, :]  # (T, T)
+    query_is_image = key_is_image[:, None]
+    image_part = query_is_image & key_is_image[None, :] & causal  # (T, T)
+    text_keys = ops.concatenate([text_mask, ops.zeros((ops.shape(text_mask)[0], image_length), "bool")], axis=1)
+    return text_keys[:, None, :] | image_part[None]  # (B, T, T)
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class TextEncoder(keras.layers.Layer):
+    """Token and position embeddings, then a bidirectional Transformer with a padding mask.
+
+    Args:
+        vocab_size: text vocabulary (the byte tokenizer's 258).
+        max_length: text positions L.
+        width, num_layers, num_heads: the Transformer.
+        dropout: dropout rate.
+
+    Call: int ids [B, L] -> states float [B, L, width].
+    """
+
+    def __init__(self, vocab_size, max_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.max_length = max_length
+        self.width = width
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.token_embedding = keras.layers.Embedding(vocab_size, width, name="token_embedding")
+        self.positions = PositionEmbedding(max_length, name="positions")
+        self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
+
+    def call(self, token_ids, training=None):
+        keys = padding_mask(token_ids)  # (B, L)
+        mask = keys[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
+        x = self.positions(self.token_embedding(token_ids))  # (B, L, D)
+        for block in self.blocks:
+            x = block(x, attention_mask=mask, training=training)
+        return self.norm(x)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab_size": self.vocab_size,
+            "max_length": self.max_length,
+            "width": self.width,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class Generator(keras.layers.Layer):
+    """Autoregressive Transformer over [text states ; image-token embeddings], with a codebook head.
+
+    Args:
+        codebook_size: K image tokens (id K is the begin token of the image part).
+        text_length: L text positions.
+        image_length: N image tokens.
+        width, num_layers, num_heads: the Transformer.
+        dropout: dropout rate.
+
+    `call` is teacher-forced (all N image inputs at once); `prefill` and `decode_step` compute
+    the same logits one token at a time over a key/value cache of shape
+    [B, num_layers, 2, L + N, num_heads, width / num_heads].
+    """
+
+    def __init__(self, codebook_size, text_length, image_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.codebook_size = codebook_size
+        self.text_length = text_length
+        self.image_length = image_length
+        self.width = width
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.begin_token = codebook_size
+        self.text_projection = keras.layers.Dense(width, name="text_projection")
+        self.image_embedding = keras.layers.Embedding(codebook_size + 1, width, name="image_embedding")
+        self.positions = PositionEmbedding(text_length + image_length, name="positions")
+        self.modality = keras.layers.Embedding(2, width, name="modality")
+        self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
+        self.head = keras.layers.Dense(codebook_size, name="head")
+
+    def _embed_text(self, text_states):
+        x = self.text_projection(text_states) + self.modality(ops.zeros((1, 1), "int32"))
+        return self.positions(x)  # (B, L, D)
+
+    def _embed_image(self, image_inputs, start):
+        x = self.image_embedding(image_inputs) + self.modality(ops.ones((1, 1), "int32"))
+        return self.positions(x, start_index=self.text_length + start)  # (B, n, D)
+
+    def shift_right(self, image_tokens):
+        """Teacher-forcing inputs: [begin, y_1 .. y_{N-1}] from targets [y_1 .. y_N]."""
+        begin = ops.full((ops.shape(image_tokens)[0], 1), self.begin_token, "int32")
+        return ops.concatenate([begin, ops.cast(image_tokens[:, :-1], "int32")], axis=1)
+
+    def call(self, text_states, text_mask, image_tokens, training=None):
+        """Teacher-forced logits: text [B, L, Dt], mask bool [B, L], targets int [B, N] -> [B, N, K]."""
+        x = ops.concatenate([self._embed_text(text_states), self._embed_image(self.shift_right(image_tokens), 0)], 1)
+        mask = prefix_mask(text_mask, self.image_length)  # (B, L+N, L+N)
+        for block in self.blocks:
+            x = block(x, attention_mask=mask, training=training)
+        return self.head(self.norm(x[:, self.text_length :]))  # (B, N, K)
+
+    def empty_cache(self, batch_size):
+        head_dim = self.width // self.num_heads
+        total = self.text_length + self.image_length
+        return ops.zeros((batch_size, self.num_layers, 2, total, self.num_heads, head_dim))
+
+    def _run_cached(self, x, mask, cache, index):
+        layers = []
+        for i, block in enumerate(self.blocks):
+            x, layer_cache = block(x, attention_mask=mask, cache=cache[:, i], cache_index=index)
+            layers.append(layer_cache)
+        return self.head(self.norm(x[:, -1])), ops.stack(layers, axis=1)
+
+    def prefill(self, text_states, text_mask):
+        """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache)."""
+        batch = ops.shape(text_states)[0]
+        begin = ops.full((batch, 1), self.begin_token, "int32")
+        x = ops.concatenate([self._embed_text(text_states), self._embed_image(begin, 0)], axis=1)  # (B, L+1, D)
+        mask = prefix_mask(text_mask, self.image_length)[:, : self.text_length + 1]  # (B, L+1, L+N)
+        return self._run_cached(x, mask, self.empty_cache(batch), 0)
+
+    def decode_step(self, token, step, text_mask, cache):
+        """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache)."""
+        x = self._embed_image(ops.cast(token, "int32")[:, None], step)  # (B, 1, D)
+        position = self.text_length + step
+        full = prefix_mask(text_mask, self.image_length)  # (B, T, T)
+        mask = ops.take(full, ops.reshape(position, (1,)), axis=1)  # (B, 1, T)
+        return self._run_cached(x, mask, cache, position)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "codebook_size": self.codebook_size,
+            "text_length": self.text_length,
+            "image_length": self.image_length,
+            "width": self.width,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "dropout": self.dropout,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class TextConditionalDiscriminator(keras.layers.Layer):
+    """Judges (picture, caption) pairs: a projection discriminator.
+
+    logit = w . phi(picture) + <text_embedding(caption), phi(picture)>, where phi is a strided
+    CNN with global average pooling and the caption embedding is the mean of its byte embeddings.
+
+    Args:
+        channels: widths of the strided 4x4 convolutions.
+        vocab_size: text vocabulary.
+
+    Call: pixels float [B, S, S, 3] in [-1, 1], caption ids int [B, L] -> logits [B].
+    """
+
+    def __init__(self, channels, vocab_size, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(channels)
+        self.vocab_size = vocab_size
+        self.convs = [
+            keras.layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv_{i}")
+            for i, width in enumerate(self.channels)
+        ]
+        self.norms = [None] + [
+            keras.layers.GroupNormalization(group_count(width), name=f"norm_{i}")
+            for i, width in enumerate(self.channels[1:], 1)
+        ]
+        self.image_logit = keras.layers.Dense(1, name="image_logit")
+        self.text_embedding = keras.layers.Embedding(vocab_size, self.channels[-1], name="text_embedding")
+
+    def call(self, pixels, caption_ids):
+        x = pixels
+        for conv, norm in zip(self.convs, self.norms):
+            x = conv(x)
+            x = keras.activations.leaky_relu(x if norm is None else norm(x), negative_slope=0.2)
+        features = ops.mean(x, axis=(1, 2))  # (B, C)
+        real = ops.cast(padding_mask(caption_ids), features.dtype)[..., None]  # (B, L, 1)
+        text = ops.sum(self.text_embedding(caption_ids) * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
+        return self.image_logit(features)[:, 0] + ops.sum(features * text, axis=-1)  # (B,)
+
+    def get_config(self):
+        return {**super().get_config(), "channels": list(self.channels), "vocab_size": self.vocab_size}

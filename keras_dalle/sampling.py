@@ -1,0 +1,170 @@
+"""Sampling image tokens from the text-to-image model: one graph for Python, SavedModel and TFLite.
+
+Randomness comes in as `noise`, uniform [B, N] in [0, 1): one number per image token, turned
+into a token by inverse-CDF sampling over the filtered distribution. The graph itself has no
+random op, so it converts to builtin TFLite ops and to ONNX (no stateless random ops, no
+Multinomial seed attributes), and the same noise gives the same tokens everywhere. Python
+callers and the SavedModel make the noise from seeds with `noise_from_seeds`; app code can
+make it with any uniform generator.
+
+Ops used: top_k, softmax, cumsum, one_hot, comparisons and sums; the key/value cache is
+written with a one-hot blend (see `CachedMultiHeadAttention`).
+"""
+
+import tensorflow as tf
+
+from keras_dalle.models.text_to_image import padding_mask
+
+
+def validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, codebook_size):
+    """Raises ValueError for settings outside their ranges (Python-side, before any graph runs)."""
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    if not isinstance(top_k, int) or not 0 <= top_k <= codebook_size:
+        raise ValueError(f"top_k must be an int in [0, {codebook_size}] (0 = no top-k filter), got {top_k!r}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    if not cfg_scale >= 0:
+        raise ValueError(f"cfg_scale must be >= 0, got {cfg_scale}")
+
+
+def noise_from_seeds(seeds, length):
+    """Uniform noise [B, length] in [0, 1), row i from integer seeds[i] alone (stateless, reproducible).
+
+    Row-wise seeds make a picture reproducible on its own: picture i of a batch made with seeds
+    s_0..s_B is the picture made alone with seed s_i.
+    """
+    seeds = tf.cast(tf.reshape(seeds, (-1,)), tf.int64)
+    return tf.map_fn(
+        lambda s: tf.random.stateless_uniform((length,), seed=tf.stack([s, tf.zeros((), tf.int64)])),
+        seeds,
+        fn_output_signature=tf.float32,
+    )
+
+
+def sample_token(logits, noise, temperature, top_k, top_p):
+    """Draws one token per row by inverse-CDF over the temperature-scaled, top-k and top-p filtered logits.
+
+    logits float [B, K], noise float [B] in [0, 1), temperature float, top_k int (0 = all),
+    top_p float in (0, 1] -> int32 [B]. top_k = 1 is greedy decoding.
+    """
+    codebook_size = logits.shape[-1]
+    sorted_logits, sorted_ids = tf.math.top_k(logits / temperature, k=codebook_size)  # (B, K), descending
+    probs = tf.nn.softmax(sorted_logits, axis=-1)
+    rank = tf.range(codebook_size)[None, :]  # (1, K)
+    limit = tf.where(top_k > 0, top_k, codebook_size)
+    mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
+    keep = (rank < limit) & (mass_before < top_p)  # rank 0 is always kept
+    cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, K)
+    below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
+    kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
+    position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
+    chosen = tf.one_hot(position, codebook_size, dtype=tf.int32)
+    return tf.reduce_sum(chosen * sorted_ids, axis=-1)
+
+
+def guided(logits, cfg_scale, guidance):
+    """Classifier-free guidance: rows [conditional ; null] -> null + cfg_scale * (conditional - null)."""
+    if not guidance:
+        return logits
+    conditional, null = tf.split(logits, 2, axis=0)
+    return null + cfg_scale * (conditional - null)
+
+
+class TokenSampler:
+    """Generates image tokens with a model's text encoder and generator over a key/value cache.
+
+    `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
+    and draws the next. `generate_in_graph` loops with `tf.while_loop` (for export);
+    `generate` loops in Python over the same two functions, compiled once per batch size, and
+    calls `on_token(step, total)` after each token (for progress bars).
+
+    Args:
+        text_encoder: a `TextEncoder`.
+        generator: a `Generator`.
+        null_ids: function batch_size -> null caption ids [batch_size, L].
+    """
+
+    def __init__(self, text_encoder, generator, null_ids):
+        self.text_encoder = text_encoder
+        self.generator = generator
+        self.null_ids = null_ids
+        self.image_length = generator.image_length
+        self._compiled = {}
+
+    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance):
+        """Prefill and first token: -> state (token, tokens, text_mask, cache)."""
+        batch = tf.shape(prompt_ids)[0]
+        ids = tf.concat([prompt_ids, self.null_ids(batch)], axis=0) if guidance else prompt_ids
+        text_mask = padding_mask(ids)
+        logits, cache = self.generator.prefill(self.text_encoder(ids), text_mask)
+        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
+        tokens = tf.one_hot(0, self.image_length, dtype=tf.int32)[None, :] * token[:, None]  # (B, N)
+        return token, tokens, text_mask, cache
+
+    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance):
+        """Feeds token `step - 1` and draws token `step` (1..N-1): state -> state."""
+        token, tokens, text_mask, cache = state
+        feed = tf.concat([token, token], axis=0) if guidance else token
+        logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
+        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
+        tokens = tokens + tf.one_hot(step, self.image_length, dtype=tf.int32)[None, :] * token[:, None]
+        return token, tokens, text_mask, cache
+
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
+        """All N tokens inside one graph: int32 [B, N]."""
+        settings = (noise, temperature, top_k, top_p, cfg_scale, guidance)
+        state = self.start(prompt_ids, *settings)
+
+        def body(step, token, tokens, text_mask, cache):
+            return (step + 1, *self.advance(step, (token, tokens, text_mask, cache), *settings))
+
+        _, _, tokens, _, _ = tf.while_loop(
+            lambda step, *_: step < self.image_length, body, (tf.constant(1), *state), maximum_iterations=self.image_length
+        )
+        return tokens
+
+    def _functions(self, guidance):
+        if guidance not in self._compiled:
+            start = tf.function(lambda ids, noise, t, k, p, c: self.start(ids, noise, t, k, p, c, guidance))
+            advance = tf.function(lambda step, state, noise, t, k, p, c: self.advance(step, state, noise, t, k, p, c, guidance))
+            self._compiled[guidance] = (start, advance)
+        return self._compiled[guidance]
+
+    def tracing_count(self):
+        """How many times the compiled Python-loop functions were traced (for retracing checks)."""
+        return sum(f.experimental_get_tracing_count() for pair in self._compiled.values() for f in pair)
+
+    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None):
+        """All N tokens, one compiled step at a time: int32 [B, N]."""
+        guidance = cfg_scale != 1.0
+        start, advance = self._functions(guidance)
+        settings = (
+            noise,
+            tf.constant(temperature, tf.float32),
+            tf.constant(top_k, tf.int32),
+            tf.constant(top_p, tf.float32),
+            tf.constant(cfg_scale, tf.float32),
+        )
+        state = start(prompt_ids, *settings)
+        if on_token:
+            on_token(1, self.image_length)
+        for step in range(1, self.image_length):
+            state = advance(tf.constant(step), state, *settings)
+            if on_token:
+                on_token(step + 1, self.image_length)
+        return state[1]
+
+    def generate_uncached(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
+        """Reference without a cache: recomputes the whole sequence for every token. int32 [B, N]."""
+        guidance = cfg_scale != 1.0
+        batch = tf.shape(prompt_ids)[0]
+        ids = tf.concat([prompt_ids, self.null_ids(batch)], axis=0) if guidance else prompt_ids
+        text_states, text_mask = self.text_encoder(ids), padding_mask(ids)
+        tokens = tf.zeros((batch, self.image_length), tf.int32)
+        for step in range(self.image_length):
+            feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
+            logits = self.generator(text_states, text_mask, feed)[:, step]
+            token = sample_token(guided(logits, cfg_scale, guidance), noise[:, step], temperature, top_k, top_p)
+            tokens = tokens + tf.one_hot(step, self.image_length, dtype=tf.int32)[None, :] * token[:, None]
+        return tokens

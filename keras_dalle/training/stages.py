@@ -1,0 +1,123 @@
+"""The training stages behind `keras-dalle train`: the image tokenizer, then the text-to-image model.
+
+A run folder holds both stages:
+
+    RUN/image_tokenizer.keras   RUN/keras_dalle.keras        the models, saved every epoch
+    RUN/backup/<stage>/         where an interrupted stage resumes (rerun the same command)
+    RUN/logs/<stage>/           TensorBoard scalars and picture grids
+    RUN/reconstructions/        originals above reconstructions, one PNG per epoch
+    RUN/samples/                pictures for fixed prompts, one PNG per epoch
+"""
+
+import json
+import pathlib
+
+import keras
+
+from keras_dalle import presets
+from keras_dalle.data.loader import load_dataset
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.image_tokenizer import ImageTokenizer
+from keras_dalle.training.callbacks import EpochGrid, TimeBudget, reconstruction_grid, sample_grid
+
+TOKENIZER_FILE = "image_tokenizer.keras"
+MODEL_FILE = "keras_dalle.keras"
+SAMPLE_PROMPTS = (
+    "a big red circle in the top left",
+    "a small blue square at the bottom",
+    "a green triangle",
+    "a yellow circle to the left of a purple square",
+    "a white square above a red triangle",
+    "a purple triangle",
+    "a orange circle in the center",
+    "a cyan square on the right",
+)
+
+
+def _adam(learning_rate):
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
+
+
+def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose):
+    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`."""
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup" / stage), delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(out / file_name)),
+        keras.callbacks.TensorBoard(str(out / "logs" / stage)),
+        EpochGrid(grid, out / grid_dir, out / "logs" / stage / "images", tag=grid_dir),
+    ]
+    if time_budget_minutes:
+        callbacks.append(TimeBudget(time_budget_minutes))
+    history = model.fit(
+        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
+    )
+    model.save(out / file_name)
+    return history
+
+
+def _write_config(out, stage, config):
+    (out / f"{stage}_config.json").write_text(
+        json.dumps(config, indent=2, default=lambda o: keras.saving.serialize_keras_object(o)) + "\n"
+    )
+
+
+def train_image_tokenizer(
+    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=1e-3, seed=0,
+    time_budget_minutes=None, verbose="auto", **overrides,
+):
+    """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
+
+    `overrides` replace preset values (e.g. `adversarial_weight=0`). Returns (model, history).
+    """
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
+    dataset, report = load_dataset(
+        data, image_size=config["image_size"], batch_size=batch_size, seed=seed,
+        repeat=steps_per_epoch is not None, drop_remainder=True,
+    )
+    print(report.summary())
+    model = ImageTokenizer(**config)
+    model.compile(optimizer=_adam(learning_rate), d_optimizer=_adam(learning_rate))
+    model.build_optimizers()
+    preview = next(iter(dataset))[1][:8].numpy()
+    _write_config(out, "tokenizer", {"preset": preset, **config})
+    history = _fit_stage(
+        model, dataset, out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview), "reconstructions",
+        epochs, steps_per_epoch, time_budget_minutes, verbose,
+    )
+    return model, history
+
+
+def train_text_to_image(
+    data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
+    learning_rate=5e-4, seed=0, time_budget_minutes=None, verbose="auto", **overrides,
+):
+    """Trains a `KerasDALLE` on `data` with a trained image tokenizer (default: `out/image_tokenizer.keras`).
+
+    `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`).
+    Returns (model, history).
+    """
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer_path = pathlib.Path(image_tokenizer) if image_tokenizer else out / TOKENIZER_FILE
+    if not tokenizer_path.is_file():
+        raise FileNotFoundError(
+            f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
+        )
+    tokenizer = keras.saving.load_model(tokenizer_path)
+    config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
+    dataset, report = load_dataset(
+        data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed,
+        repeat=steps_per_epoch is not None, drop_remainder=True,
+    )
+    print(report.summary())
+    model = KerasDALLE(tokenizer, **config)
+    model.compile(optimizer=_adam(learning_rate), d_optimizer=_adam(learning_rate))
+    model.build_optimizers()
+    _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
+    history = _fit_stage(
+        model, dataset, out, "generator", MODEL_FILE, sample_grid(list(SAMPLE_PROMPTS)), "samples",
+        epochs, steps_per_epoch, time_budget_minutes, verbose,
+    )
+    return model, history

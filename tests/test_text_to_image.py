@@ -1,0 +1,155 @@
+import json
+import logging
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_dalle import cli, presets
+from keras_dalle.data import shapes
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
+
+
+def _model(**overrides):
+    keras.utils.set_random_seed(0)
+    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
+    tokenizer.build((None, SIZE, SIZE, 3))
+    model = KerasDALLE(tokenizer, **{**presets.preset("tiny", "text_to_image"), "seed": 0, **overrides})
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
+    model.build_optimizers()
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    model = _model()
+    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=SIZE)
+    model.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=2, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return model, path
+
+
+def _batch(count=8):
+    images, captions = shapes.generate_shapes(count, seed=1, canvas_size=SIZE)
+    return tf.data.Dataset.from_tensors((tf.constant(captions), images))
+
+
+def test_loss_falls():
+    model = _model(caption_dropout=0.0)
+    before = model.evaluate(_batch(), verbose=0, return_dict=True)["cross_entropy"]
+    model.fit(_batch().repeat(40), epochs=1, verbose=0)
+    after = model.evaluate(_batch(), verbose=0, return_dict=True)["cross_entropy"]
+    assert after < 0.7 * before
+
+
+def test_prefix_mask_holds(trained):
+    model, _ = trained
+    ids = model.text_tokenizer(tf.constant(["a red circle", "a blue square"]))
+    tokens = np.random.default_rng(0).integers(0, model.codebook_size, (2, model.image_length))
+    changed = tokens.copy()
+    changed[:, 9] = (changed[:, 9] + 1) % model.codebook_size
+    logits, changed_logits = model((ids, tokens)).numpy(), model((ids, changed)).numpy()
+    # Output t predicts token t from tokens < t: changing token 9 leaves outputs 0..9 alone.
+    np.testing.assert_allclose(logits[:, :10], changed_logits[:, :10], atol=1e-5)
+    assert not np.allclose(logits[:, 10:], changed_logits[:, 10:])
+    other_text = model((model.text_tokenizer(tf.constant(["a green square", "a red circle"])), tokens)).numpy()
+    assert not np.allclose(logits[:, 0], other_text[:, 0])
+
+
+@pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
+def test_cached_equals_uncached(trained, cfg_scale):
+    model, _ = trained
+    prompts = ["a red circle", "a small blue square at the top"]
+    cached = model.generate_tokens(prompts, num_images=2, seed=4, cfg_scale=cfg_scale)
+    uncached = model.generate_tokens(prompts, num_images=2, seed=4, cfg_scale=cfg_scale, use_cache=False)
+    np.testing.assert_array_equal(cached, uncached)
+
+
+def test_generate_does_not_retrace_and_is_reproducible(trained):
+    model, _ = trained
+    first = model.generate(["a red circle", "a green triangle"], seed=1, top_k=5)
+    count = model.sampler.tracing_count()
+    second = model.generate(["a blue square", "a green triangle"], seed=2, top_k=7, temperature=0.5)
+    assert model.sampler.tracing_count() == count
+    again = model.generate(["a red circle", "a green triangle"], seed=1, top_k=5)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, second)
+    alone = model.generate(["a green triangle"], seed=2, top_k=5)  # picture 1 of the first call used seed 1 + 1
+    np.testing.assert_array_equal(first[1], alone[0])
+
+
+def test_generate_shapes_dtypes_and_progress(trained):
+    model, _ = trained
+    steps = []
+    pictures = model.generate(["a red circle", "a blue square"], num_images=3, seed=0, on_token=lambda s, t: steps.append((s, t)))
+    assert pictures.shape == (6, SIZE, SIZE, 3) and pictures.dtype == np.uint8
+    assert steps == [(s, model.image_length) for s in range(1, model.image_length + 1)]
+
+
+def test_keras_file_round_trip_gives_identical_generations(trained):
+    model, path = trained
+    restored = keras.saving.load_model(path)
+    np.testing.assert_array_equal(restored.generate(["a red circle"], 2, seed=9), model.generate(["a red circle"], 2, seed=9))
+    assert json.loads(json.dumps(restored.get_config())) == json.loads(json.dumps(model.get_config()))
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(temperature=0.0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(top_k=-1), "top_k"),
+        (dict(top_k=10**6), "top_k"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(cfg_scale=-0.5), "cfg_scale"),
+        (dict(prompts=["   "]), "empty"),
+        (dict(prompts=[]), "non-empty"),
+        (dict(num_images=0), "num_images"),
+    ],
+)
+def test_bad_arguments_raise(trained, kwargs, message):
+    model, _ = trained
+    prompts = kwargs.pop("prompts", ["a red circle"])
+    with pytest.raises(ValueError, match=message):
+        model.generate(prompts, **kwargs)
+
+
+def test_long_prompt_is_truncated_with_a_warning(trained, caplog):
+    model, _ = trained
+    with caplog.at_level(logging.WARNING, logger="keras_dalle"):
+        model.generate(["a red circle " * 10], seed=0)
+    assert "truncated" in caplog.text
+
+
+def test_adversarial_weight_zero_has_no_discriminator():
+    model = _model(adversarial_weight=0.0)
+    assert model.discriminator is None
+    model.fit(_batch().repeat(2), epochs=1, verbose=0)
+
+
+def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
+    _, path = trained
+    grid = tmp_path / "grid.png"
+    assert cli.main(["generate", "a red circle", "--model", str(path), "--num", "2", "--out", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle\na blue square above a green circle\n")
+    out = tmp_path / "pictures"
+    assert cli.main(["generate", "--prompts", str(prompts), "--model", str(path), "--num", "2", "--seed", "5", "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [(x["prompt"], x["seed"]) for x in lines] == [
+        ("a red circle", 5), ("a red circle", 6), ("a blue square above a green circle", 7), ("a blue square above a green circle", 8)
+    ]
+    assert all((out / x["file"]).is_file() for x in lines)
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--model", str(path), "--prompts", str(prompts), "--num", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["one_object"]["pictures"] == 1 and summary["two_object"]["pictures"] == 1
+    assert cli.main(["generate", "a red circle", "--model", str(tmp_path / "missing.keras"), "--out", str(grid)]) == 2
+    assert cli.main(["generate", "a red circle", "--model", str(path), "--top-p", "2", "--out", str(grid)]) == 2
