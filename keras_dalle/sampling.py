@@ -7,8 +7,9 @@ Multinomial seed attributes), and the same noise gives the same tokens everywher
 callers and the SavedModel make the noise from seeds with `noise_from_seeds`; app code can
 make it with any uniform generator.
 
-Ops used: top_k, softmax, cumsum, one_hot, comparisons and sums; the key/value cache is
-written with a one-hot blend (see `CachedMultiHeadAttention`).
+Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
+`range == index`, which tf2onnx converts inside loops too); the key/value cache is written
+with a one-hot blend (see `CachedMultiHeadAttention`).
 """
 
 import tensorflow as tf
@@ -42,33 +43,49 @@ def noise_from_seeds(seeds, length):
     )
 
 
+def one_hot(index, depth, dtype=tf.int32):
+    """`range(depth) == index` as `dtype`: a scalar index gives [depth], indices [B] give [B, depth]."""
+    index = tf.convert_to_tensor(index, tf.int32)
+    return tf.cast(tf.equal(tf.range(depth), tf.expand_dims(index, -1)), dtype)
+
+
+def per_row(value, dtype):
+    """A setting given as a scalar or per row [B], shaped to broadcast against [B, K]: (1 or B, 1)."""
+    return tf.reshape(tf.cast(value, dtype), (-1, 1))
+
+
 def sample_token(logits, noise, temperature, top_k, top_p):
     """Draws one token per row by inverse-CDF over the temperature-scaled, top-k and top-p filtered logits.
 
-    logits float [B, K], noise float [B] in [0, 1), temperature float, top_k int (0 = all),
-    top_p float in (0, 1] -> int32 [B]. top_k = 1 is greedy decoding.
+    logits float [B, K], noise float [B] in [0, 1); temperature (> 0), top_k (0 = all, 1 =
+    greedy) and top_p (in (0, 1]) are scalars or per-row [B] -> int32 [B].
     """
     codebook_size = logits.shape[-1]
-    sorted_logits, sorted_ids = tf.math.top_k(logits / temperature, k=codebook_size)  # (B, K), descending
+    scaled = logits / per_row(temperature, logits.dtype)
+    sorted_logits, sorted_ids = tf.math.top_k(scaled, k=codebook_size)  # (B, K), descending
     probs = tf.nn.softmax(sorted_logits, axis=-1)
     rank = tf.range(codebook_size)[None, :]  # (1, K)
-    limit = tf.where(top_k > 0, top_k, codebook_size)
+    top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, probs.dtype)
+    limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
     mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
     keep = (rank < limit) & (mass_before < top_p)  # rank 0 is always kept
     cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, K)
     below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
     kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
     position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
-    chosen = tf.one_hot(position, codebook_size, dtype=tf.int32)
+    chosen = one_hot(position, codebook_size)
     return tf.reduce_sum(chosen * sorted_ids, axis=-1)
 
 
 def guided(logits, cfg_scale, guidance):
-    """Classifier-free guidance: rows [conditional ; null] -> null + cfg_scale * (conditional - null)."""
+    """Classifier-free guidance: rows [conditional ; null] -> null + cfg_scale * (conditional - null).
+
+    cfg_scale is a scalar or per row [B].
+    """
     if not guidance:
         return logits
     conditional, null = tf.split(logits, 2, axis=0)
-    return null + cfg_scale * (conditional - null)
+    return null + per_row(cfg_scale, logits.dtype) * (conditional - null)
 
 
 class TokenSampler:
@@ -99,7 +116,7 @@ class TokenSampler:
         text_mask = padding_mask(ids)
         logits, cache = self.generator.prefill(self.text_encoder(ids), text_mask)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
-        tokens = tf.one_hot(0, self.image_length, dtype=tf.int32)[None, :] * token[:, None]  # (B, N)
+        tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
         return token, tokens, text_mask, cache
 
     def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance):
@@ -108,7 +125,7 @@ class TokenSampler:
         feed = tf.concat([token, token], axis=0) if guidance else token
         logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
         token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
-        tokens = tokens + tf.one_hot(step, self.image_length, dtype=tf.int32)[None, :] * token[:, None]
+        tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
     def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
@@ -166,5 +183,5 @@ class TokenSampler:
             feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
             logits = self.generator(text_states, text_mask, feed)[:, step]
             token = sample_token(guided(logits, cfg_scale, guidance), noise[:, step], temperature, top_k, top_p)
-            tokens = tokens + tf.one_hot(step, self.image_length, dtype=tf.int32)[None, :] * token[:, None]
+            tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return tokens

@@ -71,7 +71,7 @@ def test_each_optimizer_updates_only_its_own_weights(frozen):
         adversarial_start=0,
         dead_code_steps=10**6,
     )
-    discriminator, autoencoder = model.discriminator.trainable_weights, model.autoencoder_weights
+    discriminator, autoencoder = model.discriminator.trainable_weights, model.main_weights
     before_d, before_a = _snapshot(discriminator), _snapshot(autoencoder)
     model.fit(tf.data.Dataset.from_tensors(_images(4)).repeat(2), epochs=1, verbose=0)
     changed_d, changed_a = _changed(before_d, discriminator), _changed(before_a, autoencoder)
@@ -93,7 +93,7 @@ def test_keras_file_round_trip_gives_identical_tokens(tmp_path):
 
 
 def test_get_config_round_trip():
-    model = ImageTokenizer(**CONFIG, adversarial_weight=0.3, adversarial_start=7)
+    model = ImageTokenizer(**{**CONFIG, "adversarial_weight": 0.3, "adversarial_start": 7})
     clone = ImageTokenizer.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     no_gan = ImageTokenizer(**CONFIG, adversarial_weight=0)

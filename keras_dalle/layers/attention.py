@@ -8,7 +8,7 @@ from keras import ops
 class CachedMultiHeadAttention(keras.layers.Layer):
     """Multi-head self-attention; with a cache, new keys and values are written at `cache_index`.
 
-    The cache write is a one-hot blend, not a slice update, so the same graph converts to
+    The cache write is a one-hot blend (built with `equal`), not a slice update, so the same graph converts to
     builtin TFLite ops and to ONNX (see shared/notes/deploy-facts.md).
 
     Args:
@@ -52,7 +52,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             cache_length = ops.shape(cache)[2]
             positions = cache_index + ops.arange(ops.shape(x)[1])  # (T,)
-            write = ops.one_hot(positions, cache_length, dtype=key.dtype)  # (T, S)
+            write = ops.cast(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), key.dtype)  # (T, S)
             keep = (1.0 - ops.sum(write, axis=0))[None, :, None, None]  # (1, S, 1, 1)
             key = cache[:, 0] * keep + ops.einsum("ts,bthk->bshk", write, key)  # (B, S, H, K)
             value = cache[:, 1] * keep + ops.einsum("ts,bthk->bshk", write, value)

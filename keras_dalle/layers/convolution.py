@@ -46,3 +46,23 @@ class ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
+
+
+def strided_convolutions(channels):
+    """PatchGAN's trunk: 4x4 stride-2 convolutions, GroupNorm after all but the first.
+
+    Returns (convs, norms) for `apply_strided_convolutions`; a layer keeps both as attributes.
+    """
+    convs = [keras.layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv_{i}") for i, width in enumerate(channels)]
+    norms = [None] + [
+        keras.layers.GroupNormalization(group_count(width), name=f"norm_{i}") for i, width in enumerate(channels[1:], 1)
+    ]
+    return convs, norms
+
+
+def apply_strided_convolutions(convs, norms, x):
+    """[B, H, W, C] -> [B, H / 2^n, W / 2^n, channels[-1]], with leaky ReLU after each convolution."""
+    for conv, norm in zip(convs, norms):
+        x = conv(x)
+        x = keras.activations.leaky_relu(x if norm is None else norm(x), negative_slope=0.2)
+    return x

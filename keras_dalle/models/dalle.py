@@ -7,12 +7,12 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_dalle.models.adversarial import AdversarialModel
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder, padding_mask
 from keras_dalle.sampling import TokenSampler, noise_from_seeds, validate_sampling_arguments
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
-from keras_dalle.training.distribute import scale_loss_for_replicas
 
 logger = logging.getLogger("keras_dalle")
 
@@ -26,7 +26,7 @@ def straight_through_gumbel_softmax(logits, temperature, seed_generator):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class KerasDALLE(keras.Model):
+class KerasDALLE(AdversarialModel):
     """Text-to-image: byte tokenizer, frozen image tokenizer, text encoder, autoregressive generator.
 
     `fit(dataset)` takes (caption string, uint8 image) batches. Each step encodes the pictures
@@ -80,7 +80,9 @@ class KerasDALLE(keras.Model):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            ("loss", "cross_entropy", "token_accuracy", "generator_adversarial_loss", "discriminator_loss"), **kwargs
+        )
         if isinstance(image_tokenizer, dict):
             image_tokenizer = keras.saving.deserialize_keras_object(image_tokenizer)
         if not isinstance(image_tokenizer, ImageTokenizer):
@@ -128,18 +130,10 @@ class KerasDALLE(keras.Model):
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampler = TokenSampler(self.text_encoder, self.generator, self.text_tokenizer.null_ids)
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("loss", "cross_entropy", "token_accuracy", "generator_adversarial_loss", "discriminator_loss")
-        }
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def generator_weights(self):
-        """The weights `optimizer` trains: text encoder and generator."""
+    def main_weights(self):
+        """Text encoder and generator: the weights `optimizer` trains."""
         return self.text_encoder.trainable_weights + self.generator.trainable_weights
 
     def build(self, input_shape=None):
@@ -156,24 +150,6 @@ class KerasDALLE(keras.Model):
         caption_ids, image_tokens = inputs
         text_states = self.text_encoder(caption_ids, training=training)
         return self.generator(text_states, padding_mask(caption_ids), image_tokens, training=training)
-
-    def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
-        """`optimizer` updates the text encoder and generator; `d_optimizer` the discriminator."""
-        super().compile(optimizer=optimizer, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
-
-    def get_compile_config(self):
-        # Two optimizers are set up by the training code; a loaded model serves inference
-        # (call compile again to train it further; runs resume from their backups).
-        return None
-
-    def build_optimizers(self):
-        """Builds the model and both optimizers' slots, so a checkpoint can be restored before `fit`."""
-        if not self.built:
-            self.build()
-        self.optimizer.build(self.generator_weights)
-        if self.d_optimizer is not None:
-            self.d_optimizer.build(self.discriminator.trainable_weights)
 
     def image_tokens(self, images):
         """uint8 pictures [B, S, S, 3] -> flat int32 tokens [B, N] from the frozen image tokenizer."""
@@ -214,9 +190,7 @@ class KerasDALLE(keras.Model):
                 loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
             else:
                 discriminator_loss = generator_adversarial_loss = ops.zeros(())
-            scaled_loss = scale_loss_for_replicas(loss)
-        weights = self.generator_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, weights), weights))
+        self.main_update(tape, loss)
         accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
         values = {
             "loss": loss,
@@ -225,21 +199,18 @@ class KerasDALLE(keras.Model):
             "generator_adversarial_loss": generator_adversarial_loss,
             "discriminator_loss": discriminator_loss,
         }
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.update_trackers(values)
 
     def _discriminator_step(self, real, fake, caption_ids, adversarial_on):
         """Hinge update: (real, caption) is real; (generated, caption) and (real, another caption) are fake."""
         mismatched = ops.roll(caption_ids, 1, axis=0)
-        with tf.GradientTape() as tape:
+
+        def loss():
             real_logits = self.discriminator(real, caption_ids)
             fake_logits = ops.concatenate([self.discriminator(fake, caption_ids), self.discriminator(real, mismatched)], 0)
-            loss = hinge_discriminator_loss(real_logits, fake_logits)
-            scaled = scale_loss_for_replicas(adversarial_on * loss)
-        weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return loss
+            return hinge_discriminator_loss(real_logits, fake_logits)
+
+        return self.discriminator_update(loss, adversarial_on)
 
     def test_step(self, data):
         captions, images = data
@@ -248,9 +219,7 @@ class KerasDALLE(keras.Model):
         logits = self((caption_ids, targets))
         cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
         accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
-        self.trackers["cross_entropy"].update_state(cross_entropy)
-        self.trackers["token_accuracy"].update_state(accuracy)
-        return {name: self.trackers[name].result() for name in ("cross_entropy", "token_accuracy")}
+        return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})
 
     def _prompt_ids(self, prompts, num_images):
         if isinstance(prompts, str):

@@ -8,7 +8,7 @@ import math
 import keras
 from keras import ops
 
-from keras_dalle.layers.convolution import ResidualBlock, group_count
+from keras_dalle.layers.convolution import ResidualBlock, apply_strided_convolutions, group_count, strided_convolutions
 from keras_dalle.layers.position_embedding import GridPositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -250,22 +250,11 @@ class PatchDiscriminator(keras.layers.Layer):
     def __init__(self, channels, **kwargs):
         super().__init__(**kwargs)
         self.channels = tuple(channels)
-        self.convs = [
-            keras.layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv_{i}")
-            for i, width in enumerate(self.channels)
-        ]
-        # No normalization after the first convolution, as in PatchGAN.
-        self.norms = [None] + [
-            keras.layers.GroupNormalization(group_count(width), name=f"norm_{i}")
-            for i, width in enumerate(self.channels[1:], 1)
-        ]
+        self.convs, self.norms = strided_convolutions(self.channels)
         self.to_logits = keras.layers.Conv2D(1, 3, padding="same", name="to_logits")
 
     def call(self, pixels):
-        x = pixels
-        for conv, norm in zip(self.convs, self.norms):
-            x = conv(x)
-            x = keras.activations.leaky_relu(x if norm is None else norm(x), negative_slope=0.2)
+        x = apply_strided_convolutions(self.convs, self.norms, pixels)
         return self.to_logits(x)
 
     def get_config(self):

@@ -13,10 +13,20 @@ from keras_dalle.models.image_codec import (
     to_uint8,
     to_unit_range,
 )
-from keras_dalle.training.distribute import scale_loss_for_replicas
+from keras_dalle.models.adversarial import AdversarialModel
 
 # Codebook usage counts codes chosen within this many recent steps.
 USAGE_WINDOW = 100
+METRICS = (
+    "loss",
+    "reconstruction_loss",
+    "quantizer_loss",
+    "generator_adversarial_loss",
+    "discriminator_loss",
+    "psnr",
+    "perplexity",
+    "codebook_usage",
+)
 
 
 def hinge_discriminator_loss(real_logits, fake_logits):
@@ -43,7 +53,7 @@ def validate_images(images, image_size):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class ImageTokenizer(keras.Model):
+class ImageTokenizer(AdversarialModel):
     """Visual encoder + vector quantizer + CNN decoder, with a patch discriminator for training.
 
     `encode` turns uint8 pictures into int32 tokens [B, h, w]; `decode` turns tokens back into
@@ -88,7 +98,7 @@ class ImageTokenizer(keras.Model):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(METRICS, **kwargs)
         if image_size % downsample_factor:
             raise ValueError(f"image_size {image_size} must be divisible by downsample_factor {downsample_factor}")
         if adversarial_weight < 0:
@@ -118,25 +128,8 @@ class ImageTokenizer(keras.Model):
         self.discriminator = (
             PatchDiscriminator(discriminator_channels, name="discriminator") if adversarial_weight > 0 else None
         )
-        self.trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in (
-                "loss",
-                "reconstruction_loss",
-                "quantizer_loss",
-                "generator_adversarial_loss",
-                "discriminator_loss",
-                "psnr",
-                "perplexity",
-                "codebook_usage",
-            )
-        }
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def build(self, input_shape):
+    def build(self, input_shape=None):
         # Run once on zeros so every sub-layer, the discriminator included, has its weights.
         zeros = ops.zeros((1, self.image_size, self.image_size, 3))
         self.call(zeros)
@@ -162,27 +155,9 @@ class ImageTokenizer(keras.Model):
         return to_uint8(self.decoder(self.quantizer.lookup(ops.cast(tokens, "int32"))))
 
     @property
-    def autoencoder_weights(self):
-        """The weights `optimizer` trains: encoder, quantizer and decoder."""
+    def main_weights(self):
+        """Encoder, quantizer and decoder: the weights `optimizer` trains."""
         return self.encoder.trainable_weights + self.quantizer.trainable_weights + self.decoder.trainable_weights
-
-    def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
-        """`optimizer` updates encoder, quantizer and decoder; `d_optimizer` the discriminator."""
-        super().compile(optimizer=optimizer, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
-
-    def get_compile_config(self):
-        # Two optimizers are set up by the training code; a loaded model serves inference
-        # (call compile again to train it further; runs resume from their backups).
-        return None
-
-    def build_optimizers(self):
-        """Builds the model and both optimizers' slots, so a checkpoint can be restored before `fit`."""
-        if not self.built:
-            self.build((None, self.image_size, self.image_size, 3))
-        self.optimizer.build(self.autoencoder_weights)
-        if self.d_optimizer is not None:
-            self.d_optimizer.build(self.discriminator.trainable_weights)
 
     def _forward_with_losses(self, images):
         """Forward pass with every loss term; images uint8 [B, S, S, 3]."""
@@ -211,9 +186,7 @@ class ImageTokenizer(keras.Model):
                 loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
             else:
                 discriminator_loss = generator_adversarial_loss = ops.zeros(())
-            scaled_loss = scale_loss_for_replicas(loss)
-        weights = self.autoencoder_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(scaled_loss, weights), weights))
+        self.main_update(tape, loss)
         self.quantizer.restart_dead_codes(quantized["indices"], quantized["latents"], step)
         values = {
             "loss": loss,
@@ -225,21 +198,17 @@ class ImageTokenizer(keras.Model):
             "perplexity": perplexity(quantized["indices"], self.codebook_size),
             "codebook_usage": self.quantizer.usage(step, USAGE_WINDOW),
         }
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return self.update_trackers(values)
 
     def _discriminator_step(self, pixels, reconstruction, adversarial_on):
         """One discriminator update on real pictures and (detached) reconstructions."""
         fake = ops.stop_gradient(reconstruction)
-        with tf.GradientTape() as tape:
-            loss = hinge_discriminator_loss(
+        return self.discriminator_update(
+            lambda: hinge_discriminator_loss(
                 self.discriminator(pixels, training=True), self.discriminator(fake, training=True)
-            )
-            scaled = scale_loss_for_replicas(adversarial_on * loss)
-        weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
-        return loss
+            ),
+            adversarial_on,
+        )
 
     def test_step(self, data):
         images = data[-1] if isinstance(data, (tuple, list)) else data
@@ -251,9 +220,7 @@ class ImageTokenizer(keras.Model):
             "psnr": psnr(images, to_uint8(reconstruction)),
             "perplexity": perplexity(quantized["indices"], self.codebook_size),
         }
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in values}
+        return self.update_trackers(values)
 
     def get_config(self):
         return {

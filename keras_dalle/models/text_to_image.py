@@ -10,7 +10,7 @@ image position t predicts y_{t+1}: p(y_t | y_<t, text).
 import keras
 from keras import ops
 
-from keras_dalle.layers.convolution import group_count
+from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
 from keras_dalle.layers.position_embedding import PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 from keras_dalle.text.byte_tokenizer import PAD_ID
@@ -197,22 +197,12 @@ class TextConditionalDiscriminator(keras.layers.Layer):
         super().__init__(**kwargs)
         self.channels = tuple(channels)
         self.vocab_size = vocab_size
-        self.convs = [
-            keras.layers.Conv2D(width, 4, strides=2, padding="same", name=f"conv_{i}")
-            for i, width in enumerate(self.channels)
-        ]
-        self.norms = [None] + [
-            keras.layers.GroupNormalization(group_count(width), name=f"norm_{i}")
-            for i, width in enumerate(self.channels[1:], 1)
-        ]
+        self.convs, self.norms = strided_convolutions(self.channels)
         self.image_logit = keras.layers.Dense(1, name="image_logit")
         self.text_embedding = keras.layers.Embedding(vocab_size, self.channels[-1], name="text_embedding")
 
     def call(self, pixels, caption_ids):
-        x = pixels
-        for conv, norm in zip(self.convs, self.norms):
-            x = conv(x)
-            x = keras.activations.leaky_relu(x if norm is None else norm(x), negative_slope=0.2)
+        x = apply_strided_convolutions(self.convs, self.norms, pixels)
         features = ops.mean(x, axis=(1, 2))  # (B, C)
         real = ops.cast(padding_mask(caption_ids), features.dtype)[..., None]  # (B, L, 1)
         text = ops.sum(self.text_embedding(caption_ids) * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)

@@ -77,8 +77,8 @@ class ByteTokenizer(keras.layers.Layer):
 
     def null_ids(self, batch_size):
         """The null caption, for classifier-free guidance: int32 [batch_size, max_length]."""
-        first = tf.one_hot(tf.zeros([batch_size], tf.int32), self.max_length, dtype=tf.int32)
-        return first * NULL_ID
+        row = tf.cast(tf.equal(tf.range(self.max_length), 0), tf.int32) * NULL_ID  # (L,)
+        return tf.zeros((batch_size, 1), tf.int32) + row[None, :]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.max_length,)

@@ -35,7 +35,13 @@ SAMPLE_PROMPTS = (
 
 
 def _adam(learning_rate):
+    """Adam as GANs use it (low momentum), for the image tokenizer and the discriminators."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
+
+
+def _transformer_optimizer(learning_rate):
+    """AdamW with clipping, for the text encoder and generator."""
+    return keras.optimizers.AdamW(learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.99, clipnorm=1.0)
 
 
 def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose):
@@ -113,7 +119,7 @@ def train_text_to_image(
     )
     print(report.summary())
     model = KerasDALLE(tokenizer, **config)
-    model.compile(optimizer=_adam(learning_rate), d_optimizer=_adam(learning_rate))
+    model.compile(optimizer=_transformer_optimizer(learning_rate), d_optimizer=_adam(learning_rate))
     model.build_optimizers()
     _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
     history = _fit_stage(

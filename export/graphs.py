@@ -1,0 +1,58 @@
+"""The graph functions every export wraps: checked settings, sampling, decoding, PNG encoding."""
+
+import tensorflow as tf
+
+from keras_dalle.models.image_codec import to_uint8
+from keras_dalle.sampling import noise_from_seeds
+
+
+def check_settings(model, temperature, top_k, top_p, cfg_scale):
+    """In-graph checks of per-row sampling settings; failing ones raise InvalidArgument with a message."""
+    return [
+        tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0"),
+        tf.debugging.assert_greater_equal(top_k, 0, message="top_k must be >= 0 (0 = no top-k filter)"),
+        tf.debugging.assert_less_equal(
+            top_k, model.codebook_size, message=f"top_k must be <= the codebook size {model.codebook_size}"
+        ),
+        tf.debugging.assert_greater(top_p, 0.0, message="top_p must be in (0, 1]"),
+        tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1]"),
+        tf.debugging.assert_greater_equal(cfg_scale, 0.0, message="cfg_scale must be >= 0"),
+    ]
+
+
+def prompt_ids(model, prompt):
+    """Prompt strings [B] -> ids [B, L] in the graph; an empty prompt raises InvalidArgument."""
+    lengths = model.text_tokenizer.byte_lengths(prompt)
+    check = tf.debugging.assert_greater(lengths, 0, message="prompt must not be empty (after normalization)")
+    with tf.control_dependencies([check]):
+        return model.text_tokenizer(prompt)
+
+
+def images_from_tokens(model, tokens):
+    """Flat tokens int32 [B, N] -> uint8 pictures [B, S, S, 3]; out-of-range tokens raise InvalidArgument."""
+    checks = [
+        tf.debugging.assert_greater_equal(tokens, 0, message="tokens must be >= 0"),
+        tf.debugging.assert_less(tokens, model.codebook_size, message=f"tokens must be < {model.codebook_size}"),
+    ]
+    with tf.control_dependencies(checks):
+        return to_uint8(model.pixels_from_tokens(tokens))
+
+
+def png_bytes(images):
+    """uint8 [B, S, S, 3] -> PNG strings [B]."""
+    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
+
+
+def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale):
+    """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance)."""
+    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True)
+
+
+def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed):
+    """Prompt strings and per-row settings [B] -> {"image_bytes", "image", "tokens"}."""
+    with tf.control_dependencies(check_settings(model, temperature, top_k, top_p, cfg_scale)):
+        ids = prompt_ids(model, prompt)
+    noise = noise_from_seeds(seed, model.image_length)
+    tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale)
+    images = images_from_tokens(model, tokens)
+    return {"image_bytes": png_bytes(images), "image": images, "tokens": tokens}

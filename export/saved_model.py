@@ -1,0 +1,124 @@
+"""SavedModel for TF Serving: `python -m export.saved_model --model M.keras --out BASE/NAME/VERSION`.
+
+Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
+- `serving_default`: prompt (string [B]) -> image_bytes (PNG string [B]), image (uint8 [B, S, S, 3]),
+  tokens (int32 [B, N]); the model's default sampling settings and a fresh random seed per row.
+- `generate`: prompt plus per-row temperature (float32 [B]), top_k (int32 [B]), top_p (float32 [B]),
+  cfg_scale (float32 [B]), seed (int64 [B]) -> the same outputs. Per-row inputs keep every
+  input batchable by TF Serving's batcher.
+- `decode_tokens`: tokens (int32 [B, N]) -> image, image_bytes.
+
+The graph needs TensorFlow and tensorflow-text ops only (TF Serving's model server links both):
+tokenizing, the sampling loop with its key/value cache, decoding and PNG encoding all run inside.
+Bad inputs fail with InvalidArgument and a message. A warmup file is written to
+`assets.extra/tf_serving_warmup_requests` for `--enable_model_warmup`.
+"""
+
+import argparse
+import pathlib
+import shutil
+import sys
+
+import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
+import keras
+import tensorflow as tf
+
+from export import graphs
+from keras_dalle import pretrained
+
+WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
+
+
+def build_archive(model):
+    """An ExportArchive with the three signatures of the module docstring."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
+    prompt = rows(tf.string, "prompt")
+
+    def serving_default(prompt):
+        batch = tf.shape(prompt)[:1]
+        seed = tf.random.uniform(batch, maxval=2**31 - 1, dtype=tf.int64)
+        return graphs.generate_from_prompts(
+            model,
+            prompt,
+            tf.fill(batch, float(model.temperature)),
+            tf.fill(batch, int(model.top_k)),
+            tf.fill(batch, float(model.top_p)),
+            tf.fill(batch, float(model.cfg_scale)),
+            seed,
+        )
+
+    def generate(prompt, temperature, top_k, top_p, cfg_scale, seed):
+        return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed)
+
+    def decode_tokens(tokens):
+        images = graphs.images_from_tokens(model, tokens)
+        return {"image": images, "image_bytes": graphs.png_bytes(images)}
+
+    archive.add_endpoint("serving_default", serving_default, input_signature=[prompt])
+    archive.add_endpoint(
+        "generate",
+        generate,
+        input_signature=[
+            prompt,
+            rows(tf.float32, "temperature"),
+            rows(tf.int32, "top_k"),
+            rows(tf.float32, "top_p"),
+            rows(tf.float32, "cfg_scale"),
+            rows(tf.int64, "seed"),
+        ],
+    )
+    archive.add_endpoint(
+        "decode_tokens", decode_tokens, input_signature=[tf.TensorSpec((None, model.image_length), tf.int32, name="tokens")]
+    )
+    return archive
+
+
+def write_warmup(out_dir, model_name, prompts=WARMUP_PROMPTS):
+    """Writes `assets.extra/tf_serving_warmup_requests`: one serving_default Predict per prompt."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    extra = pathlib.Path(out_dir) / "assets.extra"
+    extra.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(extra / "tf_serving_warmup_requests")) as writer:
+        for text in prompts:
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name="serving_default")
+            )
+            request.inputs["prompt"].CopyFrom(tf.make_tensor_proto([text], dtype=tf.string))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
+
+
+def export_saved_model(model, out_dir, overwrite=False):
+    """Writes the SavedModel and its warmup file to `out_dir` (BASE/NAME/VERSION)."""
+    out_dir = pathlib.Path(out_dir)
+    if not out_dir.name.isdigit():
+        raise ValueError(f"{out_dir}: the last folder must be an integer version (BASE/NAME/VERSION, e.g. models/keras_dalle/1)")
+    if out_dir.exists():
+        if not overwrite:
+            raise FileExistsError(f"{out_dir} exists; pass --overwrite or choose a new version number")
+        shutil.rmtree(out_dir)
+    build_archive(model).write_out(str(out_dir), verbose=False)
+    write_warmup(out_dir, out_dir.parent.name)
+    return out_dir
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Export a KerasDALLE .keras model as a SavedModel for TF Serving.")
+    parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--out", required=True, help="BASE/NAME/VERSION, e.g. models/keras_dalle/1")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        out = export_saved_model(pretrained.load_model(args.model), args.out, args.overwrite)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        print(f"export.saved_model: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""TFLite for Android: `python -m export.tflite --model M.keras --out F.tflite [--quantize none|dynamic|float16|int8]`.
+
+Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static shapes. Signatures:
+- `generate`: prompt_ids (int32 [1, L], from the byte tokenizer's contract, made in app code),
+  noise (float32 [1, N], uniform in [0, 1): one number per image token, from any seeded
+  generator), temperature (float32 [1]), top_k (int32 [1]), top_p (float32 [1]),
+  cfg_scale (float32 [1]) -> image (uint8 [1, S, S, 3]), tokens (int32 [1, N]).
+- `decode_tokens`: tokens (int32 [1, N]) -> image (uint8 [1, S, S, 3]).
+
+Settings are not checked in the graph (TFLite has no Assert op): app code validates them as
+`keras_dalle.sampling.validate_sampling_arguments` does. PNG encoding stays out (Flex only);
+Android builds a Bitmap from the RGB bytes.
+"""
+
+import argparse
+import pathlib
+import sys
+import tempfile
+
+import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
+import keras
+import numpy as np
+import tensorflow as tf
+
+from export import graphs
+from keras_dalle import pretrained
+from keras_dalle.models.image_codec import to_uint8
+
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
+_CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
+
+
+class BatchOneGraphs:
+    """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
+
+    def __init__(self, model):
+        self.model = model
+        length, tokens = model.text_length, model.image_length
+        scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
+        self.generate_signature = [
+            tf.TensorSpec((1, length), tf.int32, name="prompt_ids"),
+            tf.TensorSpec((1, tokens), tf.float32, name="noise"),
+            scalar(tf.float32, "temperature"),
+            scalar(tf.int32, "top_k"),
+            scalar(tf.float32, "top_p"),
+            scalar(tf.float32, "cfg_scale"),
+        ]
+        self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
+
+    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
+        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+        return {"image": to_uint8(self.model.pixels_from_tokens(tokens)), "tokens": tokens}
+
+    def decode_tokens(self, tokens):
+        return {"image": to_uint8(self.model.pixels_from_tokens(tokens))}
+
+    def archive(self):
+        """An ExportArchive with both signatures; it carries the weights so the converter freezes them."""
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
+        archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
+        return archive
+
+
+def representative_dataset(model, count=32, seed=0):
+    """Calibration inputs for int8, per signature, from training-distribution prompts and pictures."""
+    from keras_dalle.data import shapes
+
+    rng = np.random.default_rng(seed)
+    images, captions = shapes.generate_shapes(count, seed=seed + 1000, canvas_size=model.image_size)
+    ids = model.text_tokenizer(tf.constant(captions)).numpy()
+    tokens = model.image_tokens(images).numpy()
+    for index in range(count):
+        yield "generate", {
+            "prompt_ids": ids[index : index + 1],
+            "noise": rng.random((1, model.image_length), dtype=np.float32),
+            "temperature": np.array([model.temperature], np.float32),
+            "top_k": np.array([model.top_k], np.int32),
+            "top_p": np.array([model.top_p], np.float32),
+            "cfg_scale": np.array([model.cfg_scale], np.float32),
+        }
+        yield "decode_tokens", {"tokens": tokens[index : index + 1].astype(np.int32)}
+
+
+def convert(model, quantize="none"):
+    """The .tflite bytes of `model` with builtin ops only."""
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["generate", "decode_tokens"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize != "none":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = lambda: representative_dataset(model)
+        content = converter.convert()
+    non_builtin = custom_ops(content)
+    if non_builtin:
+        raise RuntimeError(f"the converted model uses non-builtin ops {non_builtin}; Android's LiteRT cannot run it")
+    return content
+
+
+def custom_ops(content):
+    """Names of the Flex / custom operators in a .tflite flatbuffer (empty for builtin-only models)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(content, 0)
+    names = set()
+    for index in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(index)
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == _CUSTOM:
+            names.add(code.CustomCode().decode())
+    return sorted(names)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Export a KerasDALLE .keras model as a builtin-ops TFLite model.")
+    parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--out", required=True, help="the .tflite file to write")
+    parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
+    args = parser.parse_args(argv)
+    try:
+        content = convert(pretrained.load_model(args.model), args.quantize)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"export.tflite: error: {err}", file=sys.stderr)
+        return 2
+    out = pathlib.Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(content)
+    print(f"wrote {out} ({len(content) / 1e6:.2f} MB, quantize={args.quantize}, builtin ops only)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""Export parity: Keras, SavedModel (fresh process, TF + tensorflow-text only), TFLite, ONNX."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from export import onnx as onnx_export
+from export import saved_model, tflite
+from keras_dalle import presets
+from keras_dalle.data import shapes
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+PROMPTS = ["a red circle", "a blue square above a green triangle"]
+SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
+    tokenizer.build((None, SIZE, SIZE, 3))
+    dalle = KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"), seed=0)
+    dalle.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
+    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=SIZE)
+    dalle.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=1, verbose=0)
+    return dalle
+
+
+@pytest.fixture(scope="module")
+def greedy_tokens(model):
+    return model.generate_tokens(PROMPTS, seed=0, top_k=1).numpy()
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    return saved_model.export_saved_model(model, tmp_path_factory.mktemp("serving") / "keras_dalle" / "1")
+
+
+FRESH_PROCESS = textwrap.dedent(
+    """
+    import io, json, sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (TF Serving's model server links these ops too)
+    assert not any(name.split(".")[0] in ("keras_dalle", "export") for name in sys.modules)
+    loaded = tf.saved_model.load(sys.argv[1])
+    prompts = tf.constant(json.loads(sys.argv[2]))
+    rows = lambda v, d: tf.fill([len(json.loads(sys.argv[2]))], tf.constant(v, d))
+    greedy = loaded.signatures["generate"](
+        prompt=prompts, temperature=rows(1.0, tf.float32), top_k=rows(1, tf.int32), top_p=rows(1.0, tf.float32),
+        cfg_scale=rows(float(sys.argv[3]), tf.float32), seed=rows(0, tf.int64))
+    default = loaded.signatures["serving_default"](prompt=prompts)
+    decoded = loaded.signatures["decode_tokens"](tokens=greedy["tokens"])
+    for index, png in enumerate(greedy["image_bytes"].numpy()):
+        open(f"{sys.argv[4]}.{index}.png", "wb").write(png)
+    np.savez(sys.argv[4], tokens=greedy["tokens"].numpy(), image=greedy["image"].numpy(),
+             default_image=default["image"].numpy(), decoded=decoded["image"].numpy())
+    """
+)
+
+
+def test_saved_model_runs_in_a_fresh_process_with_tf_and_tf_text_only(model, greedy_tokens, exported, tmp_path):
+    out = tmp_path / "result.npz"
+    subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS, str(exported), json.dumps(PROMPTS), str(model.cfg_scale), str(out)],
+        check=True,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
+    )
+    result = np.load(out)
+    np.testing.assert_array_equal(result["tokens"], greedy_tokens)
+    keras_images = model.decode_tokens(greedy_tokens)
+    assert np.abs(result["image"].astype(int) - keras_images.astype(int)).max() <= 1
+    np.testing.assert_array_equal(result["decoded"], result["image"])
+    for index, image in enumerate(result["image"]):
+        np.testing.assert_array_equal(np.asarray(Image.open(f"{out}.{index}.png")), image)
+    assert result["default_image"].shape == (len(PROMPTS), SIZE, SIZE, 3)
+    assert (exported / "assets.extra" / "tf_serving_warmup_requests").stat().st_size > 0
+
+
+def test_saved_model_has_no_xla_ops(exported):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((exported / "saved_model.pb").read_bytes())
+    graph = proto.meta_graphs[0].graph_def
+    ops = {node.op for node in graph.node} | {n.op for f in graph.library.function for n in f.node_def}
+    assert "While" in ops or "StatelessWhile" in ops
+    assert not [op for op in ops if op.startswith("Xla")]
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        (dict(prompt=["   "]), "prompt must not be empty"),
+        (dict(temperature=[0.0]), "temperature"),
+        (dict(top_k=[-1]), "top_k"),
+        (dict(top_k=[10**6]), "top_k"),
+        (dict(top_p=[1.5]), "top_p"),
+        (dict(cfg_scale=[-1.0]), "cfg_scale"),
+    ],
+)
+def test_saved_model_rejects_bad_inputs(exported, override, message):
+    loaded = tf.saved_model.load(str(exported))
+    inputs = dict(prompt=["a red circle"], temperature=[1.0], top_k=[0], top_p=[1.0], cfg_scale=[1.0], seed=[0])
+    inputs.update(override)
+    dtypes = dict(prompt=tf.string, temperature=tf.float32, top_k=tf.int32, top_p=tf.float32, cfg_scale=tf.float32, seed=tf.int64)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["generate"](**{k: tf.constant(v, dtypes[k]) for k, v in inputs.items()})
+    with pytest.raises(tf.errors.InvalidArgumentError, match="tokens must be"):
+        loaded.signatures["decode_tokens"](tokens=tf.fill([1, 16], 10**6))
+
+
+def _lite_inputs(model, prompt):
+    return dict(
+        prompt_ids=model.text_tokenizer(tf.constant([prompt])).numpy(),
+        noise=np.full((1, model.image_length), 0.5, np.float32),
+        temperature=np.array([1.0], np.float32),
+        top_k=np.array([1], np.int32),
+        top_p=np.array([1.0], np.float32),
+        cfg_scale=np.array([model.cfg_scale], np.float32),
+    )
+
+
+def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
+    from ai_edge_litert.interpreter import Interpreter
+
+    content = tflite.convert(model, "none")
+    assert tflite.custom_ops(content) == []
+    interpreter = Interpreter(model_content=content)
+    assert set(interpreter.get_signature_list()) == {"generate", "decode_tokens"}
+    generate = interpreter.get_signature_runner("generate")
+    for index, prompt in enumerate(PROMPTS):
+        result = generate(**_lite_inputs(model, prompt))
+        np.testing.assert_array_equal(result["tokens"][0], greedy_tokens[index])
+        keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
+        assert np.abs(result["image"].astype(int) - keras_image.astype(int)).max() <= 2
+    decoded = interpreter.get_signature_runner("decode_tokens")(tokens=greedy_tokens[:1].astype(np.int32))
+    assert decoded["image"].shape == (1, SIZE, SIZE, 3) and decoded["image"].dtype == np.uint8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantize", ["dynamic", "float16", "int8"])
+def test_quantized_tflite_is_builtin_only_and_runs(model, quantize):
+    from ai_edge_litert.interpreter import Interpreter
+
+    content = tflite.convert(model, quantize)
+    assert tflite.custom_ops(content) == []
+    result = Interpreter(model_content=content).get_signature_runner("generate")(**_lite_inputs(model, PROMPTS[0]))
+    assert result["image"].dtype == np.uint8 and result["tokens"].shape == (1, model.image_length)
+    assert ((result["tokens"] >= 0) & (result["tokens"] < model.codebook_size)).all()
+
+
+def test_onnx_matches_keras(model, greedy_tokens):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(onnx_export.convert(model).SerializeToString())
+    assert [i.name for i in session.get_inputs()] == list(_lite_inputs(model, PROMPTS[0]))
+    assert [o.name for o in session.get_outputs()] == ["image", "tokens"]
+    for index, prompt in enumerate(PROMPTS):
+        image, tokens = session.run(None, _lite_inputs(model, prompt))
+        np.testing.assert_array_equal(tokens[0], greedy_tokens[index])
+        keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
+        assert image.dtype == np.uint8 and np.abs(image.astype(int) - keras_image.astype(int)).max() <= 2
