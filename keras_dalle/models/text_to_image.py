@@ -96,7 +96,7 @@ class Generator(keras.layers.Layer):
 
     `call` is teacher-forced (all N image inputs at once); `prefill` and `decode_step` compute
     the same logits one token at a time over a key/value cache of shape
-    [B, num_layers, 2, L + N, num_heads, width / num_heads].
+    [B, 2 * num_layers, L + N, num_heads, width / num_heads].
     """
 
     def __init__(self, codebook_size, text_length, image_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
@@ -139,16 +139,20 @@ class Generator(keras.layers.Layer):
         return self.head(self.norm(x[:, self.text_length :]))  # (B, N, K)
 
     def empty_cache(self, batch_size):
+        """Zeros [B, 2 * num_layers, L + N, num_heads, head_dim]: keys and values of each layer in turn.
+
+        Five dimensions, not six: TFLite's slicing kernels take at most five.
+        """
         head_dim = self.width // self.num_heads
         total = self.text_length + self.image_length
-        return ops.zeros((batch_size, self.num_layers, 2, total, self.num_heads, head_dim))
+        return ops.zeros((batch_size, 2 * self.num_layers, total, self.num_heads, head_dim))
 
     def _run_cached(self, x, mask, cache, index):
         layers = []
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, attention_mask=mask, cache=cache[:, i], cache_index=index)
-            layers.append(layer_cache)
-        return self.head(self.norm(x[:, -1])), ops.stack(layers, axis=1)
+            x, layer_cache = block(x, attention_mask=mask, cache=cache[:, 2 * i : 2 * i + 2], cache_index=index)
+            layers.append(layer_cache)  # (B, 2, L+N, H, K)
+        return self.head(self.norm(x[:, -1])), ops.concatenate(layers, axis=1)
 
     def prefill(self, text_states, text_mask):
         """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache)."""
