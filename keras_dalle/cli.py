@@ -10,6 +10,7 @@
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
+    keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras   (drops optimizer state)
 
 Expected errors (bad paths, bad captions, bad arguments) print one line and exit with status 2.
 """
@@ -202,6 +203,17 @@ def cmd_train(args):
     return 0
 
 
+def cmd_package_model(args):
+    from keras_dalle import pretrained
+
+    try:
+        out = pretrained.save_for_inference(args.model, args.out)
+    except FileNotFoundError as err:
+        raise loader.DataError(str(err)) from None
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, no optimizer state)")
+    return 0
+
+
 def _add_sampling_arguments(parser):
     parser.add_argument("--temperature", type=float, default=None, help="> 0 (default: the model's)")
     parser.add_argument("--top-k", type=int, default=None, help="0 = off, 1 = greedy (default: the model's)")
@@ -281,6 +293,11 @@ def build_parser():
     train.add_argument("--adversarial-start", type=int, default=None, help="step at which the discriminator starts")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=cmd_train)
+
+    package = commands.add_parser("package-model", help="copy a trained model without optimizer state")
+    package.add_argument("model")
+    package.add_argument("--out", required=True)
+    package.set_defaults(run=cmd_package_model)
 
     check = commands.add_parser("check", help="check a picture against a shapes-grammar caption")
     check.add_argument("image")

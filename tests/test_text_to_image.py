@@ -133,6 +133,15 @@ def test_adversarial_weight_zero_has_no_discriminator():
     model.fit(_batch().repeat(2), epochs=1, verbose=0)
 
 
+def test_package_model_drops_optimizer_state_only(trained, tmp_path):
+    model, path = trained  # saved after fit: it carries optimizer slots
+    small = tmp_path / "small.keras"
+    assert cli.main(["package-model", str(path), "--out", str(small)]) == 0
+    assert small.stat().st_size < path.stat().st_size
+    restored = keras.saving.load_model(small)
+    np.testing.assert_array_equal(restored.generate(["a red circle"], seed=3), model.generate(["a red circle"], seed=3))
+
+
 def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
     _, path = trained
     grid = tmp_path / "grid.png"
