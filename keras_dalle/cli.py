@@ -10,7 +10,7 @@
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
-    keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras   (drops optimizer state)
+    keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras [sampling defaults]   (no optimizer state)
 
 Expected errors (bad paths, bad captions, bad arguments) print one line and exit with status 2.
 """
@@ -207,7 +207,7 @@ def cmd_package_model(args):
     from keras_dalle import pretrained
 
     try:
-        out = pretrained.save_for_inference(args.model, args.out)
+        out = pretrained.save_for_inference(args.model, args.out, **_sampling(args))
     except FileNotFoundError as err:
         raise loader.DataError(str(err)) from None
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, no optimizer state)")
@@ -297,6 +297,7 @@ def build_parser():
     package = commands.add_parser("package-model", help="copy a trained model without optimizer state")
     package.add_argument("model")
     package.add_argument("--out", required=True)
+    _add_sampling_arguments(package)  # new default sampling settings, if given
     package.set_defaults(run=cmd_package_model)
 
     check = commands.add_parser("check", help="check a picture against a shapes-grammar caption")

@@ -17,9 +17,19 @@ def load_model(path=None):
     return keras.saving.load_model(path, safe_mode=True)
 
 
-def save_for_inference(path, out):
-    """Copies a trained `.keras` file without its optimizer state: about a third of the size, what ships."""
+def save_for_inference(path, out, **sampling_defaults):
+    """Copies a trained `.keras` file without its optimizer state: about a third of the size, what ships.
+
+    `sampling_defaults` (temperature, top_k, top_p, cfg_scale) replace the model's defaults,
+    which `generate` and the exports use when a caller gives none.
+    """
+    from keras_dalle.sampling import validate_sampling_arguments
+
     model = load_model(path)  # loaded uncompiled: no optimizer variables to save
+    for name, value in sampling_defaults.items():
+        if value is not None:
+            setattr(model, name, value)
+    validate_sampling_arguments(model.temperature, model.top_k, model.top_p, model.cfg_scale, model.codebook_size)
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

@@ -140,6 +140,14 @@ def test_package_model_drops_optimizer_state_only(trained, tmp_path):
     assert small.stat().st_size < path.stat().st_size
     restored = keras.saving.load_model(small)
     np.testing.assert_array_equal(restored.generate(["a red circle"], seed=3), model.generate(["a red circle"], seed=3))
+    tuned = tmp_path / "tuned.keras"
+    assert cli.main(["package-model", str(path), "--out", str(tuned), "--top-k", "5", "--temperature", "0.5"]) == 0
+    restored = keras.saving.load_model(tuned)
+    assert (restored.top_k, restored.temperature, restored.cfg_scale) == (5, 0.5, model.cfg_scale)
+    np.testing.assert_array_equal(
+        restored.generate(["a red circle"], seed=3), model.generate(["a red circle"], seed=3, top_k=5, temperature=0.5)
+    )
+    assert cli.main(["package-model", str(path), "--out", str(tuned), "--top-k", "-2"]) == 2
 
 
 def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
