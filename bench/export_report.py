@@ -1,0 +1,108 @@
+"""Export report: file size, batch-1 generate latency and caption-checker accuracy per format.
+
+    python bench/export_report.py [--model M.keras] [--prompts 60] [--runs 5]
+
+Formats: Keras (.keras), SavedModel (generate signature), TFLite none / dynamic / float16, ONNX.
+All take the same prompt ids and noise (seed per picture), so differences come from the format
+alone. Latency: median of `--runs` batch-1 generate calls after one warm-up call. Accuracy: the
+fraction of pictures with every stated attribute right, on every k-th evaluation prompt.
+Ratios are to Keras, measured in this run. int8 is not offered (see export/tflite.py).
+"""
+
+import argparse
+import json
+import pathlib
+import statistics
+import tempfile
+import time
+
+import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
+import numpy as np
+import tensorflow as tf
+
+from export import onnx as onnx_export
+from export import saved_model, tflite
+from keras_dalle import pretrained
+from keras_dalle.data import shapes
+from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.sampling import noise_from_seeds
+
+
+def _settings(model):
+    return dict(
+        temperature=np.array([model.temperature], np.float32),
+        top_k=np.array([model.top_k], np.int32),
+        top_p=np.array([model.top_p], np.float32),
+        cfg_scale=np.array([model.cfg_scale], np.float32),
+    )
+
+
+def runners(model, workdir):
+    """{format: (file size in bytes, function(prompt, seed) -> uint8 picture [S, S, 3])}."""
+    from ai_edge_litert.interpreter import Interpreter
+    import onnxruntime
+
+    def batch_one_inputs(prompt, seed):
+        return dict(
+            prompt_ids=model.text_tokenizer(tf.constant([prompt])).numpy(),
+            noise=noise_from_seeds([seed], model.image_length).numpy(),
+            **_settings(model),
+        )
+
+    keras_path = workdir / "model.keras"
+    model.save(keras_path)
+    out = {"keras": (keras_path.stat().st_size, lambda p, s: model.generate([p], seed=s)[0])}
+
+    served = saved_model.export_saved_model(model, workdir / "serving" / "keras_dalle" / "1")
+    signature = tf.saved_model.load(str(served)).signatures["generate"]
+    size = sum(f.stat().st_size for f in served.rglob("*") if f.is_file())
+    settings = _settings(model)
+
+    def saved_model_run(prompt, seed):
+        result = signature(prompt=tf.constant([prompt]), seed=tf.constant([seed], tf.int64),
+                           **{k: tf.constant(v) for k, v in settings.items()})
+        return result["image"].numpy()[0]
+
+    out["savedmodel"] = (size, saved_model_run)
+    for quantize in tflite.QUANTIZATIONS:
+        content = tflite.convert(model, quantize)
+        runner = Interpreter(model_content=content).get_signature_runner("generate")
+        out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: r(**batch_one_inputs(p, s))["image"][0])
+    proto = onnx_export.convert(model).SerializeToString()
+    session = onnxruntime.InferenceSession(proto)
+    out["onnx"] = (len(proto), lambda p, s: session.run(["image"], batch_one_inputs(p, s))[0][0])
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--prompts", type=int, default=60, help="evaluation prompts used for accuracy")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    model = pretrained.load_model(args.model)
+    everything = shapes.evaluation_prompts()
+    prompts = everything[:: max(1, len(everything) // args.prompts)][: args.prompts]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (size, run) in runners(model, pathlib.Path(tmp)).items():
+            run(prompts[0].prompt, 0)  # warm-up
+            times = []
+            for index in range(args.runs):
+                start = time.perf_counter()
+                run(prompts[index % len(prompts)].prompt, index)
+                times.append(time.perf_counter() - start)
+            correct = [check_caption(run(p.prompt, i), p.prompt).all_hold for i, p in enumerate(prompts)]
+            rows[name] = {"bytes": size, "latency_s": statistics.median(times), "accuracy": float(np.mean(correct))}
+    base = rows["keras"]
+    print(f"{'format':16} {'size MB':>8} {'x keras':>8} {'latency s':>10} {'x keras':>8} {'accuracy':>9}")
+    for name, row in rows.items():
+        print(
+            f"{name:16} {row['bytes'] / 1e6:8.2f} {row['bytes'] / base['bytes']:8.2f} {row['latency_s']:10.3f} "
+            f"{row['latency_s'] / base['latency_s']:8.2f} {row['accuracy']:9.1%}"
+        )
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
