@@ -43,10 +43,7 @@ DEMO_PROMPTS = (
 def _load_model(path):
     from keras_dalle import pretrained
 
-    try:
-        return pretrained.load_model(path)
-    except FileNotFoundError as err:
-        raise loader.DataError(str(err)) from None
+    return pretrained.load_model(path)
 
 
 def _token_progress(total_pictures):
@@ -206,10 +203,7 @@ def cmd_train(args):
 def cmd_package_model(args):
     from keras_dalle import pretrained
 
-    try:
-        out = pretrained.save_for_inference(args.model, args.out, **_sampling(args))
-    except FileNotFoundError as err:
-        raise loader.DataError(str(err)) from None
+    out = pretrained.save_for_inference(args.model, args.out, **_sampling(args))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, no optimizer state)")
     return 0
 
