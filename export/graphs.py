@@ -43,9 +43,9 @@ def png_bytes(images):
     return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
 
 
-def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale):
+def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, unroll=False):
     """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance)."""
-    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True)
+    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, unroll=unroll)
 
 
 def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed):

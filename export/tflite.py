@@ -1,4 +1,4 @@
-"""TFLite for Android: `python -m export.tflite --model M.keras --out F.tflite [--quantize none|dynamic|float16]`.
+"""TFLite for Android: `python -m export.tflite --model M.keras --out F.tflite [--quantize none|dynamic|float16|int8]`.
 
 Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static shapes. Signatures:
 - `generate`: prompt_ids (int32 [1, L], from the byte tokenizer's contract, made in app code),
@@ -6,6 +6,10 @@ Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static sha
   generator), temperature (float32 [1]), top_k (int32 [1]), top_p (float32 [1]),
   cfg_scale (float32 [1]) -> image (uint8 [1, S, S, 3]), tokens (int32 [1, N]).
 - `decode_tokens`: tokens (int32 [1, N]) -> image (uint8 [1, S, S, 3]).
+
+int8 is full-integer quantization calibrated on training-distribution prompts and pictures.
+Its sampling loop is unrolled (N - 1 steps written out): TFLite's calibrator crashes on the
+WHILE loop (segfault, TF 2.21), and an unrolled graph has no control flow to calibrate.
 
 Settings are not checked in the graph (TFLite has no Assert op): app code validates them as
 `keras_dalle.sampling.validate_sampling_arguments` does. PNG encoding stays out (Flex only);
@@ -19,23 +23,23 @@ import tempfile
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
 import keras
+import numpy as np
 import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
 from keras_dalle.models.image_codec import to_uint8
 
-# Full-integer int8 is not offered yet: with a representative dataset the converter produces a
-# model whose WHILE sampling loop crashes LiteRT's interpreter (segfault, TF 2.21 / LiteRT 2.3).
-QUANTIZATIONS = ("none", "dynamic", "float16")
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
 
 
 class BatchOneGraphs:
     """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
 
-    def __init__(self, model):
+    def __init__(self, model, unroll=False):
         self.model = model
+        self.unroll = unroll
         length, tokens = model.text_length, model.image_length
         scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
         self.generate_signature = [
@@ -49,7 +53,7 @@ class BatchOneGraphs:
         self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
-        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, self.unroll)
         return {"image": to_uint8(self.model.pixels_from_tokens(tokens)), "tokens": tokens}
 
     def decode_tokens(self, tokens):
@@ -64,18 +68,40 @@ class BatchOneGraphs:
         return archive
 
 
+def representative_dataset(model, count=32, seed=0):
+    """int8 calibration inputs per signature: captions and pictures from the shapes generator."""
+    from keras_dalle.data import shapes
+
+    rng = np.random.default_rng(seed)
+    images, captions = shapes.generate_shapes(count, seed=seed + 1000, canvas_size=model.image_size)
+    ids = model.text_tokenizer(tf.constant(captions)).numpy()
+    tokens = model.image_tokens(images).numpy().astype(np.int32)
+    for index in range(count):
+        yield "generate", {
+            "prompt_ids": ids[index : index + 1],
+            "noise": rng.random((1, model.image_length), dtype=np.float32),
+            "temperature": np.array([model.temperature], np.float32),
+            "top_k": np.array([model.top_k], np.int32),
+            "top_p": np.array([model.top_p], np.float32),
+            "cfg_scale": np.array([model.cfg_scale], np.float32),
+        }
+        yield "decode_tokens", {"tokens": tokens[index : index + 1]}
+
+
 def convert(model, quantize="none"):
     """The .tflite bytes of `model` with builtin ops only."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
+        BatchOneGraphs(model, unroll=quantize == "int8").archive().write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["generate", "decode_tokens"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = lambda: representative_dataset(model)
         content = converter.convert()
     non_builtin = custom_ops(content)
     if non_builtin:

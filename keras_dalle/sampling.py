@@ -128,10 +128,18 @@ class TokenSampler:
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
-    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
-        """All N tokens inside one graph: int32 [B, N]."""
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, unroll=False):
+        """All N tokens inside one graph: int32 [B, N].
+
+        `unroll=True` writes the N - 1 steps out one after another instead of a `tf.while_loop`
+        (a bigger graph without control flow, which TFLite's int8 calibration needs).
+        """
         settings = (noise, temperature, top_k, top_p, cfg_scale, guidance)
         state = self.start(prompt_ids, *settings)
+        if unroll:
+            for step in range(1, self.image_length):
+                state = self.advance(tf.constant(step), state, *settings)
+            return state[1]
 
         def body(step, token, tokens, text_mask, cache):
             return (step + 1, *self.advance(step, (token, tokens, text_mask, cache), *settings))

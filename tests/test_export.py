@@ -147,9 +147,8 @@ def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("quantize", ["dynamic", "float16"])
+@pytest.mark.parametrize("quantize", ["dynamic", "float16", "int8"])
 def test_quantized_tflite_is_builtin_only_and_runs(model, quantize):
-    # int8 is not offered: its converted sampling loop crashes LiteRT (see export/tflite.py).
     from ai_edge_litert.interpreter import Interpreter
 
     content = tflite.convert(model, quantize)
