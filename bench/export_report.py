@@ -1,12 +1,13 @@
 """Export report: file size, batch-1 generate latency and caption-checker accuracy per format.
 
-    python bench/export_report.py [--model M.keras] [--prompts 60] [--runs 5]
+    python -m bench.export_report [--model M.keras] [--prompts 60] [--runs 5]   (from the repository root)
 
-Formats: Keras (.keras), SavedModel (generate signature), TFLite none / dynamic / float16, ONNX.
-All take the same prompt ids and noise (seed per picture), so differences come from the format
-alone. Latency: median of `--runs` batch-1 generate calls after one warm-up call. Accuracy: the
-fraction of pictures with every stated attribute right, on every k-th evaluation prompt.
-Ratios are to Keras, measured in this run. int8 is not offered (see export/tflite.py).
+Formats: Keras (.keras), SavedModel (generate signature), TFLite none / dynamic / float16 /
+int8, ONNX. All take the same prompt ids and noise (seed per picture), so differences come
+from the format alone. Latency: median of `--runs` batch-1 generate calls after one warm-up
+call. Accuracy: the fraction of pictures with every stated attribute right, on every k-th
+evaluation prompt; token agreement: the fraction of image tokens equal to Keras's for the same
+prompt and seed. Ratios are to Keras, measured in this run.
 """
 
 import argparse
@@ -37,8 +38,12 @@ def _settings(model):
     )
 
 
+def _first(outputs):
+    return outputs["image"][0], outputs["tokens"][0]
+
+
 def runners(model, workdir):
-    """{format: (file size in bytes, function(prompt, seed) -> uint8 picture [S, S, 3])}."""
+    """{format: (file size in bytes, function(prompt, seed) -> (uint8 picture [S, S, 3], tokens [N]))}."""
     from ai_edge_litert.interpreter import Interpreter
     import onnxruntime
 
@@ -51,7 +56,11 @@ def runners(model, workdir):
 
     keras_path = workdir / "model.keras"
     model.save(keras_path)
-    out = {"keras": (keras_path.stat().st_size, lambda p, s: model.generate([p], seed=s)[0])}
+    def keras_run(prompt, seed):
+        tokens = model.generate_tokens([prompt], seed=seed)
+        return model.decode_tokens(tokens)[0], tokens.numpy()[0]
+
+    out = {"keras": (keras_path.stat().st_size, keras_run)}
 
     served = saved_model.export_saved_model(model, workdir / "serving" / "keras_dalle" / "1")
     signature = tf.saved_model.load(str(served)).signatures["generate"]
@@ -61,16 +70,16 @@ def runners(model, workdir):
     def saved_model_run(prompt, seed):
         result = signature(prompt=tf.constant([prompt]), seed=tf.constant([seed], tf.int64),
                            **{k: tf.constant(v) for k, v in settings.items()})
-        return result["image"].numpy()[0]
+        return result["image"].numpy()[0], result["tokens"].numpy()[0]
 
     out["savedmodel"] = (size, saved_model_run)
     for quantize in tflite.QUANTIZATIONS:
         content = tflite.convert(model, quantize)
         runner = Interpreter(model_content=content).get_signature_runner("generate")
-        out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: r(**batch_one_inputs(p, s))["image"][0])
+        out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: _first(r(**batch_one_inputs(p, s))))
     proto = onnx_export.convert(model).SerializeToString()
     session = onnxruntime.InferenceSession(proto)
-    out["onnx"] = (len(proto), lambda p, s: session.run(["image"], batch_one_inputs(p, s))[0][0])
+    out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(p, s))))))
     return out
 
 
@@ -83,7 +92,7 @@ def main():
     model = pretrained.load_model(args.model)
     everything = shapes.evaluation_prompts()
     prompts = everything[:: max(1, len(everything) // args.prompts)][: args.prompts]
-    rows = {}
+    rows, tokens = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (size, run) in runners(model, pathlib.Path(tmp)).items():
             run(prompts[0].prompt, 0)  # warm-up
@@ -92,14 +101,22 @@ def main():
                 start = time.perf_counter()
                 run(prompts[index % len(prompts)].prompt, index)
                 times.append(time.perf_counter() - start)
-            correct = [check_caption(run(p.prompt, i), p.prompt).all_hold for i, p in enumerate(prompts)]
-            rows[name] = {"bytes": size, "latency_s": statistics.median(times), "accuracy": float(np.mean(correct))}
+            results = [run(p.prompt, i) for i, p in enumerate(prompts)]
+            tokens[name] = np.stack([t for _, t in results])
+            correct = [check_caption(image, p.prompt).all_hold for (image, _), p in zip(results, prompts)]
+            rows[name] = {
+                "bytes": size,
+                "latency_s": statistics.median(times),
+                "accuracy": float(np.mean(correct)),
+                "token_agreement": float(np.mean(tokens[name] == tokens["keras"])),
+            }
     base = rows["keras"]
-    print(f"{'format':16} {'size MB':>8} {'x keras':>8} {'latency s':>10} {'x keras':>8} {'accuracy':>9}")
+    print(f"{len(prompts)} evaluation prompts, batch 1, median of {args.runs} runs")
+    print(f"{'format':16} {'size MB':>8} {'x keras':>8} {'latency s':>10} {'x keras':>8} {'accuracy':>9} {'tokens = keras':>15}")
     for name, row in rows.items():
         print(
             f"{name:16} {row['bytes'] / 1e6:8.2f} {row['bytes'] / base['bytes']:8.2f} {row['latency_s']:10.3f} "
-            f"{row['latency_s'] / base['latency_s']:8.2f} {row['accuracy']:9.1%}"
+            f"{row['latency_s'] / base['latency_s']:8.2f} {row['accuracy']:9.1%} {row['token_agreement']:15.1%}"
         )
     print(json.dumps(rows))
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table (run from the repository root: python -m bench.NAME)."""
