@@ -171,6 +171,13 @@ class KerasDALLE(AdversarialModel):
         dropped = keras.random.uniform((batch,), seed=self.seed_generator) < self.caption_dropout
         return ops.where(dropped[:, None], self.text_tokenizer.null_ids(batch), caption_ids)
 
+    @staticmethod
+    def _token_metrics(targets, logits):
+        """Teacher-forced cross-entropy and argmax accuracy of logits [B, N, K] against targets [B, N]."""
+        cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
+        return cross_entropy, accuracy
+
     def train_step(self, data):
         captions, images = data
         caption_ids = self._drop_captions(self.text_tokenizer(captions))
@@ -178,7 +185,7 @@ class KerasDALLE(AdversarialModel):
         adversarial_on = ops.cast(self.optimizer.iterations >= self.adversarial_start, "float32")
         with tf.GradientTape() as tape:
             logits = self((caption_ids, targets), training=True)  # (B, N, K)
-            cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
+            cross_entropy, accuracy = self._token_metrics(targets, logits)
             loss = cross_entropy
             if self.discriminator is not None:
                 fake = self._pixels_from_logits(logits)
@@ -191,7 +198,6 @@ class KerasDALLE(AdversarialModel):
             else:
                 discriminator_loss = generator_adversarial_loss = ops.zeros(())
         self.main_update(tape, loss)
-        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
         values = {
             "loss": loss,
             "cross_entropy": cross_entropy,
@@ -216,9 +222,7 @@ class KerasDALLE(AdversarialModel):
         captions, images = data
         caption_ids = self.text_tokenizer(captions)
         targets = self.image_tokens(images)
-        logits = self((caption_ids, targets))
-        cross_entropy = ops.mean(ops.sparse_categorical_crossentropy(targets, logits, from_logits=True))
-        accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
+        cross_entropy, accuracy = self._token_metrics(targets, self((caption_ids, targets)))
         return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})
 
     def _prompt_ids(self, prompts, num_images):
