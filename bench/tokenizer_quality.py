@@ -26,6 +26,7 @@ from keras_dalle.data import shapes
 from keras_dalle.evaluation import caption_checker
 from keras_dalle.models.image_tokenizer import ImageTokenizer, psnr
 from keras_dalle.training.callbacks import TimeBudget
+from keras_dalle.training.stages import gan_optimizer
 from keras_dalle.visualize import image_grid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -35,8 +36,7 @@ def train_variant(images, adversarial_weight, minutes, batch_size, learning_rate
     keras.utils.set_random_seed(seed)
     config = {**presets.preset("small", "image_tokenizer"), "adversarial_weight": adversarial_weight, "seed": seed}
     model = ImageTokenizer(**config)
-    adam = lambda: keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)  # noqa: E731
-    model.compile(optimizer=adam(), d_optimizer=adam())
+    model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate))
     model.build_optimizers()
     dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed)
     dataset = dataset.batch(batch_size, drop_remainder=True).repeat().prefetch(2)

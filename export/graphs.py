@@ -2,7 +2,6 @@
 
 import tensorflow as tf
 
-from keras_dalle.models.image_codec import to_uint8
 from keras_dalle.sampling import noise_from_seeds
 
 
@@ -35,7 +34,7 @@ def images_from_tokens(model, tokens):
         tf.debugging.assert_less(tokens, model.codebook_size, message=f"tokens must be < {model.codebook_size}"),
     ]
     with tf.control_dependencies(checks):
-        return to_uint8(model.pixels_from_tokens(tokens))
+        return model.images_from_tokens(tokens)
 
 
 def png_bytes(images):

@@ -28,7 +28,6 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
-from keras_dalle.models.image_codec import to_uint8
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
@@ -54,10 +53,10 @@ class BatchOneGraphs:
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, self.unroll)
-        return {"image": to_uint8(self.model.pixels_from_tokens(tokens)), "tokens": tokens}
+        return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def decode_tokens(self, tokens):
-        return {"image": to_uint8(self.model.pixels_from_tokens(tokens))}
+        return {"image": self.model.images_from_tokens(tokens)}
 
     def archive(self):
         """An ExportArchive with both signatures; it carries the weights so the converter freezes them."""

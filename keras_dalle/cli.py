@@ -65,6 +65,17 @@ def _sampling(args):
     return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
 
 
+def _read_prompts(path):
+    """The non-empty lines of a prompts file; DataError naming the file when there are none."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise loader.DataError(f"{path}: no such file")
+    prompts = [line.strip() for line in loader.read_text(path).splitlines() if line.strip()]
+    if not prompts:
+        raise loader.DataError(f"{path}: no prompts (one per line)")
+    return prompts
+
+
 def cmd_demo(args):
     """The main job on the embedded default: the shipped model draws pictures for a few prompts."""
     from keras_dalle.visualize import image_grid
@@ -98,12 +109,7 @@ def cmd_generate(args):
         image_grid(pictures, [f"seed {args.seed + i}" for i in range(len(pictures))], columns=min(4, args.num), title=args.prompt).save(out)
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
-    prompts_path = pathlib.Path(args.prompts)
-    if not prompts_path.is_file():
-        raise loader.DataError(f"{prompts_path}: no such file")
-    prompts = [line.strip() for line in loader.read_text(prompts_path).splitlines() if line.strip()]
-    if not prompts:
-        raise loader.DataError(f"{prompts_path}: no prompts (one per line)")
+    prompts = _read_prompts(args.prompts)
     pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num), **_sampling(args))
     seeds = model.picture_seeds(args.seed, len(pictures))
     out.mkdir(parents=True, exist_ok=True)
@@ -123,10 +129,7 @@ def cmd_evaluate(args):
     from keras_dalle.evaluation.generation import evaluate_model, format_table
 
     if args.prompts:
-        path = pathlib.Path(args.prompts)
-        if not path.is_file():
-            raise loader.DataError(f"{path}: no such file")
-        prompts = [shapes.eval_prompt(line.strip()) for line in loader.read_text(path).splitlines() if line.strip()]
+        prompts = [shapes.eval_prompt(prompt) for prompt in _read_prompts(args.prompts)]
     else:
         prompts = shapes.evaluation_prompts()
     model = _load_model(args.model)

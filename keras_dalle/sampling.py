@@ -109,10 +109,13 @@ class TokenSampler:
         self.image_length = generator.image_length
         self._compiled = {}
 
+    def _with_null_captions(self, prompt_ids, guidance):
+        """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, L]."""
+        return tf.concat([prompt_ids, self.null_ids(tf.shape(prompt_ids)[0])], axis=0) if guidance else prompt_ids
+
     def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance):
         """Prefill and first token: -> state (token, tokens, text_mask, cache)."""
-        batch = tf.shape(prompt_ids)[0]
-        ids = tf.concat([prompt_ids, self.null_ids(batch)], axis=0) if guidance else prompt_ids
+        ids = self._with_null_captions(prompt_ids, guidance)
         text_mask = padding_mask(ids)
         logits, cache = self.generator.prefill(self.text_encoder(ids), text_mask)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
@@ -184,7 +187,7 @@ class TokenSampler:
         """Reference without a cache: recomputes the whole sequence for every token. int32 [B, N]."""
         guidance = cfg_scale != 1.0
         batch = tf.shape(prompt_ids)[0]
-        ids = tf.concat([prompt_ids, self.null_ids(batch)], axis=0) if guidance else prompt_ids
+        ids = self._with_null_captions(prompt_ids, guidance)
         text_states, text_mask = self.text_encoder(ids), padding_mask(ids)
         tokens = tf.zeros((batch, self.image_length), tf.int32)
         for step in range(self.image_length):

@@ -190,13 +190,21 @@ def check_caption(image, caption):
     return CheckResult(caption, attributes)
 
 
-def accuracy(images, captions):
-    """Checks many pictures: {"all": fraction of pictures whose every attribute holds,
-    "<attribute>": fraction right among pictures whose caption states it, "count": N}."""
-    results = [check_caption(img, cap) for img, cap in zip(images, captions, strict=True)]
-    summary = {"all": float(np.mean([r.all_hold for r in results])) if results else 0.0, "count": len(results)}
-    for attribute in ("color", "shape", "size", "position", "relation"):
+ATTRIBUTES = ("color", "shape", "size", "position", "relation")
+
+
+def summarize(results):
+    """{"all": fraction of `CheckResult`s whose every attribute holds, "<attribute>": fraction
+    right among those whose caption states it}."""
+    summary = {"all": float(np.mean([r.all_hold for r in results])) if results else 0.0}
+    for attribute in ATTRIBUTES:
         values = [r.attributes[attribute] for r in results if attribute in r.attributes]
         if values:
             summary[attribute] = float(np.mean(values))
     return summary
+
+
+def accuracy(images, captions):
+    """Checks many pictures: `summarize` of their results, plus "count": N."""
+    results = [check_caption(img, cap) for img, cap in zip(images, captions, strict=True)]
+    return {**summarize(results), "count": len(results)}

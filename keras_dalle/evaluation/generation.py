@@ -2,13 +2,9 @@
 
 import collections
 
-import numpy as np
-
 from keras_dalle.data.shapes import EVAL_GROUPS
-from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.evaluation.caption_checker import ATTRIBUTES, check_caption, summarize
 from keras_dalle.progress import progress_bar
-
-ATTRIBUTES = ("color", "shape", "size", "position", "relation")
 
 
 def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
@@ -38,16 +34,11 @@ def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progr
             results["overall"].append(result)
         bar.update(len(pictures))
     bar.close()
-    return {group: _summary(results[group]) for group in (*EVAL_GROUPS, "overall") if results[group]}
-
-
-def _summary(results):
-    summary = {"pictures": len(results), "all": float(np.mean([r.all_hold for r in results]))}
-    for attribute in ATTRIBUTES:
-        values = [r.attributes[attribute] for r in results if attribute in r.attributes]
-        if values:
-            summary[attribute] = float(np.mean(values))
-    return summary
+    return {
+        group: {"pictures": len(results[group]), **summarize(results[group])}
+        for group in (*EVAL_GROUPS, "overall")
+        if results[group]
+    }
 
 
 def format_table(summary):

@@ -155,10 +155,10 @@ class KerasDALLE(AdversarialModel):
         """uint8 pictures [B, S, S, 3] -> flat int32 tokens [B, N] from the frozen image tokenizer."""
         return ops.reshape(self.image_tokenizer.encode(images), (-1, self.image_length))
 
-    def pixels_from_tokens(self, tokens):
-        """Flat tokens int [B, N] -> float pixels [B, S, S, 3] in [-1, 1]."""
+    def images_from_tokens(self, tokens):
+        """Flat tokens int [B, N] -> uint8 pictures [B, S, S, 3] (a tensor; graph-safe, used by the exports)."""
         codes = self.image_tokenizer.quantizer.lookup(ops.reshape(tokens, (-1, self.grid_size, self.grid_size)))
-        return self.image_tokenizer.decoder(codes)
+        return to_uint8(self.image_tokenizer.decoder(codes))
 
     def _pixels_from_logits(self, logits):
         """Straight-through Gumbel-softmax picks, decoded by the frozen decoder: [B, N, K] -> [B, S, S, 3]."""
@@ -291,7 +291,7 @@ class KerasDALLE(AdversarialModel):
 
     def decode_tokens(self, tokens):
         """Flat image tokens int [B, N] -> uint8 numpy pictures [B, S, S, 3]."""
-        return np.asarray(to_uint8(self.pixels_from_tokens(ops.convert_to_tensor(tokens, "int32"))))
+        return np.asarray(self.images_from_tokens(ops.convert_to_tensor(tokens, "int32")))
 
     def get_config(self):
         return {

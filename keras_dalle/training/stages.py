@@ -34,7 +34,7 @@ SAMPLE_PROMPTS = (
 )
 
 
-def _adam(learning_rate):
+def gan_optimizer(learning_rate):
     """Adam as GANs use it (low momentum), for the image tokenizer and the discriminators."""
     return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
 
@@ -84,7 +84,7 @@ def train_image_tokenizer(
     )
     print(report.summary())
     model = ImageTokenizer(**config)
-    model.compile(optimizer=_adam(learning_rate), d_optimizer=_adam(learning_rate))
+    model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate))
     model.build_optimizers()
     preview = next(iter(dataset))[1][:8].numpy()
     _write_config(out, "tokenizer", {"preset": preset, **config})
@@ -119,7 +119,7 @@ def train_text_to_image(
     )
     print(report.summary())
     model = KerasDALLE(tokenizer, **config)
-    model.compile(optimizer=_transformer_optimizer(learning_rate), d_optimizer=_adam(learning_rate))
+    model.compile(optimizer=_transformer_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate))
     model.build_optimizers()
     _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
     history = _fit_stage(
