@@ -20,8 +20,12 @@ def check_settings(model, temperature, top_k, top_p, cfg_scale):
 
 
 def prompt_ids(model, prompt):
-    """Prompt strings [B] -> ids [B, L] in the graph; an empty prompt raises InvalidArgument."""
-    lengths = model.text_tokenizer.byte_lengths(prompt)
+    """Prompt strings [B] -> ids [B, L] in the graph; invalid UTF-8 or an empty prompt raises InvalidArgument."""
+    repaired = tf.strings.unicode_transcode(prompt, "UTF-8", "UTF-8", errors="replace")
+    # Assert with the message only: an assert that printed the prompt would make TF's error text invalid UTF-8 too.
+    valid = tf.debugging.Assert(tf.reduce_all(tf.equal(repaired, prompt)), ["prompt must be valid UTF-8"])
+    with tf.control_dependencies([valid]):
+        lengths = model.text_tokenizer.byte_lengths(prompt)
     check = tf.debugging.assert_greater(lengths, 0, message="prompt must not be empty (after normalization)")
     with tf.control_dependencies([check]):
         return model.text_tokenizer(prompt)
@@ -42,9 +46,9 @@ def png_bytes(images):
     return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
 
 
-def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, unroll=False):
+def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale):
     """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance)."""
-    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, unroll=unroll)
+    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True)
 
 
 def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed):

@@ -8,8 +8,6 @@ Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static sha
 - `decode_tokens`: tokens (int32 [1, N]) -> image (uint8 [1, S, S, 3]).
 
 int8 is full-integer quantization calibrated on training-distribution prompts and pictures.
-Its sampling loop is unrolled (N - 1 steps written out): TFLite's calibrator crashes on the
-WHILE loop (segfault, TF 2.21), and an unrolled graph has no control flow to calibrate.
 
 Settings are not checked in the graph (TFLite has no Assert op): app code validates them as
 `keras_dalle.sampling.validate_sampling_arguments` does. PNG encoding stays out (Flex only);
@@ -36,9 +34,8 @@ _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTO
 class BatchOneGraphs:
     """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
 
-    def __init__(self, model, unroll=False):
+    def __init__(self, model):
         self.model = model
-        self.unroll = unroll
         length, tokens = model.text_length, model.image_length
         scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
         self.generate_signature = [
@@ -52,7 +49,7 @@ class BatchOneGraphs:
         self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
-        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, self.unroll)
+        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def decode_tokens(self, tokens):
@@ -92,7 +89,7 @@ def convert(model, quantize="none"):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        BatchOneGraphs(model, unroll=quantize == "int8").archive().write_out(tmp, verbose=False)
+        BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["generate", "decode_tokens"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":

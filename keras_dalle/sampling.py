@@ -88,6 +88,13 @@ def guided(logits, cfg_scale, guidance):
     return null + per_row(cfg_scale, logits.dtype) * (conditional - null)
 
 
+def _carried(value, step):
+    """`value` again, through an op the converters cannot fold away (step >= 1 inside the loop)."""
+    if value.dtype == tf.bool:
+        return value & (step > 0)
+    return value * tf.cast(step > 0, value.dtype)
+
+
 class TokenSampler:
     """Generates image tokens with a model's text encoder and generator over a key/value cache.
 
@@ -131,26 +138,28 @@ class TokenSampler:
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
-    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, unroll=False):
-        """All N tokens inside one graph: int32 [B, N].
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
+        """All N tokens inside one `tf.while_loop`: int32 [B, N].
 
-        `unroll=True` writes the N - 1 steps out one after another instead of a `tf.while_loop`
-        (a bigger graph without control flow, which TFLite's int8 calibration needs).
+        Every value the loop reads is a loop variable that the body writes back through
+        `_carried`, so no loop output is the very tensor of its input: TFLite's int8 calibrator
+        crashes on such pass-through WHILE outputs (tensorflow/tensorflow#75140).
         """
-        settings = (noise, temperature, top_k, top_p, cfg_scale, guidance)
-        state = self.start(prompt_ids, *settings)
-        if unroll:
-            for step in range(1, self.image_length):
-                state = self.advance(tf.constant(step), state, *settings)
-            return state[1]
+        token, tokens, text_mask, cache = self.start(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance)
+        settings = (noise, tf.convert_to_tensor(temperature), tf.convert_to_tensor(top_k), tf.convert_to_tensor(top_p),
+                    tf.convert_to_tensor(cfg_scale))
 
-        def body(step, token, tokens, text_mask, cache):
-            return (step + 1, *self.advance(step, (token, tokens, text_mask, cache), *settings))
+        def body(step, token, tokens, text_mask, cache, *settings):
+            token, tokens, text_mask, cache = self.advance(step, (token, tokens, text_mask, cache), *settings, guidance)
+            return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
 
-        _, _, tokens, _, _ = tf.while_loop(
-            lambda step, *_: step < self.image_length, body, (tf.constant(1), *state), maximum_iterations=self.image_length
+        loop = tf.while_loop(
+            lambda step, *_: step < self.image_length,
+            body,
+            (tf.constant(1), token, tokens, text_mask, cache, *settings),
+            maximum_iterations=self.image_length,
         )
-        return tokens
+        return loop[2]
 
     def _functions(self, guidance):
         if guidance not in self._compiled:

@@ -2,3 +2,35 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def model():
+    """A tiny KerasDALLE trained for one short epoch (shared by the export and serving tests)."""
+    import keras
+    import tensorflow as tf
+
+    from keras_dalle import presets
+    from keras_dalle.data import shapes
+    from keras_dalle.models.dalle import KerasDALLE
+    from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+    size = presets.preset("tiny", "image_tokenizer")["image_size"]
+    keras.utils.set_random_seed(0)
+    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
+    tokenizer.build((None, size, size, 3))
+    dalle = KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"), seed=0)
+    dalle.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
+    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=size)
+    dalle.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=1, verbose=0)
+    return dalle
+
+
+@pytest.fixture(scope="session")
+def exported(model, tmp_path_factory):
+    """The tiny model's SavedModel at BASE/keras_dalle/1."""
+    from export import saved_model
+
+    return saved_model.export_saved_model(model, tmp_path_factory.mktemp("serving") / "keras_dalle" / "1")

@@ -5,7 +5,6 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,25 +12,8 @@ from PIL import Image
 
 from export import onnx as onnx_export
 from export import saved_model, tflite
-from keras_dalle import presets
-from keras_dalle.data import shapes
-from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.image_tokenizer import ImageTokenizer
 
 PROMPTS = ["a red circle", "a blue square above a green triangle"]
-SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
-
-
-@pytest.fixture(scope="module")
-def model():
-    keras.utils.set_random_seed(0)
-    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
-    tokenizer.build((None, SIZE, SIZE, 3))
-    dalle = KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"), seed=0)
-    dalle.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
-    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=SIZE)
-    dalle.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=1, verbose=0)
-    return dalle
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +21,6 @@ def greedy_tokens(model):
     return model.generate_tokens(PROMPTS, seed=0, top_k=1).numpy()
 
 
-@pytest.fixture(scope="module")
-def exported(model, tmp_path_factory):
-    return saved_model.export_saved_model(model, tmp_path_factory.mktemp("serving") / "keras_dalle" / "1")
 
 
 FRESH_PROCESS = textwrap.dedent(
@@ -81,7 +60,7 @@ def test_saved_model_runs_in_a_fresh_process_with_tf_and_tf_text_only(model, gre
     np.testing.assert_array_equal(result["decoded"], result["image"])
     for index, image in enumerate(result["image"]):
         np.testing.assert_array_equal(np.asarray(Image.open(f"{out}.{index}.png")), image)
-    assert result["default_image"].shape == (len(PROMPTS), SIZE, SIZE, 3)
+    assert result["default_image"].shape == (len(PROMPTS), model.image_size, model.image_size, 3)
     assert (exported / "assets.extra" / "tf_serving_warmup_requests").stat().st_size > 0
 
 
@@ -100,6 +79,7 @@ def test_saved_model_has_no_xla_ops(exported):
     "override,message",
     [
         (dict(prompt=["   "]), "prompt must not be empty"),
+        (dict(prompt=[b"a red \xff circle"]), "valid UTF-8"),
         (dict(temperature=[0.0]), "temperature"),
         (dict(top_k=[-1]), "top_k"),
         (dict(top_k=[10**6]), "top_k"),
@@ -143,7 +123,7 @@ def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
         keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
         assert np.abs(result["image"].astype(int) - keras_image.astype(int)).max() <= 2
     decoded = interpreter.get_signature_runner("decode_tokens")(tokens=greedy_tokens[:1].astype(np.int32))
-    assert decoded["image"].shape == (1, SIZE, SIZE, 3) and decoded["image"].dtype == np.uint8
+    assert decoded["image"].shape == (1, model.image_size, model.image_size, 3) and decoded["image"].dtype == np.uint8
 
 
 @pytest.mark.slow

@@ -1,0 +1,280 @@
+"""A client for TF Serving (and the local server) over gRPC or REST.
+
+`python -m serving.client --server localhost:8500 --model keras_dalle "a red circle" --out out.png
+[--signature generate --temperature T --top-k K --top-p P --cfg-scale C --seed S]
+[--prompts FILE --out DIR] [--rest http://localhost:8501]`
+
+Python users:
+
+    from serving.client import GrpcClient
+    with GrpcClient("localhost:8500", "keras_dalle") as client:
+        pngs = client.generate(["a red circle"], seed=0)          # list of PNG bytes
+        outputs = client.predict({"prompt": ["a red circle"]})   # raw outputs as numpy arrays
+
+Every call has a deadline; UNAVAILABLE (server starting or restarting) is retried with
+exponential backoff; other errors raise `ServingError` with the server's status and message.
+"""
+
+import argparse
+import base64
+import json
+import pathlib
+import random
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+import numpy as np
+import tensorflow as tf
+import tqdm
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
+
+# The `generate` signature's settings, and the values used for the ones a caller leaves out.
+GENERATE_DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "cfg_scale": 3.0}
+SETTING_DTYPES = {"temperature": np.float32, "top_k": np.int32, "top_p": np.float32, "cfg_scale": np.float32, "seed": np.int64}
+
+
+class ServingError(Exception):
+    """A failed call: `code` is the status name (INVALID_ARGUMENT, NOT_FOUND, ...), `message` the server's text."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def generation_inputs(prompts, signature="serving_default", seed=None, **settings):
+    """Named input arrays for a generation signature: `serving_default` takes prompts only,
+    `generate` per-row settings (missing ones from GENERATE_DEFAULTS; row i gets seed + i)."""
+    prompts = [p.encode("utf-8") if isinstance(p, str) else p for p in prompts]
+    if signature == "serving_default":
+        given = {name for name, value in settings.items() if value is not None} | ({"seed"} if seed is not None else set())
+        if given:
+            raise ValueError(f"serving_default takes prompts only; use signature 'generate' for {sorted(given)}")
+        return {"prompt": np.array(prompts, dtype=object)}
+    rows = len(prompts)
+    first_seed = random.randrange(2**31) if seed is None else seed
+    values = {**GENERATE_DEFAULTS, **{name: value for name, value in settings.items() if value is not None}}
+    unknown = set(values) - set(GENERATE_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(GENERATE_DEFAULTS)} and seed")
+    inputs = {name: np.full(rows, value, SETTING_DTYPES[name]) for name, value in values.items()}
+    inputs["seed"] = np.arange(first_seed, first_seed + rows, dtype=np.int64)
+    inputs["prompt"] = np.array(prompts, dtype=object)
+    return inputs
+
+
+class _Client:
+    """What both transports share: generation on top of `predict`."""
+
+    def generate(self, prompts, signature="serving_default", seed=None, **settings):
+        """PNG bytes, one per prompt."""
+        outputs = self.predict(generation_inputs(prompts, signature, seed, **settings), signature)
+        return list(outputs["image_bytes"])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class GrpcClient(_Client):
+    """TF Serving's gRPC API with `PredictionServiceStub`, exactly as against tensorflow_model_server.
+
+    Args:
+        target: host:port of the gRPC server.
+        model: the served model name.
+        timeout: deadline of every call, in seconds.
+        retries: how many times UNAVAILABLE is retried (backoff 0.5 s, 1 s, 2 s, ...).
+    """
+
+    def __init__(self, target, model="keras_dalle", timeout=120.0, retries=4):
+        self.model = model
+        self.timeout = timeout
+        self.retries = retries
+        self.channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+        self.stub = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+
+    def _call(self, method, request):
+        for attempt in range(self.retries + 1):
+            try:
+                return method(request, timeout=self.timeout)
+            except grpc.RpcError as err:
+                if err.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise ServingError("DEADLINE_EXCEEDED", f"no answer within the {self.timeout:g} s deadline") from None
+                raise ServingError(err.code().name, err.details()) from None
+
+    def signatures(self):
+        """{signature: {"inputs": {name: dtype}, "outputs": {name: dtype}}} from GetModelMetadata."""
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        request.model_spec.name = self.model
+        response = self._call(self.stub.GetModelMetadata, request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        describe = lambda infos: {name: types_pb2.DataType.Name(info.dtype)[3:].lower() for name, info in infos.items()}  # noqa: E731
+        return {
+            key: {"inputs": describe(sig.inputs), "outputs": describe(sig.outputs)}
+            for key, sig in signature_map.signature_def.items()
+            if not key.startswith("__")  # __saved_model_init_op and other internals
+        }
+
+    def predict(self, inputs, signature="serving_default"):
+        """inputs {name: array-like} -> outputs {name: np.ndarray}."""
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        request.model_spec.signature_name = signature
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+        response = self._call(self.stub.Predict, request)
+        return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+    def close(self):
+        self.channel.close()
+
+
+class RestClient(_Client):
+    """TF Serving's REST API (`:predict` with "instances", `/metadata`); image_bytes come base64."""
+
+    def __init__(self, base_url, model="keras_dalle", timeout=120.0, retries=4):
+        self.url = f"{base_url.rstrip('/')}/v1/models/{model}"
+        self.timeout = timeout
+        self.retries = retries
+
+    def _call(self, url, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as err:
+                try:
+                    message = json.loads(err.read()).get("error", err.reason)
+                except json.JSONDecodeError:
+                    message = err.reason
+                if err.code == 503 and attempt < self.retries:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise ServingError(_HTTP_CODES.get(err.code, f"HTTP {err.code}"), message) from None
+            except (urllib.error.URLError, ConnectionError) as err:
+                if attempt < self.retries:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                raise ServingError("UNAVAILABLE", f"{url}: {getattr(err, 'reason', err)}") from None
+            except TimeoutError:
+                raise ServingError("DEADLINE_EXCEEDED", f"no answer within the {self.timeout:g} s deadline") from None
+
+    def signatures(self):
+        """Same shape as `GrpcClient.signatures`, from the REST metadata endpoint."""
+        signature_defs = self._call(f"{self.url}/metadata")["metadata"]["signature_def"]["signatureDef"]
+        describe = lambda infos: {name: info["dtype"][3:].lower() for name, info in infos.items()}  # noqa: E731
+        return {
+            key: {"inputs": describe(s.get("inputs", {})), "outputs": describe(s.get("outputs", {}))}
+            for key, s in signature_defs.items()
+            if not key.startswith("__")
+        }
+
+    def predict(self, inputs, signature="serving_default"):
+        """inputs {name: array-like} -> outputs {name: np.ndarray} (strings as bytes)."""
+        columns = {name: _json_column(value) for name, value in inputs.items()}
+        rows = len(next(iter(columns.values())))
+        instances = [{name: column[row] for name, column in columns.items()} for row in range(rows)]
+        predictions = self._call(f"{self.url}:predict", {"signature_name": signature, "instances": instances})["predictions"]
+        names = list(predictions[0]) if isinstance(predictions[0], dict) else None
+        if names is None:
+            raise ServingError("INTERNAL", "expected named outputs from a multi-output signature")
+        return {name: _from_json([row[name] for row in predictions]) for name in names}
+
+    def close(self):
+        pass
+
+
+_HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL"}
+
+
+def _json_column(value):
+    array = np.asarray(value)
+    if array.dtype == object or array.dtype.kind == "S":
+        return [{"b64": base64.b64encode(item).decode()} for item in array.reshape(-1)]
+    return array.tolist()
+
+
+def _from_json(values):
+    if values and isinstance(values[0], dict) and "b64" in values[0]:
+        return np.array([base64.b64decode(item["b64"]) for item in values], dtype=object)
+    if values and isinstance(values[0], str):
+        return np.array([item.encode() for item in values], dtype=object)
+    return np.array(values)
+
+
+def _read_prompts(path):
+    prompts = [line.strip() for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not prompts:
+        raise ValueError(f"{path}: no prompts (one per line)")
+    return prompts
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Generate pictures with a served keras_dalle model (gRPC or REST).")
+    parser.add_argument("prompt", nargs="?", help="one prompt (or use --prompts FILE)")
+    parser.add_argument("--prompts", help="a file with one prompt per line; --out is then a folder")
+    parser.add_argument("--out", required=True, help="PNG file for one prompt, folder for --prompts")
+    transport = parser.add_mutually_exclusive_group()
+    transport.add_argument("--server", default="localhost:8500", help="gRPC host:port (default localhost:8500)")
+    transport.add_argument("--rest", help="REST base URL instead of gRPC, e.g. http://localhost:8501")
+    parser.add_argument("--model", default="keras_dalle")
+    parser.add_argument("--signature", choices=("serving_default", "generate"), default=None,
+                        help="default: generate when a setting is given, else serving_default")
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--top-k", type=int)
+    parser.add_argument("--top-p", type=float)
+    parser.add_argument("--cfg-scale", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--batch-size", type=int, default=8, help="prompts per request with --prompts")
+    parser.add_argument("--timeout", type=float, default=120.0, help="deadline per call in seconds")
+    args = parser.parse_args(argv)
+    if (args.prompt is None) == (args.prompts is None):
+        parser.error("give one prompt or --prompts FILE")
+    settings = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
+    signature = args.signature or ("generate" if any(v is not None for v in (*settings.values(), args.seed)) else "serving_default")
+    client = RestClient(args.rest, args.model, args.timeout) if args.rest else GrpcClient(args.server, args.model, args.timeout)
+    try:
+        prompts = _read_prompts(args.prompts) if args.prompts else [args.prompt]
+        if args.prompts:
+            out_dir = pathlib.Path(args.out)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with tqdm.tqdm(total=len(prompts), desc="generating", unit="picture", dynamic_ncols=True) as bar:
+                for start in range(0, len(prompts), args.batch_size):
+                    chunk = prompts[start : start + args.batch_size]
+                    seed = None if args.seed is None else args.seed + start
+                    for offset, png in enumerate(client.generate(chunk, signature, seed, **settings)):
+                        (out_dir / f"{start + offset:04d}.png").write_bytes(png)
+                    bar.update(len(chunk))
+            (out_dir / "prompts.txt").write_text("".join(f"{i:04d}.png\t{p}\n" for i, p in enumerate(prompts)), encoding="utf-8")
+            print(f"wrote {len(prompts)} pictures to {out_dir}")
+        else:
+            png = client.generate(prompts, signature, args.seed, **settings)[0]
+            out = pathlib.Path(args.out)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(png)
+            print(f"wrote {out}")
+    except ServingError as err:
+        print(f"serving.client: error: {err}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as err:
+        print(f"serving.client: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

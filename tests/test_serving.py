@@ -1,0 +1,197 @@
+"""The local TF-Serving-compatible server and the client: end to end over gRPC and REST."""
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
+
+from serving import client as serving_client
+from serving import server as serving_server
+
+LIMITS = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
+
+
+@pytest.fixture(scope="module")
+def server(exported):
+    repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
+    with serving_server.LocalServer(repository, port=0, rest_port=0, limits=LIMITS) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def grpc_client(server):
+    with serving_client.GrpcClient(f"127.0.0.1:{server.port}", "keras_dalle", timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def rest_client(server):
+    return serving_client.RestClient(f"http://127.0.0.1:{server.rest_port}", "keras_dalle", timeout=60)
+
+
+def _greedy(prompts, seed=0):
+    return serving_client.generation_inputs(prompts, "generate", seed=seed, top_k=1)
+
+
+def test_predict_returns_pngs_of_the_model_size(grpc_client, model):
+    pngs = grpc_client.generate(["a red circle", "a blue square above a green triangle"])
+    assert len(pngs) == 2
+    for png in pngs:
+        picture = Image.open(io.BytesIO(png))
+        assert picture.format == "PNG" and picture.size == (model.image_size, model.image_size) and picture.mode == "RGB"
+
+
+def test_served_tokens_equal_keras_greedy_tokens(grpc_client, rest_client, model):
+    prompts = ["a red circle", "a blue square above a green triangle"]
+    expected = model.generate_tokens(prompts, seed=0, top_k=1).numpy()
+    np.testing.assert_array_equal(grpc_client.predict(_greedy(prompts), "generate")["tokens"], expected)
+    np.testing.assert_array_equal(rest_client.predict(_greedy(prompts), "generate")["tokens"], expected)
+
+
+def test_metadata_lists_the_signatures_over_grpc_and_rest(grpc_client, rest_client):
+    for signatures in (grpc_client.signatures(), rest_client.signatures()):
+        assert set(signatures) == {"serving_default", "generate", "decode_tokens"}
+        assert signatures["serving_default"]["inputs"] == {"prompt": "string"}
+        assert set(signatures["generate"]["inputs"]) == {"prompt", "temperature", "top_k", "top_p", "cfg_scale", "seed"}
+        assert signatures["generate"]["outputs"] == {"image_bytes": "string", "image": "uint8", "tokens": "int32"}
+
+
+def test_model_status_is_available(server):
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        request.model_spec.name = "keras_dalle"
+        response = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(request, timeout=10)
+    (status,) = response.model_version_status
+    assert status.version == 1 and status.state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.rest_port}/v1/models/keras_dalle", timeout=10) as reply:
+        assert json.loads(reply.read())["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def test_rest_png_matches_grpc_png(grpc_client, rest_client):
+    inputs = _greedy(["a green triangle in the middle"])
+    assert rest_client.predict(inputs, "generate")["image_bytes"][0] == grpc_client.predict(inputs, "generate")["image_bytes"][0]
+
+
+BAD_REQUESTS = {
+    "empty prompt": ({"prompt": np.array([b"   "], object)}, "serving_default", "INVALID_ARGUMENT", "must not be empty"),
+    "wrong dtype": ({"prompt": np.array([3], np.int32)}, "serving_default", "INVALID_ARGUMENT", "to be string but int32"),
+    "missing input": ({"prompt": np.array([b"a red circle"], object)}, "generate", "INVALID_ARGUMENT", "Missing but required"),
+    "unknown signature": ({"prompt": np.array([b"a red circle"], object)}, "paint", "FAILED_PRECONDITION", "not found"),
+    "batch over the limit": ({"prompt": np.array([b"a red circle"] * 9, object)}, "serving_default", "INVALID_ARGUMENT",
+                             "larger than maximum input batch size 8"),
+    "non-UTF-8 prompt": ({"prompt": np.array([b"a red \xff circle"], object)}, "serving_default", "INVALID_ARGUMENT",
+                         "valid UTF-8"),
+    "prompt over the limit": ({"prompt": np.array([b"a" * 201], object)}, "serving_default", "INVALID_ARGUMENT",
+                              "the limit is 200"),
+    "bad setting": (dict(_greedy(["a red circle"]), temperature=np.array([0.0], np.float32)), "generate", "INVALID_ARGUMENT",
+                    "temperature must be > 0"),
+    "oversize message": ({"prompt": np.array([b"a" * 300 * 1024], object)}, "serving_default", "RESOURCE_EXHAUSTED", ""),
+}
+
+
+@pytest.mark.parametrize("name", BAD_REQUESTS)
+def test_bad_requests_get_the_right_status_and_the_server_keeps_serving(grpc_client, name):
+    inputs, signature, code, message = BAD_REQUESTS[name]
+    with pytest.raises(serving_client.ServingError) as failure:
+        grpc_client.predict(inputs, signature)
+    assert failure.value.code == code and message in failure.value.message
+    assert len(grpc_client.generate(["a red circle"])) == 1
+
+
+def test_unknown_model_is_not_found_over_grpc_and_rest(server):
+    for client in (serving_client.GrpcClient(f"127.0.0.1:{server.port}", "no_such_model", timeout=10),
+                   serving_client.RestClient(f"http://127.0.0.1:{server.rest_port}", "no_such_model", timeout=10)):
+        with pytest.raises(serving_client.ServingError) as failure:
+            client.generate(["a red circle"])
+        assert failure.value.code == "NOT_FOUND" and "no_such_model" in failure.value.message
+
+
+def test_rest_rejects_bad_json_with_400(server):
+    request = urllib.request.Request(f"http://127.0.0.1:{server.rest_port}/v1/models/keras_dalle:predict", data=b"{not json")
+    with pytest.raises(urllib.error.HTTPError) as failure:
+        urllib.request.urlopen(request, timeout=10)
+    assert failure.value.code == 400 and "JSON" in json.loads(failure.value.read())["error"]
+
+
+def test_fifty_concurrent_callers_each_get_their_own_result(grpc_client, exported):
+    prompts = [f"a {color} {shape}" for color in ("red", "green", "blue", "yellow", "purple") for shape in ("circle", "square")]
+    requests = [serving_client.generation_inputs([prompts[i % len(prompts)]], "generate", seed=1000 + i) for i in range(50)]
+    # The same rows in one direct call: rows are independent (per-row seeds), so this is what each caller must get.
+    direct = tf.saved_model.load(str(exported)).signatures["generate"](
+        **{name: tf.constant(np.concatenate([r[name] for r in requests])) for name in requests[0]}
+    )["tokens"].numpy()
+    results = [None] * 50
+
+    def call(index):
+        results[index] = grpc_client.predict(requests[index], "generate")["tokens"][0]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(50)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    np.testing.assert_array_equal(np.stack(results), direct)
+
+
+def test_client_retries_unavailable_then_reports_it():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nobody listens there
+    client = serving_client.GrpcClient(f"127.0.0.1:{port}", timeout=5, retries=1)
+    with pytest.raises(serving_client.ServingError) as failure:
+        client.generate(["a red circle"])
+    assert failure.value.code == "UNAVAILABLE"
+
+
+def test_client_cli_reports_errors_without_a_traceback(server, tmp_path, capsys):
+    code = serving_client.main(["--server", f"127.0.0.1:{server.port}", "--model", "nope", "a red circle", "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 1 and "NOT_FOUND" in err and "Traceback" not in err
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported, tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text(f'model_config_list {{ config {{ name: "shapes" base_path: "{exported.parent}" model_platform: "tensorflow" }} }}')
+    port, rest_port = _free_port(), _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serving.server", "--model-config-file", str(config), "--port", str(port), "--rest-port", str(rest_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("gRPC on"):
+                break
+        assert any("serving shapes version 1" in line for line in lines), lines
+        assert serving_client.main(["--server", f"127.0.0.1:{port}", "--model", "shapes", "a red circle", "--out",
+                                    str(tmp_path / "grpc.png"), "--seed", "3"]) == 0
+        prompts = tmp_path / "prompts.txt"
+        prompts.write_text("a red circle\na blue square\n\na green triangle\n")
+        assert serving_client.main(["--rest", f"http://127.0.0.1:{rest_port}", "--model", "shapes", "--prompts", str(prompts),
+                                    "--out", str(tmp_path / "many")]) == 0
+        assert Image.open(tmp_path / "grpc.png").format == "PNG"
+        assert sorted(p.name for p in (tmp_path / "many").glob("*.png")) == ["0000.png", "0001.png", "0002.png"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert "shutting down" in process.stdout.read()
+    finally:
+        process.kill()
