@@ -1,5 +1,7 @@
-"""Serving: configuration for TF Serving (models.config, batching_parameters).
+"""Serving: TF Serving configuration, a gRPC/REST client, a local TF-Serving-compatible server, an Android sample.
 
-The gRPC/REST client, the local development server and the Android sample are the subject of
-a later issue; this package holds what the export needs today.
+- `models.config`, `batching_parameters`: for `tensorflow_model_server` (production).
+- `client`: `python -m serving.client` and `GrpcClient` / `RestClient` for Python users.
+- `server`: `python -m serving.server`, the development stand-in for TF Serving.
+- `android/`: a Kotlin app running the builtin-ops `.tflite` with LiteRT.
 """

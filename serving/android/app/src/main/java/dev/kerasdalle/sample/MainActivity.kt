@@ -1,0 +1,96 @@
+package dev.kerasdalle.sample
+
+import android.graphics.Bitmap
+import android.icu.text.Normalizer2
+import android.os.Bundle
+import android.widget.Button
+import android.widget.EditText
+import android.widget.ImageView
+import androidx.appcompat.app.AppCompatActivity
+import java.io.FileInputStream
+import java.nio.ByteBuffer
+import java.nio.ByteOrder
+import java.nio.MappedByteBuffer
+import java.nio.channels.FileChannel
+import java.util.Random
+import java.util.concurrent.Executors
+import org.tensorflow.lite.Interpreter
+
+/**
+ * A prompt field, a Generate button and the picture. Runs the `generate` signature of
+ * assets/keras_dalle.tflite (from `python -m export.tflite`) with LiteRT's Interpreter, builtin ops only.
+ */
+class MainActivity : AppCompatActivity() {
+    private lateinit var interpreter: Interpreter
+    private lateinit var encoder: PromptEncoder
+    private val worker = Executors.newSingleThreadExecutor()
+
+    override fun onCreate(savedInstanceState: Bundle?) {
+        super.onCreate(savedInstanceState)
+        setContentView(R.layout.activity_main)
+        interpreter = Interpreter(loadModel("keras_dalle.tflite"))
+        val textLength = interpreter.getInputTensorFromSignature("prompt_ids", SIGNATURE).shape()[1]
+        val nfkcCasefold = Normalizer2.getNFKCCasefoldInstance()
+        encoder = PromptEncoder(textLength) { nfkcCasefold.normalize(it) }
+
+        val prompt = findViewById<EditText>(R.id.prompt)
+        val picture = findViewById<ImageView>(R.id.picture)
+        val button = findViewById<Button>(R.id.generate)
+        button.setOnClickListener {
+            val ids = try {
+                encoder.encode(prompt.text.toString())
+            } catch (error: IllegalArgumentException) {
+                prompt.error = error.message
+                return@setOnClickListener
+            }
+            button.isEnabled = false
+            worker.execute {
+                val bitmap = generate(ids, Random().nextLong())
+                runOnUiThread {
+                    picture.setImageBitmap(bitmap)
+                    button.isEnabled = true
+                }
+            }
+        }
+    }
+
+    /** prompt ids [L] -> the picture, upscaled 8x without smoothing. */
+    private fun generate(ids: IntArray, seed: Long): Bitmap {
+        val tokens = interpreter.getInputTensorFromSignature("noise", SIGNATURE).shape()[1]
+        val size = interpreter.getOutputTensorFromSignature("image", SIGNATURE).shape()[1]
+        val random = Random(seed)
+        val inputs = mapOf<String, Any>(
+            "prompt_ids" to arrayOf(ids),
+            "noise" to arrayOf(FloatArray(tokens) { random.nextFloat() }), // uniform [0, 1), one per image token
+            "temperature" to floatArrayOf(1.0f),
+            "top_k" to intArrayOf(0),
+            "top_p" to floatArrayOf(1.0f),
+            "cfg_scale" to floatArrayOf(3.0f),
+        )
+        val image = ByteBuffer.allocateDirect(size * size * 3).order(ByteOrder.nativeOrder())
+        val outputs = mutableMapOf<String, Any>("image" to image, "tokens" to arrayOf(IntArray(tokens)))
+        interpreter.runSignature(inputs, outputs, SIGNATURE)
+        val rgb = ByteArray(size * size * 3)
+        image.rewind()
+        image.get(rgb)
+        val pixels = Bitmap.createBitmap(Pictures.argbFromRgb(rgb, size), size, size, Bitmap.Config.ARGB_8888)
+        return Bitmap.createScaledBitmap(pixels, size * 8, size * 8, false)
+    }
+
+    private fun loadModel(name: String): MappedByteBuffer =
+        assets.openFd(name).use { descriptor ->
+            FileInputStream(descriptor.fileDescriptor).channel.use { channel ->
+                channel.map(FileChannel.MapMode.READ_ONLY, descriptor.startOffset, descriptor.declaredLength)
+            }
+        }
+
+    override fun onDestroy() {
+        worker.shutdown()
+        interpreter.close()
+        super.onDestroy()
+    }
+
+    private companion object {
+        const val SIGNATURE = "generate"
+    }
+}
