@@ -3,7 +3,7 @@
 import keras
 import tensorflow as tf
 
-from keras_dalle.training.distribute import scale_loss_for_replicas
+from keras_dalle.training.distribute import as_reducible_logs, scale_loss_for_replicas
 
 
 class AdversarialModel(keras.Model):
@@ -31,8 +31,12 @@ class AdversarialModel(keras.Model):
 
     def compile(self, optimizer="adam", d_optimizer=None, **kwargs):
         """`optimizer` updates `main_weights`; `d_optimizer` the discriminator."""
-        super().compile(optimizer=optimizer, **kwargs)
-        self.d_optimizer = keras.optimizers.get(d_optimizer or "adam") if self.discriminator is not None else None
+        super().compile(optimizer=optimizer, **kwargs)  # wraps `optimizer` in a LossScaleOptimizer under mixed_float16
+        self.d_optimizer = None
+        if self.discriminator is not None:
+            self.d_optimizer = keras.optimizers.get(d_optimizer or "adam")
+            if self.dtype_policy.name == "mixed_float16" and not isinstance(self.d_optimizer, keras.optimizers.LossScaleOptimizer):
+                self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
 
     def get_compile_config(self):
         # Two optimizers are set up by the training code; a loaded model serves inference
@@ -47,23 +51,33 @@ class AdversarialModel(keras.Model):
         if self.d_optimizer is not None:
             self.d_optimizer.build(self.discriminator.trainable_weights)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras's fit first averages a batch across replicas to build the model
+        # symbolically; that fails on string captions (AddN of strings). Built models with built optimizers
+        # (`build_optimizers`, which the training code calls) need no symbolic build, so skip it for them.
+        if self.built and self.optimizer is not None and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def discriminator_update(self, loss_fn, enabled):
         """One `d_optimizer` step on `loss_fn()` (scaled by `enabled`, 0 or 1); returns the unscaled loss."""
         with tf.GradientTape() as tape:
             loss = loss_fn()
-            scaled = scale_loss_for_replicas(enabled * loss)
+            scaled = self.d_optimizer.scale_loss(scale_loss_for_replicas(enabled * loss))  # loss scaling: mixed_float16
         weights = self.discriminator.trainable_weights
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss
 
     def main_update(self, tape, loss):
         """One `optimizer` step on `loss`, recorded by `tape` (gradients scaled as the loss would be)."""
+        with tape:  # the loss scale (mixed_float16; 1 otherwise) is part of the recorded graph
+            scaled = self.optimizer.scale_loss(loss)
         weights = self.main_weights
-        gradients = [scale_loss_for_replicas(g) for g in tape.gradient(loss, weights)]
+        gradients = [scale_loss_for_replicas(g) for g in tape.gradient(scaled, weights)]
         self.optimizer.apply_gradients(zip(gradients, weights))
 
     def update_trackers(self, values):
         """Feeds {name: value} to the trackers; returns {name: running mean} for those names."""
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in values}
+        return as_reducible_logs({name: self.trackers[name].result() for name in values})

@@ -9,6 +9,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import ResidualBlock, apply_strided_convolutions, group_count, strided_convolutions
+from keras_dalle.training.distribute import concat_over_replicas, sum_over_replicas
 from keras_dalle.layers.position_embedding import GridPositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -168,8 +169,10 @@ class VectorQuantizer(keras.layers.Layer):
 
     def restart_dead_codes(self, indices, latents, step):
         """Marks the chosen codes as used at `step`; moves codes unused for too long onto random latents."""
-        flat_latents = ops.reshape(latents, (-1, self.code_dim))  # (N, D)
-        chosen = ops.sum(ops.one_hot(ops.reshape(indices, (-1,)), self.codebook_size), axis=0) > 0  # (K,)
+        # Over the global batch, so every replica makes the same bookkeeping and the same restarts.
+        flat_latents = concat_over_replicas(ops.reshape(latents, (-1, self.code_dim)))  # (N, D)
+        counts = sum_over_replicas(ops.sum(ops.one_hot(ops.reshape(indices, (-1,)), self.codebook_size), axis=0))  # (K,)
+        chosen = counts > 0
         step = ops.cast(step, "float32")
         last_chosen = ops.where(chosen, step, self.last_chosen)
         dead = step - ops.maximum(last_chosen, self.last_restarted) >= self.dead_code_steps
@@ -225,7 +228,7 @@ class ImageDecoder(keras.layers.Layer):
             self.cnn.append(keras.layers.Conv2D(width, 3, padding="same", name=f"up_conv_{level}"))
             self.cnn.append(ResidualBlock(width, name=f"block_{level}"))
         self.norm = keras.layers.GroupNormalization(group_count(self.channels[0]), name="norm")
-        self.to_pixels = keras.layers.Conv2D(3, 3, padding="same", name="to_pixels")
+        self.to_pixels = keras.layers.Conv2D(3, 3, padding="same", dtype="float32", name="to_pixels")  # float32 under mixed precision
 
     def call(self, codes):
         x = self.stem(codes)  # (B, h, w, C_last)
@@ -251,7 +254,7 @@ class PatchDiscriminator(keras.layers.Layer):
         super().__init__(**kwargs)
         self.channels = tuple(channels)
         self.convs, self.norms = strided_convolutions(self.channels)
-        self.to_logits = keras.layers.Conv2D(1, 3, padding="same", name="to_logits")
+        self.to_logits = keras.layers.Conv2D(1, 3, padding="same", dtype="float32", name="to_logits")
 
     def call(self, pixels):
         x = apply_strided_convolutions(self.convs, self.norms, pixels)

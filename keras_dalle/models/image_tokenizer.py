@@ -123,7 +123,7 @@ class ImageTokenizer(AdversarialModel):
             image_size, downsample_factor, channels, transformer_layers, transformer_heads, transformer_width,
             code_dim, name="encoder",
         )
-        self.quantizer = VectorQuantizer(codebook_size, code_dim, dead_code_steps, seed, name="quantizer")
+        self.quantizer = VectorQuantizer(codebook_size, code_dim, dead_code_steps, seed, dtype="float32", name="quantizer")  # exact distances
         self.decoder = ImageDecoder(downsample_factor, channels, name="decoder")
         self.discriminator = (
             PatchDiscriminator(discriminator_channels, name="discriminator") if adversarial_weight > 0 else None

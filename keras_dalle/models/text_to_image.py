@@ -115,7 +115,7 @@ class Generator(keras.layers.Layer):
         self.modality = keras.layers.Embedding(2, width, name="modality")
         self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
-        self.head = keras.layers.Dense(codebook_size, name="head")
+        self.head = keras.layers.Dense(codebook_size, dtype="float32", name="head")  # float32 logits under mixed precision
 
     def _embed_text(self, text_states):
         x = self.text_projection(text_states) + self.modality(ops.zeros((1, 1), "int32"))
@@ -202,7 +202,7 @@ class TextConditionalDiscriminator(keras.layers.Layer):
         self.channels = tuple(channels)
         self.vocab_size = vocab_size
         self.convs, self.norms = strided_convolutions(self.channels)
-        self.image_logit = keras.layers.Dense(1, name="image_logit")
+        self.image_logit = keras.layers.Dense(1, dtype="float32", name="image_logit")
         self.text_embedding = keras.layers.Embedding(vocab_size, self.channels[-1], name="text_embedding")
 
     def call(self, pixels, caption_ids):
@@ -210,7 +210,8 @@ class TextConditionalDiscriminator(keras.layers.Layer):
         features = ops.mean(x, axis=(1, 2))  # (B, C)
         real = ops.cast(padding_mask(caption_ids), features.dtype)[..., None]  # (B, L, 1)
         text = ops.sum(self.text_embedding(caption_ids) * real, axis=1) / ops.maximum(ops.sum(real, axis=1), 1.0)
-        return self.image_logit(features)[:, 0] + ops.sum(features * text, axis=-1)  # (B,)
+        projection = ops.cast(ops.sum(features * text, axis=-1), "float32")  # float32 logits under mixed precision
+        return self.image_logit(features)[:, 0] + projection  # (B,)
 
     def get_config(self):
         return {**super().get_config(), "channels": list(self.channels), "vocab_size": self.vocab_size}
