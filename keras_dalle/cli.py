@@ -7,6 +7,7 @@
     keras-dalle check IMAGE "CAPTION"
     keras-dalle train --stage tokenizer|generator|all --data DIR --out RUN [--preset tiny|small|base]
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
+                      [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
@@ -21,6 +22,7 @@ import sys
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend before anything imports keras)
 from keras_dalle.data import grammar, loader, shapes
+from keras_dalle.training.distribute import STRATEGIES
 
 
 def _positive_int(text):
@@ -190,7 +192,8 @@ def cmd_train(args):
         overrides["adversarial_start"] = args.adversarial_start
     common = dict(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
-        seed=args.seed, **overrides,
+        seed=args.seed, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
+        **overrides,
     )
     if args.stage in ("tokenizer", "all"):
         stages.train_image_tokenizer(args.data, args.out, learning_rate=args.learning_rate or 1e-3, **common)
@@ -289,6 +292,10 @@ def build_parser():
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")
     train.add_argument("--adversarial-start", type=int, default=None, help="step at which the discriminator starts")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--strategy", choices=STRATEGIES, default="default",
+                       help="tf.distribute strategy; multi_worker reads TF_CONFIG (see the README)")
+    train.add_argument("--mixed-precision", action="store_true", help="mixed_float16 on a GPU, mixed_bfloat16 on CPU/TPU")
+    train.add_argument("--jit-compile", action="store_true", help="compile the train steps with XLA")
     train.set_defaults(run=cmd_train)
 
     package = commands.add_parser("package-model", help="copy a trained model without optimizer state")

@@ -1,5 +1,6 @@
 import pathlib
 
+import keras
 from PIL import Image
 
 from keras_dalle import cli
@@ -28,3 +29,17 @@ def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "missing.png"), "a red circle"]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "Traceback" not in err
+
+
+def test_train_all_stages_with_strategy_mixed_precision_and_xla(tmp_path, capsys):
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert cli.main(["data", "shapes", "--out", str(data), "--num", "32", "--size", "16"]) == 0
+    args = ["train", "--stage", "all", "--data", str(data), "--out", str(run), "--preset", "tiny", "--epochs", "1",
+            "--batch-size", "8", "--steps-per-epoch", "2", "--strategy", "mirrored", "--mixed-precision", "--jit-compile"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "saved" in out and (run / "image_tokenizer.keras").is_file() and (run / "keras_dalle.keras").is_file()
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_001.png"]
+    model = keras.saving.load_model(run / "keras_dalle.keras")
+    assert model.generate(["a red circle"], seed=0).shape == (1, 16, 16, 3)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after training

@@ -166,6 +166,12 @@ class KerasDALLE(AdversarialModel):
         codes = ops.einsum("bnk,kd->bnd", picks, self.image_tokenizer.quantizer.normalized_codebook())
         return self.image_tokenizer.decoder(ops.reshape(codes, (-1, self.grid_size, self.grid_size, codes.shape[-1])))
 
+    def caption_ids(self, captions):
+        """Caption strings [B] -> ids [B, L]; ids pass through (datasets tokenized ahead, e.g. for XLA)."""
+        if captions.dtype == tf.string:
+            return self.text_tokenizer(captions)
+        return ops.cast(captions, "int32")
+
     def _drop_captions(self, caption_ids):
         batch = ops.shape(caption_ids)[0]
         dropped = keras.random.uniform((batch,), seed=self.seed_generator) < self.caption_dropout
@@ -180,7 +186,7 @@ class KerasDALLE(AdversarialModel):
 
     def train_step(self, data):
         captions, images = data
-        caption_ids = self._drop_captions(self.text_tokenizer(captions))
+        caption_ids = self._drop_captions(self.caption_ids(captions))
         targets = self.image_tokens(images)  # (B, N)
         adversarial_on = ops.cast(self.optimizer.iterations >= self.adversarial_start, "float32")
         with tf.GradientTape() as tape:
@@ -220,7 +226,7 @@ class KerasDALLE(AdversarialModel):
 
     def test_step(self, data):
         captions, images = data
-        caption_ids = self.text_tokenizer(captions)
+        caption_ids = self.caption_ids(captions)
         targets = self.image_tokens(images)
         cross_entropy, accuracy = self._token_metrics(targets, self((caption_ids, targets)))
         return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})

@@ -9,16 +9,19 @@ A run folder holds both stages:
     RUN/samples/                pictures for fixed prompts, one PNG per epoch
 """
 
+import contextlib
 import json
 import pathlib
 
 import keras
+import tensorflow as tf
 
 from keras_dalle import presets
 from keras_dalle.data.loader import load_dataset
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.training.callbacks import EpochGrid, TimeBudget, reconstruction_grid, sample_grid
+from keras_dalle.training.distribute import in_multi_worker_mode, is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
 MODEL_FILE = "keras_dalle.keras"
@@ -44,21 +47,52 @@ def _transformer_optimizer(learning_rate):
     return keras.optimizers.AdamW(learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.99, clipnorm=1.0)
 
 
-def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose):
-    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`."""
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup" / stage), delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(str(out / file_name)),
-        keras.callbacks.TensorBoard(str(out / "logs" / stage)),
-        EpochGrid(grid, out / grid_dir, out / "logs" / stage / "images", tag=grid_dir),
-    ]
+def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
+               strategy):
+    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`.
+
+    Only the chief writes models, logs and grids; every worker keeps its own backup (all hold the same
+    weights), under RUN/backup/<stage>/worker_<i> for the others, so each can resume.
+    """
+    chief = is_chief(strategy)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    backup = out / "backup" / stage if chief else out / "backup" / stage / f"worker_{resolver.task_id}"
+    callbacks = [keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)]
+    if chief:
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(str(out / file_name)),
+            keras.callbacks.TensorBoard(str(out / "logs" / stage)),
+            EpochGrid(grid, out / grid_dir, out / "logs" / stage / "images", tag=grid_dir),
+        ]
     if time_budget_minutes:
         callbacks.append(TimeBudget(time_budget_minutes))
     history = model.fit(
-        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose, shuffle=False
+        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
+        shuffle=False,
     )
-    model.save(out / file_name)
+    if chief:
+        model.save(out / file_name)
     return history
+
+
+def _distributed(dataset, strategy):
+    """Under several workers every worker reads the data and keeps its share of each global batch."""
+    if not in_multi_worker_mode(strategy):
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+@contextlib.contextmanager
+def _training_setup(strategy, mixed_precision):
+    """Sets the dtype policy, enters the strategy's scope; restores float32 afterwards."""
+    mixed_precision_policy(mixed_precision)
+    try:
+        with make_strategy(strategy).scope():
+            yield tf.distribute.get_strategy()
+    finally:
+        mixed_precision_policy(False)
 
 
 def _write_config(out, stage, config):
@@ -69,11 +103,12 @@ def _write_config(out, stage, config):
 
 def train_image_tokenizer(
     data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=1e-3, seed=0,
-    time_budget_minutes=None, verbose="auto", **overrides,
+    time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False, **overrides,
 ):
     """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
 
-    `overrides` replace preset values (e.g. `adversarial_weight=0`). Returns (model, history).
+    `batch_size` is the global batch (split over the strategy's replicas); `strategy` is a name from
+    `distribute.STRATEGIES`. `overrides` replace preset values (e.g. `adversarial_weight=0`). Returns (model, history).
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,26 +118,32 @@ def train_image_tokenizer(
         repeat=steps_per_epoch is not None, drop_remainder=True,
     )
     print(report.summary())
-    model = ImageTokenizer(**config)
-    model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate))
-    model.build_optimizers()
     preview = next(iter(dataset))[1][:8].numpy()
-    _write_config(out, "tokenizer", {"preset": preset, **config})
-    history = _fit_stage(
-        model, dataset, out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview), "reconstructions",
-        epochs, steps_per_epoch, time_budget_minutes, verbose,
-    )
+    if jit_compile:
+        dataset = dataset.map(lambda captions, images: images)  # XLA takes no string inputs; captions are unused here
+    with _training_setup(strategy, mixed_precision) as active:
+        model = ImageTokenizer(**config)
+        model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile)
+        model.build_optimizers()
+        if is_chief(active):
+            _write_config(out, "tokenizer", {"preset": preset, **config})
+        history = _fit_stage(
+            model, _distributed(dataset, active), out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview),
+            "reconstructions", epochs, steps_per_epoch, time_budget_minutes, verbose, active,
+        )
     return model, history
 
 
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
-    learning_rate=5e-4, seed=0, time_budget_minutes=None, verbose="auto", **overrides,
+    learning_rate=5e-4, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
+    jit_compile=False, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer (default: `out/image_tokenizer.keras`).
 
-    `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`).
-    Returns (model, history).
+    `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
+    `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
+    `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -111,19 +152,25 @@ def train_text_to_image(
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
-    tokenizer = keras.saving.load_model(tokenizer_path)
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
-    dataset, report = load_dataset(
-        data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed,
-        repeat=steps_per_epoch is not None, drop_remainder=True,
-    )
-    print(report.summary())
-    model = KerasDALLE(tokenizer, **config)
-    model.compile(optimizer=_transformer_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate))
-    model.build_optimizers()
-    _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
-    history = _fit_stage(
-        model, dataset, out, "generator", MODEL_FILE, sample_grid(list(SAMPLE_PROMPTS)), "samples",
-        epochs, steps_per_epoch, time_budget_minutes, verbose,
-    )
+    with _training_setup(strategy, mixed_precision) as active:
+        tokenizer = keras.saving.load_model(tokenizer_path)
+        dataset, report = load_dataset(
+            data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed,
+            repeat=steps_per_epoch is not None, drop_remainder=True,
+        )
+        print(report.summary())
+        model = KerasDALLE(tokenizer, **config)
+        if jit_compile:
+            dataset = dataset.map(lambda captions, images: (model.text_tokenizer(captions), images))
+        model.compile(
+            optimizer=_transformer_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile
+        )
+        model.build_optimizers()
+        if is_chief(active):
+            _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
+        history = _fit_stage(
+            model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(list(SAMPLE_PROMPTS)),
+            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active,
+        )
     return model, history
