@@ -1,0 +1,143 @@
+"""Train-step throughput: samples/s and achieved FLOP/s of each train step, against this machine's matmul peak.
+
+`python -m bench.train_throughput [--preset small] [--batch-size 32] [--steps 10] [--jit both|on|off]`
+
+The steps run as `model.fit` runs them (the model's train function on a repeated batch of shapes
+pictures). FLOPs are counted on the traced train step's graph with TensorFlow's profiler
+(forward, backward and optimizer ops), with FLOP counts registered here for the ops it does not
+count (Einsum, BatchMatMulV2, convolution gradients). The reference is tf.matmul of two
+2048 x 2048 float32 matrices measured in the same run. Rows: the image tokenizer step (with its
+discriminator step) and the text-to-image step with and without the adversarial term.
+"""
+
+import argparse
+import re
+import time
+
+import keras_dalle  # noqa: F401
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.framework import ops as tf_ops
+from tensorflow.python.profiler import model_analyzer, option_builder
+
+from keras_dalle import presets
+from keras_dalle.data import shapes
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+
+def _shape(graph, name):
+    return tf.TensorShape(graph.get_tensor_by_name(name).shape).as_list()
+
+
+def _register(op_type, flops_of_node):
+    try:
+        tf_ops.RegisterStatistics(op_type, "flops")(lambda graph, node: tf_ops.OpStats("flops", flops_of_node(graph, node)))
+    except KeyError:  # already registered by TensorFlow
+        pass
+
+
+def _einsum_flops(graph, node):
+    """2 x the product of every index size, for a two-operand contraction (1 x for one operand)."""
+    equation = node.attr["equation"].s.decode()
+    inputs = equation.split("->")[0].split(",")
+    sizes = {}
+    for subscripts, name in zip(inputs, node.input):
+        for letter, size in zip(re.sub(r"\.\.\.", "", subscripts), _shape(graph, name if ":" in name else name + ":0")):
+            sizes[letter] = size
+    return (2 if len(inputs) == 2 else 1) * int(np.prod(list(sizes.values())))
+
+
+def _batch_matmul_flops(graph, node):
+    a = _shape(graph, node.input[0] if ":" in node.input[0] else node.input[0] + ":0")
+    b = _shape(graph, node.input[1] if ":" in node.input[1] else node.input[1] + ":0")
+    m, k = (a[-1], a[-2]) if node.attr["adj_x"].b else (a[-2], a[-1])
+    n = b[-2] if node.attr["adj_y"].b else b[-1]
+    batch = int(np.prod(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))) if len(a) > 2 or len(b) > 2 else 1
+    return 2 * batch * m * k * n
+
+
+def _conv_backprop_flops(graph, node):
+    """Conv2DBackpropInput / Filter: the forward conv's count, from the output gradient and the filter sizes."""
+    gradient = _shape(graph, node.input[2] if ":" in node.input[2] else node.input[2] + ":0")  # out_backprop [B, H, W, Cout]
+    if node.op == "Conv2DBackpropInput":
+        kernel = _shape(graph, node.input[1] if ":" in node.input[1] else node.input[1] + ":0")  # [kh, kw, Cin, Cout]
+    else:
+        kernel = tf.make_ndarray(graph.get_operation_by_name(node.input[1].split(":")[0]).get_attr("value")).tolist()
+    kh, kw, cin = kernel[0], kernel[1], kernel[2]
+    return 2 * int(np.prod(gradient)) * kh * kw * cin
+
+
+for _op, _count in (("Einsum", _einsum_flops), ("BatchMatMulV2", _batch_matmul_flops), ("BatchMatMulV3", _batch_matmul_flops),
+                    ("Conv2DBackpropInput", _conv_backprop_flops), ("Conv2DBackpropFilter", _conv_backprop_flops)):
+    _register(_op, _count)
+
+
+def count_flops(concrete_function):
+    """Float operations of one call of a concrete function (forward, gradients and updates are all in its graph)."""
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return model_analyzer.profile(concrete_function.graph, options=options).total_float_ops
+
+
+def matmul_peak(n=2048, repeats=10):
+    """Measured fp32 matmul FLOP/s of this machine (tf.matmul, n x n)."""
+    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    matmul()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        result = matmul()
+    result.numpy()
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def measure(model, batch, steps, jit):
+    """(samples/s, FLOPs per step) of `model`'s train step on one repeated batch."""
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), d_optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
+    model.build_optimizers()
+    flops = count_flops(tf.function(model.train_step).get_concrete_function(batch))
+    dataset = tf.data.Dataset.from_tensors(batch).repeat()
+    model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: tracing, XLA compilation
+    start = time.perf_counter()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    seconds = (time.perf_counter() - start) / steps
+    return int(batch[1].shape[0]) / seconds, flops, seconds
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--jit", choices=("both", "on", "off"), default="both")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    tokenizer_config = presets.preset(args.preset, "image_tokenizer")
+    size = tokenizer_config["image_size"]
+    images, captions = shapes.generate_shapes(args.batch_size, seed=0, canvas_size=size)
+    peak = matmul_peak()
+    jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
+    rows = []
+    for jit in jits:
+        tokenizer = ImageTokenizer(**{**tokenizer_config, "adversarial_start": 0})
+        tokenizer.build((None, size, size, 3))
+        rows.append(("image tokenizer (+ discriminator)", jit, *measure(tokenizer, (tf.constant(captions), tf.constant(images)), args.steps, jit)))
+        for weight, label in ((0.05, "text-to-image (+ discriminator)"), (0.0, "text-to-image, no adversarial")):
+            dalle = KerasDALLE(tokenizer, **{**presets.preset(args.preset, "text_to_image"), "adversarial_weight": weight,
+                                             "adversarial_start": 0})
+            dalle.build(None)
+            ids = dalle.text_tokenizer(tf.constant(captions))  # ids, so the step compiles with XLA too
+            rows.append((label, jit, *measure(dalle, (ids, tf.constant(images)), args.steps, jit)))
+        print(rows[-3:], flush=True)
+    print(f"\npreset {args.preset}, batch {args.batch_size}, fp32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s")
+    print(f"{'train step':34} {'XLA':>4} {'samples/s':>10} {'s/step':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8}")
+    for label, jit, rate, flops, seconds in rows:
+        achieved = flops / seconds
+        print(f"{label:34} {'on' if jit else 'off':>4} {rate:10.1f} {seconds:7.3f} {flops / 1e9:11.2f} {achieved / 1e9:8.1f} "
+              f"{achieved / peak:8.1%}")
+
+
+if __name__ == "__main__":
+    main()
