@@ -21,7 +21,6 @@ import time
 
 import keras_dalle  # noqa: F401
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_dalle import presets

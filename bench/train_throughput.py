@@ -103,7 +103,12 @@ def measure(model, batch, steps, jit):
     start = time.perf_counter()
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
     seconds = (time.perf_counter() - start) / steps
-    return int(batch[1].shape[0]) / seconds, flops, seconds
+    return batch_rows(batch) / seconds, flops, seconds
+
+
+def batch_rows(batch):
+    """Rows of a batch: images [B, ...] or (captions or ids, images)."""
+    return int((batch[1] if isinstance(batch, tuple) else batch).shape[0])
 
 
 def main():
@@ -123,7 +128,7 @@ def main():
     for jit in jits:
         tokenizer = ImageTokenizer(**{**tokenizer_config, "adversarial_start": 0})
         tokenizer.build((None, size, size, 3))
-        rows.append(("image tokenizer (+ discriminator)", jit, *measure(tokenizer, (tf.constant(captions), tf.constant(images)), args.steps, jit)))
+        rows.append(("image tokenizer (+ discriminator)", jit, *measure(tokenizer, tf.constant(images), args.steps, jit)))
         for weight, label in ((0.05, "text-to-image (+ discriminator)"), (0.0, "text-to-image, no adversarial")):
             dalle = KerasDALLE(tokenizer, **{**presets.preset(args.preset, "text_to_image"), "adversarial_weight": weight,
                                              "adversarial_start": 0})
