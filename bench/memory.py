@@ -39,8 +39,9 @@ def child(work, preset, batch):
     size = config["image_size"]
     tokenizer = ImageTokenizer(**{**config, "adversarial_start": 0})
     tokenizer.build((None, size, size, 3))
-    model = KerasDALLE(tokenizer, **{**presets.preset(preset, "text_to_image"), "adversarial_start": 0})
-    model.build(None)
+    if work != "train tokenizer":  # KerasDALLE freezes the tokenizer it wraps
+        model = KerasDALLE(tokenizer, **{**presets.preset(preset, "text_to_image"), "adversarial_start": 0})
+        model.build(None)
     images, captions = shapes.generate_shapes(batch, seed=0, canvas_size=size)
     data = tf.data.Dataset.from_tensors((tf.constant(captions), tf.constant(images))).repeat()
     baseline = _rss_mb()

@@ -11,7 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from export import onnx as onnx_export
-from export import saved_model, tflite
+from export import tflite
 
 PROMPTS = ["a red circle", "a blue square above a green triangle"]
 
