@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_dalle import presets
 from keras_dalle.data import shapes
+from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 
@@ -115,3 +116,14 @@ def test_bad_arguments_raise():
         ImageTokenizer(**{**CONFIG, "downsample_factor": 3, "image_size": 15})
     with pytest.raises(ValueError, match="adversarial_weight"):
         ImageTokenizer(**{**CONFIG, "adversarial_weight": -1})
+
+
+def test_training_a_frozen_tokenizer_says_so():
+    config = presets.preset("tiny", "image_tokenizer")
+    tokenizer = ImageTokenizer(**config)
+    tokenizer.build((None, config["image_size"], config["image_size"], 3))
+    KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"))  # freezes it
+    tokenizer.compile(optimizer=keras.optimizers.Adam(), d_optimizer=keras.optimizers.Adam())
+    images = np.zeros((2, config["image_size"], config["image_size"], 3), np.uint8)
+    with pytest.raises(ValueError, match="frozen"):
+        tokenizer.fit(images, epochs=1, batch_size=2, verbose=0)

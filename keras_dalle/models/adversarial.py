@@ -64,7 +64,7 @@ class AdversarialModel(keras.Model):
         with tf.GradientTape() as tape:
             loss = loss_fn()
             scaled = self.d_optimizer.scale_loss(scale_loss_for_replicas(enabled * loss))  # loss scaling: mixed_float16
-        weights = self.discriminator.trainable_weights
+        weights = self._weights_to_train(self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss
 
@@ -72,9 +72,17 @@ class AdversarialModel(keras.Model):
         """One `optimizer` step on `loss`, recorded by `tape` (gradients scaled as the loss would be)."""
         with tape:  # the loss scale (mixed_float16; 1 otherwise) is part of the recorded graph
             scaled = self.optimizer.scale_loss(loss)
-        weights = self.main_weights
+        weights = self._weights_to_train(self.main_weights)
         gradients = [scale_loss_for_replicas(g) for g in tape.gradient(scaled, weights)]
         self.optimizer.apply_gradients(zip(gradients, weights))
+
+    def _weights_to_train(self, weights):
+        if not weights:
+            raise ValueError(
+                f"{self.name} has nothing to train: its weights are frozen (a KerasDALLE freezes the image tokenizer it "
+                "wraps; train the tokenizer before wrapping it, or set trainable=True)"
+            )
+        return weights
 
     def update_trackers(self, values):
         """Feeds {name: value} to the trackers; returns {name: running mean} for those names."""
