@@ -1,6 +1,7 @@
 import pathlib
 
 import keras
+import pytest
 from PIL import Image
 
 from keras_dalle import cli
@@ -31,6 +32,7 @@ def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
     assert "no such file" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_train_all_stages_with_strategy_mixed_precision_and_xla(tmp_path, capsys):
     data, run = tmp_path / "data", tmp_path / "run"
     assert cli.main(["data", "shapes", "--out", str(data), "--num", "32", "--size", "16"]) == 0
