@@ -9,7 +9,8 @@ times `--steps` decoding steps after a warm-up; the per-step cost does not depen
 position (the cache and the recomputed sequence have fixed lengths), so tokens/s = batch x steps / time.
 
 Variants:
-- cache, compiled: `TokenSampler.generate`'s path (one tf.function per step, Python loop).
+- cache, XLA steps: `TokenSampler.generate`'s path (one XLA-compiled function per step, Python loop).
+- cache, compiled: the same without XLA (one tf.function per step).
 - cache, eager: the same step functions without tf.function.
 - cache, while loop: `generate_in_graph` in one tf.function (the export path), whole N tokens.
 - cache, while loop + XLA: the same with jit_compile=True.
@@ -58,13 +59,13 @@ def _timed(function, repeats=1):
     return (time.perf_counter() - start) / repeats
 
 
-def cached_steps(model, batch, steps, compiled):
+def cached_steps(model, batch, steps, compiled, jit=False):
     sampler = model.sampler
     ids, noise, settings = _inputs(model, batch)
     start_fn = lambda: sampler.start(ids, noise, *settings, True)  # noqa: E731
     advance_fn = lambda step, state: sampler.advance(step, state, noise, *settings, True)  # noqa: E731
     if compiled:
-        start_fn, advance_fn = tf.function(start_fn), tf.function(advance_fn)
+        start_fn, advance_fn = tf.function(start_fn, jit_compile=jit), tf.function(advance_fn, jit_compile=jit)
     state = start_fn()
 
     def run():
@@ -116,6 +117,7 @@ def main():
         model = build_model(args.preset, length)
         for batch in [int(x) for x in args.batches.split(",")]:
             row = {"tokens": length, "batch": batch}
+            row["cache XLA steps"] = cached_steps(model, batch, args.steps, compiled=True, jit=True)
             row["cache compiled"] = cached_steps(model, batch, args.steps, compiled=True)
             row["cache eager"] = cached_steps(model, batch, min(args.steps, 8), compiled=False)
             row["cache while"] = whole_loop(model, batch, jit=False)
@@ -123,13 +125,15 @@ def main():
             row["recompute compiled"] = recompute_steps(model, batch, min(args.steps, 8))
             rows.append(row)
             print(row, flush=True)
-    names = ["cache compiled", "cache eager", "cache while", "cache while+XLA", "recompute compiled"]
+    names = ["cache XLA steps", "cache compiled", "cache eager", "cache while", "cache while+XLA", "recompute compiled"]
     print(f"\nimage tokens per second, preset {args.preset}, guidance on (2 x batch rows per step), "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads")
-    print(f"{'tokens':>6} {'batch':>5} " + " ".join(f"{name:>18}" for name in names) + f" {'cache / recompute':>18} {'XLA / while':>12}")
+    print(f"{'tokens':>6} {'batch':>5} " + " ".join(f"{name:>18}" for name in names)
+          + f" {'generate / recompute':>20} {'compiled / recompute':>20} {'XLA steps / compiled':>20}")
     for row in rows:
         print(f"{row['tokens']:6d} {row['batch']:5d} " + " ".join(f"{row[name]:18.1f}" for name in names)
-              + f" {row['cache compiled'] / row['recompute compiled']:17.1f}x {row['cache while+XLA'] / row['cache while']:11.2f}x")
+              + f" {row['cache XLA steps'] / row['recompute compiled']:19.1f}x {row['cache compiled'] / row['recompute compiled']:19.1f}x"
+              + f" {row['cache XLA steps'] / row['cache compiled']:19.2f}x")
 
 
 if __name__ == "__main__":

@@ -100,19 +100,22 @@ class TokenSampler:
 
     `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
     and draws the next. `generate_in_graph` loops with `tf.while_loop` (for export);
-    `generate` loops in Python over the same two functions, compiled once per batch size, and
+    `generate` loops in Python over the same two functions, compiled once per batch size (with
+    XLA by default: 1.4-3.1x more tokens/s on a 2-core CPU, `bench/sampling_speed.py`), and
     calls `on_token(step, total)` after each token (for progress bars).
 
     Args:
         text_encoder: a `TextEncoder`.
         generator: a `Generator`.
         null_ids: function batch_size -> null caption ids [batch_size, L].
+        jit_compile: compile `generate`'s step functions with XLA.
     """
 
-    def __init__(self, text_encoder, generator, null_ids):
+    def __init__(self, text_encoder, generator, null_ids, jit_compile=True):
         self.text_encoder = text_encoder
         self.generator = generator
         self.null_ids = null_ids
+        self.jit_compile = jit_compile
         self.image_length = generator.image_length
         self._compiled = {}
 
@@ -163,8 +166,13 @@ class TokenSampler:
 
     def _functions(self, guidance):
         if guidance not in self._compiled:
-            start = tf.function(lambda ids, noise, t, k, p, c: self.start(ids, noise, t, k, p, c, guidance))
-            advance = tf.function(lambda step, state, noise, t, k, p, c: self.advance(step, state, noise, t, k, p, c, guidance))
+            start = tf.function(
+                lambda ids, noise, t, k, p, c: self.start(ids, noise, t, k, p, c, guidance), jit_compile=self.jit_compile
+            )
+            advance = tf.function(
+                lambda step, state, noise, t, k, p, c: self.advance(step, state, noise, t, k, p, c, guidance),
+                jit_compile=self.jit_compile,
+            )
             self._compiled[guidance] = (start, advance)
         return self._compiled[guidance]
 
