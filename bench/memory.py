@@ -16,12 +16,13 @@ import subprocess
 import sys
 
 
-def _rss_mb():
-    with open("/proc/self/status") as status:
+def resident_mb(pid="self"):
+    """VmRSS of a process in MB (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def child(work, preset, batch):
@@ -44,7 +45,7 @@ def child(work, preset, batch):
         model.build(None)
     images, captions = shapes.generate_shapes(batch, seed=0, canvas_size=size)
     data = tf.data.Dataset.from_tensors((tf.constant(captions), tf.constant(images))).repeat()
-    baseline = _rss_mb()
+    baseline = resident_mb()
     if work == "generate":
         model.generate(list(captions), seed=0)
     else:

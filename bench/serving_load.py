@@ -21,17 +21,10 @@ import time
 
 import numpy as np
 
+from bench.memory import resident_mb
 from serving.client import GrpcClient, ServingError
 
 PROMPTS = ["a red circle", "a big blue square in the top left", "a green triangle to the left of a yellow circle", "a small purple square"]
-
-
-def resident_mb(pid):
-    """VmRSS of a process in MB (Linux)."""
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 def _free_port():

@@ -27,8 +27,10 @@ from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 
 
-def _shape(graph, name):
-    return tf.TensorShape(graph.get_tensor_by_name(name).shape).as_list()
+def _input_shape(graph, node, index):
+    """Static shape of a NodeDef's index-th input."""
+    name = node.input[index]
+    return tf.TensorShape(graph.get_tensor_by_name(name if ":" in name else name + ":0").shape).as_list()
 
 
 def _register(op_type, flops_of_node):
@@ -43,15 +45,14 @@ def _einsum_flops(graph, node):
     equation = node.attr["equation"].s.decode()
     inputs = equation.split("->")[0].split(",")
     sizes = {}
-    for subscripts, name in zip(inputs, node.input):
-        for letter, size in zip(re.sub(r"\.\.\.", "", subscripts), _shape(graph, name if ":" in name else name + ":0")):
+    for index, subscripts in enumerate(inputs):
+        for letter, size in zip(re.sub(r"\.\.\.", "", subscripts), _input_shape(graph, node, index)):
             sizes[letter] = size
     return (2 if len(inputs) == 2 else 1) * int(np.prod(list(sizes.values())))
 
 
 def _batch_matmul_flops(graph, node):
-    a = _shape(graph, node.input[0] if ":" in node.input[0] else node.input[0] + ":0")
-    b = _shape(graph, node.input[1] if ":" in node.input[1] else node.input[1] + ":0")
+    a, b = _input_shape(graph, node, 0), _input_shape(graph, node, 1)
     m, k = (a[-1], a[-2]) if node.attr["adj_x"].b else (a[-2], a[-1])
     n = b[-2] if node.attr["adj_y"].b else b[-1]
     batch = int(np.prod(np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2])))) if len(a) > 2 or len(b) > 2 else 1
@@ -60,9 +61,9 @@ def _batch_matmul_flops(graph, node):
 
 def _conv_backprop_flops(graph, node):
     """Conv2DBackpropInput / Filter: the forward conv's count, from the output gradient and the filter sizes."""
-    gradient = _shape(graph, node.input[2] if ":" in node.input[2] else node.input[2] + ":0")  # out_backprop [B, H, W, Cout]
+    gradient = _input_shape(graph, node, 2)  # out_backprop [B, H, W, Cout]
     if node.op == "Conv2DBackpropInput":
-        kernel = _shape(graph, node.input[1] if ":" in node.input[1] else node.input[1] + ":0")  # [kh, kw, Cin, Cout]
+        kernel = _input_shape(graph, node, 1)  # [kh, kw, Cin, Cout]
     else:
         kernel = tf.make_ndarray(graph.get_operation_by_name(node.input[1].split(":")[0]).get_attr("value")).tolist()
     kh, kw, cin = kernel[0], kernel[1], kernel[2]

@@ -142,12 +142,16 @@ class Batcher:
             try:
                 merged = {name: np.concatenate([inputs[name] for inputs, _ in batch]) for name in batch[0][0]}
                 outputs = self._call(merged)
-            except Exception:  # noqa: BLE001  (the batching thread must outlive any one bad batch)
+            except ServingError as err:
                 if len(batch) == 1:
-                    _settle(batch[0][1], self._call, batch[0][0])
-                else:
+                    batch[0][1].set_exception(err)
+                else:  # rerun one by one, so only the caller whose rows fail gets the error
                     for inputs, future in batch:
                         _settle(future, self._call, inputs)
+                continue
+            except Exception as err:  # noqa: BLE001  (the batching thread must outlive any one bad batch)
+                for _, future in batch:
+                    future.set_exception(ServingError(grpc.StatusCode.INTERNAL, f"{type(err).__name__}: {err}"))
                 continue
             start = 0
             for inputs, future in batch:

@@ -34,3 +34,16 @@ def exported(model, tmp_path_factory):
     from export import saved_model
 
     return saved_model.export_saved_model(model, tmp_path_factory.mktemp("serving") / "keras_dalle" / "1")
+
+
+@pytest.fixture
+def unused_port():
+    """A function returning a TCP port on 127.0.0.1 that nobody listens on (at the time of the call)."""
+    import socket
+
+    def pick():
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    return pick

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -35,14 +34,8 @@ def test_mirrored_strategy_on_two_devices_matches_one_device(tmp_path):
         assert moved > 0.9 * len(keys)
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_multi_worker_strategy_with_two_processes_keeps_workers_identical(tmp_path):
-    workers = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
+def test_multi_worker_strategy_with_two_processes_keeps_workers_identical(tmp_path, unused_port):
+    workers = [f"127.0.0.1:{unused_port()}" for _ in range(2)]
     processes = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}

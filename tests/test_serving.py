@@ -4,7 +4,6 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -145,11 +144,8 @@ def test_fifty_concurrent_callers_each_get_their_own_result(grpc_client, exporte
     np.testing.assert_array_equal(np.stack(results), direct)
 
 
-def test_client_retries_unavailable_then_reports_it():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again: nobody listens there
-    client = serving_client.GrpcClient(f"127.0.0.1:{port}", timeout=5, retries=1)
+def test_client_retries_unavailable_then_reports_it(unused_port):
+    client = serving_client.GrpcClient(f"127.0.0.1:{unused_port()}", timeout=5, retries=1)
     with pytest.raises(serving_client.ServingError) as failure:
         client.generate(["a red circle"])
     assert failure.value.code == "UNAVAILABLE"
@@ -161,16 +157,10 @@ def test_client_cli_reports_errors_without_a_traceback(server, tmp_path, capsys)
     assert code == 1 and "NOT_FOUND" in err and "Traceback" not in err
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported, tmp_path):
+def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported, tmp_path, unused_port):
     config = tmp_path / "models.config"
     config.write_text(f'model_config_list {{ config {{ name: "shapes" base_path: "{exported.parent}" model_platform: "tensorflow" }} }}')
-    port, rest_port = _free_port(), _free_port()
+    port, rest_port = unused_port(), unused_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "serving.server", "--model-config-file", str(config), "--port", str(port), "--rest-port", str(rest_port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

@@ -86,13 +86,14 @@ def _distributed(dataset, strategy):
 
 @contextlib.contextmanager
 def _training_setup(strategy, mixed_precision):
-    """Sets the dtype policy, enters the strategy's scope; restores float32 afterwards."""
+    """Sets the dtype policy, enters the strategy's scope; restores the previous policy afterwards."""
+    previous = keras.mixed_precision.global_policy()
     mixed_precision_policy(mixed_precision)
     try:
         with make_strategy(strategy).scope():
             yield tf.distribute.get_strategy()
     finally:
-        mixed_precision_policy(False)
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def _write_config(out, stage, config):
