@@ -72,7 +72,7 @@ class _Client:
 
     def generate(self, prompts, signature="serving_default", seed=None, **settings):
         """PNG bytes, one per prompt."""
-        outputs = self.predict(generation_inputs(prompts, signature, seed, **settings), signature)
+        outputs = self.predict(generation_inputs(prompts, signature, seed, **settings), signature, ["image_bytes"])
         return list(outputs["image_bytes"])
 
     def __enter__(self):
@@ -125,9 +125,9 @@ class GrpcClient(_Client):
             if not key.startswith("__")  # __saved_model_init_op and other internals
         }
 
-    def predict(self, inputs, signature="serving_default"):
-        """inputs {name: array-like} -> outputs {name: np.ndarray}."""
-        request = predict_pb2.PredictRequest()
+    def predict(self, inputs, signature="serving_default", output_filter=()):
+        """inputs {name: array-like} -> outputs {name: np.ndarray} (only `output_filter`'s names when given)."""
+        request = predict_pb2.PredictRequest(output_filter=list(output_filter))
         request.model_spec.name = self.model
         request.model_spec.signature_name = signature
         for name, value in inputs.items():
@@ -181,8 +181,11 @@ class RestClient(_Client):
             if not key.startswith("__")
         }
 
-    def predict(self, inputs, signature="serving_default"):
-        """inputs {name: array-like} -> outputs {name: np.ndarray} (strings as bytes)."""
+    def predict(self, inputs, signature="serving_default", output_filter=()):
+        """inputs {name: array-like} -> outputs {name: np.ndarray} (strings as bytes).
+
+        TF Serving's REST API has no output filter: `output_filter` only drops outputs here.
+        """
         columns = {name: _json_column(value) for name, value in inputs.items()}
         rows = len(next(iter(columns.values())))
         instances = [{name: column[row] for name, column in columns.items()} for row in range(rows)]
@@ -190,7 +193,7 @@ class RestClient(_Client):
         names = list(predictions[0]) if isinstance(predictions[0], dict) else None
         if names is None:
             raise ServingError("INTERNAL", "expected named outputs from a multi-output signature")
-        return {name: _from_json([row[name] for row in predictions]) for name in names}
+        return {name: _from_json([row[name] for row in predictions]) for name in names if not output_filter or name in output_filter}
 
     def close(self):
         pass

@@ -217,13 +217,13 @@ class ServedModel:
         return key, self.signature_defs[key]
 
     def predict(self, signature_name, inputs, output_filter=()):
-        """inputs {name: np.ndarray} -> (signature key, {name: np.ndarray}); checks everything first."""
+        """inputs {name: TypedArray} -> (signature key, {name: np.ndarray}); checks everything before running."""
         key, signature = self.signature(signature_name)
         self._check_inputs(signature, inputs)
-        outputs = self.batchers[key].submit({name: typed.array for name, typed in inputs.items()})
-        unknown = set(output_filter) - set(outputs)
+        unknown = set(output_filter) - set(signature.outputs)
         if unknown:
             raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"output tensor alias not found in signature: {sorted(unknown)}")
+        outputs = self.batchers[key].submit({name: typed.array for name, typed in inputs.items()})
         return key, {name: value for name, value in outputs.items() if not output_filter or name in output_filter}
 
     def _check_inputs(self, signature, inputs):
@@ -286,9 +286,6 @@ class TypedArray:
 
     array: np.ndarray
     dtype: tf.dtypes.DType
-
-    def __len__(self):
-        return len(self.array)
 
 
 class ModelRepository:

@@ -59,6 +59,14 @@ def test_served_tokens_equal_keras_greedy_tokens(grpc_client, rest_client, model
     np.testing.assert_array_equal(rest_client.predict(_greedy(prompts), "generate")["tokens"], expected)
 
 
+def test_output_filter_returns_only_the_named_outputs(grpc_client):
+    inputs = _greedy(["a red circle"])
+    assert set(grpc_client.predict(inputs, "generate", ["tokens"])) == {"tokens"}
+    with pytest.raises(serving_client.ServingError) as failure:
+        grpc_client.predict(inputs, "generate", ["pictures"])
+    assert failure.value.code == "INVALID_ARGUMENT" and "pictures" in failure.value.message
+
+
 def test_metadata_lists_the_signatures_over_grpc_and_rest(grpc_client, rest_client):
     for signatures in (grpc_client.signatures(), rest_client.signatures()):
         assert set(signatures) == {"serving_default", "generate", "decode_tokens"}
