@@ -267,6 +267,10 @@ class ServedModel:
                 else "the request has no rows",
             )
 
+    def signature_def_map(self):
+        """The SignatureDefMap GetModelMetadata returns (gRPC packs it, REST writes it as JSON)."""
+        return get_model_metadata_pb2.SignatureDefMap(signature_def=self.signature_defs)
+
     def status(self):
         """ModelVersionStatus of the served version (AVAILABLE)."""
         return get_model_status_pb2.ModelVersionStatus(
@@ -307,6 +311,10 @@ class ModelRepository:
             raise ValueError(f"{path}: model_config_list has no models")
         return cls(models)
 
+    def for_spec(self, model_spec):
+        """The model a gRPC request's ModelSpec names (NOT_FOUND otherwise)."""
+        return self.get(model_spec.name, model_spec.version.value)
+
     def get(self, name, version=0):
         if name not in self.models:
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({name})")
@@ -338,7 +346,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request, context):
         try:
-            model = self.repository.get(request.model_spec.name, request.model_spec.version.value)
+            model = self.repository.for_spec(request.model_spec)
             key, outputs = model.predict(request.model_spec.signature_name, _request_inputs(request), request.output_filter)
         except ServingError as err:
             context.abort(err.code, err.message)
@@ -352,7 +360,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def GetModelMetadata(self, request, context):
         try:
-            model = self.repository.get(request.model_spec.name, request.model_spec.version.value)
+            model = self.repository.for_spec(request.model_spec)
             unsupported = [field for field in request.metadata_field if field != "signature_def"]
             if unsupported or not request.metadata_field:
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {unsupported or '(none)'} is not supported")
@@ -361,10 +369,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = get_model_metadata_pb2.GetModelMetadataResponse()
         response.model_spec.name = model.name
         response.model_spec.version.value = model.version
-        signatures = get_model_metadata_pb2.SignatureDefMap()
-        for key, signature in model.signature_defs.items():
-            signatures.signature_def[key].CopyFrom(signature)
-        response.metadata["signature_def"].Pack(signatures)
+        response.metadata["signature_def"].Pack(model.signature_def_map())
         return response
 
 
@@ -376,7 +381,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     def GetModelStatus(self, request, context):
         try:
-            model = self.repository.get(request.model_spec.name, request.model_spec.version.value)
+            model = self.repository.for_spec(request.model_spec)
         except ServingError as err:
             context.abort(err.code, err.message)
         return get_model_status_pb2.GetModelStatusResponse(model_version_status=[model.status()])
@@ -492,10 +497,9 @@ def rest_handler(repository, limits):
                 if rest == ":predict":
                     raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, ":predict needs POST")
                 if rest == "/metadata":
-                    signatures = get_model_metadata_pb2.SignatureDefMap(signature_def=model.signature_defs)
                     payload = {
                         "model_spec": {"name": model.name, "signature_name": "", "version": str(model.version)},
-                        "metadata": {"signature_def": json_format.MessageToDict(signatures)},
+                        "metadata": {"signature_def": json_format.MessageToDict(model.signature_def_map())},
                     }
                 else:
                     status = get_model_status_pb2.GetModelStatusResponse(model_version_status=[model.status()])
