@@ -4,6 +4,23 @@ import keras
 from keras import ops
 
 
+MASKED_SCORE_MARGIN = 30.0  # masked keys score this far below the row's lowest score: weight < e^-30 each
+
+
+def masked_softmax(scores, attention_mask=None):
+    """Softmax over the last axis of scores [B, H, T, S], ignoring keys where attention_mask [B or 1, T, S] is False.
+
+    Masked keys get the row's lowest score minus `MASKED_SCORE_MARGIN`, not a large constant:
+    full-integer TFLite quantizes each tensor with one calibrated range, and a -1e9 fill puts
+    every real score into the same int8 step (uniform attention). This keeps the softmax input
+    within the scores' own range plus the margin.
+    """
+    if attention_mask is not None:
+        floor = ops.min(scores, axis=-1, keepdims=True) - MASKED_SCORE_MARGIN  # (B, H, T, 1)
+        scores = ops.where(attention_mask[:, None, :, :], scores, floor)
+    return ops.softmax(scores, axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="keras_dalle")
 class CachedMultiHeadAttention(keras.layers.Layer):
     """Multi-head self-attention; with a cache, new keys and values are written at `cache_index`.
@@ -52,15 +69,16 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             cache_length = ops.shape(cache)[2]
             positions = cache_index + ops.arange(ops.shape(x)[1])  # (T,)
-            write = ops.cast(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), key.dtype)  # (T, S)
+            # where, not cast(equal): the converter turns cast(equal(range, i)) into ONE_HOT, whose int8
+            # version emits 0.5 for "off" (its on/off constants are not requantized).
+            write = ops.where(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), 1.0, 0.0)  # (T, S)
+            write = ops.cast(write, key.dtype)
             keep = (1.0 - ops.sum(write, axis=0))[None, :, None, None]  # (1, S, 1, 1)
             key = cache[:, 0] * keep + ops.einsum("ts,bthk->bshk", write, key)  # (B, S, H, K)
             value = cache[:, 1] * keep + ops.einsum("ts,bthk->bshk", write, value)
             cache = ops.stack([key, value], axis=1)
         scores = ops.einsum("bthk,bshk->bhts", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))
-        if attention_mask is not None:
-            scores = ops.where(attention_mask[:, None, :, :], scores, ops.cast(-1e9, scores.dtype))
-        weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)
+        weights = masked_softmax(ops.cast(scores, "float32"), attention_mask)  # (B, H, T, S)
         attended = ops.einsum("bhts,bshk->bthk", ops.cast(weights, value.dtype), value)  # (B, T, H, K)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
         output = self.output_dense(ops.reshape(attended, (batch, steps, self.num_heads * self.key_dim)))

@@ -1,0 +1,83 @@
+"""Full-integer TFLite: the attention layer's graph must survive int8 (mask fill, cache write)."""
+
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_dalle.layers.attention import CachedMultiHeadAttention, masked_softmax
+
+HEADS, KEY_DIM, WIDTH, CACHE = 2, 8, 16, 12
+
+
+def test_masked_softmax_matches_minus_infinity_masking():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(scale=4.0, size=(2, HEADS, 3, CACHE)).astype(np.float32)
+    mask = rng.random((2, 3, CACHE)) < 0.6
+    mask[..., 0] = True  # every query sees a key
+    reference = tf.nn.softmax(tf.where(mask[:, None], scores, -np.inf), axis=-1).numpy()
+    weights = keras.ops.convert_to_numpy(masked_softmax(scores, mask))
+    np.testing.assert_allclose(weights, reference, atol=1e-7)
+    assert (weights[~np.broadcast_to(mask[:, None], weights.shape)] < 1e-12).all()
+
+
+def _relative_rms(actual, expected):
+    return float(np.sqrt(np.mean((actual - expected) ** 2)) / np.sqrt(np.mean(expected**2)))
+
+
+def test_int8_cached_attention_tracks_float():
+    """A decode step (one query, a key/value cache, a padding mask) converted to full int8.
+
+    Fails if the cache write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5,
+    halving the cache every step) or if masked scores use a huge constant (every real score then
+    lands in one int8 step and attention turns uniform).
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(0)
+    layer = CachedMultiHeadAttention(num_heads=HEADS, key_dim=KEY_DIM)
+    layer.build((1, 1, WIDTH))
+    rng = np.random.default_rng(1)
+
+    def decode_state():
+        index = int(rng.integers(2, CACHE))
+        cache = rng.normal(size=(1, 2, CACHE, HEADS, KEY_DIM)).astype(np.float32)
+        cache[:, :, index:] = 0.0  # not written yet
+        visible = np.arange(CACHE) <= index
+        visible[1] = False  # a padding key
+        return {
+            "x": rng.normal(size=(1, 1, WIDTH)).astype(np.float32),
+            "cache": cache,
+            "index": np.array(index, np.int32),
+            "mask": visible[None, None, :],
+        }
+
+    def step(x, cache, index, mask):
+        output, cache = layer(x, attention_mask=mask, cache=cache, cache_index=index)
+        return {"output": output, "cache": cache}
+
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        "serving_default",
+        step,
+        input_signature=[
+            tf.TensorSpec((1, 1, WIDTH), tf.float32, name="x"),
+            tf.TensorSpec((1, 2, CACHE, HEADS, KEY_DIM), tf.float32, name="cache"),
+            tf.TensorSpec((), tf.int32, name="index"),
+            tf.TensorSpec((1, 1, CACHE), tf.bool, name="mask"),
+        ],
+    )
+    calibration = [decode_state() for _ in range(40)]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive.write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(calibration)
+        run = Interpreter(model_content=converter.convert()).get_signature_runner()
+    for state in (decode_state() for _ in range(10)):
+        expected = step(**state)
+        result = run(**state)
+        assert _relative_rms(result["cache"], expected["cache"].numpy()) < 0.05
+        assert _relative_rms(result["output"], expected["output"].numpy()) < 0.1
