@@ -42,8 +42,8 @@ def test_int8_cached_attention_tracks_float():
 
     def decode_state():
         index = int(rng.integers(2, CACHE))
-        cache = rng.normal(size=(1, 2, CACHE, HEADS, KEY_DIM)).astype(np.float32)
-        cache[:, :, index:] = 0.0  # not written yet
+        cache = rng.normal(size=(2, 1, HEADS, CACHE, KEY_DIM)).astype(np.float32)
+        cache[:, :, :, index:] = 0.0  # not written yet
         visible = np.arange(CACHE) <= index
         visible[1] = False  # a padding key
         return {
@@ -54,8 +54,8 @@ def test_int8_cached_attention_tracks_float():
         }
 
     def step(x, cache, index, mask):
-        output, cache = layer(x, attention_mask=mask, cache=cache, cache_index=index)
-        return {"output": output, "cache": cache}
+        output, (keys, values) = layer(x, attention_mask=mask, cache=(cache[0], cache[1]), cache_index=index)
+        return {"output": output, "cache": tf.stack([keys, values])}
 
     archive = keras.export.ExportArchive()
     archive.track(layer)
@@ -64,7 +64,7 @@ def test_int8_cached_attention_tracks_float():
         step,
         input_signature=[
             tf.TensorSpec((1, 1, WIDTH), tf.float32, name="x"),
-            tf.TensorSpec((1, 2, CACHE, HEADS, KEY_DIM), tf.float32, name="cache"),
+            tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # keys, values
             tf.TensorSpec((), tf.int32, name="index"),
             tf.TensorSpec((1, 1, CACHE), tf.bool, name="mask"),
         ],

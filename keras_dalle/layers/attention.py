@@ -21,12 +21,29 @@ def masked_softmax(scores, attention_mask=None):
     return ops.softmax(scores, axis=-1)
 
 
+def write_to_cache(cache, new, index):
+    """cache float [B, H, S, K] with new [B, H, T, K] written at positions index .. index + T - 1.
+
+    A one-hot blend, not a slice update, so the same graph converts to builtin TFLite ops and to
+    ONNX (see shared/notes/deploy-facts.md). The one-hot rows come from `where`, not
+    `cast(equal(...))`: the TFLite converter turns the latter into ONE_HOT, whose int8 version
+    emits 0.5 for "off" (its on/off constants are not requantized).
+    """
+    cache_length = ops.shape(cache)[2]
+    positions = index + ops.arange(ops.shape(new)[2])  # (T,)
+    write = ops.where(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), 1.0, 0.0)  # (T, S)
+    write = ops.cast(write, cache.dtype)
+    keep = (1.0 - ops.sum(write, axis=0))[:, None]  # (S, 1)
+    return cache * keep + ops.matmul(ops.transpose(write), new)  # (S, T) @ (B, H, T, K) -> (B, H, S, K)
+
+
 @keras.saving.register_keras_serializable(package="keras_dalle")
 class CachedMultiHeadAttention(keras.layers.Layer):
     """Multi-head self-attention; with a cache, new keys and values are written at `cache_index`.
 
-    The cache write is a one-hot blend (built with `equal`), not a slice update, so the same graph converts to
-    builtin TFLite ops and to ONNX (see shared/notes/deploy-facts.md).
+    The cache is laid out heads first, [B, H, S, K], so the attention matmuls read it without
+    transposes, and each layer's keys and values are separate tensors (no slicing or stacking
+    of a shared cache per step: in the exported while loops those copies dominated the time).
 
     Args:
         num_heads: attention heads.
@@ -36,10 +53,10 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         x: float [B, T, D].
         attention_mask: bool [B or 1, T, S], True where a query may attend to a key
             (S = T without a cache, S = the cache length with one).
-        cache: float [B, 2, S, H, K] keys and values, or None.
+        cache: (keys, values), each float [B, H, S, K], or None.
         cache_index: int scalar, the position of x's first step in the cache.
 
-    Returns the output [B, T, D], and with a cache also the updated cache.
+    Returns the output [B, T, D], and with a cache also the updated (keys, values).
     """
 
     def __init__(self, num_heads, key_dim, **kwargs):
@@ -60,28 +77,23 @@ class CachedMultiHeadAttention(keras.layers.Layer):
 
     def _split_heads(self, x):
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-        return ops.reshape(x, (batch, steps, self.num_heads, self.key_dim))  # (B, T, H, K)
+        x = ops.reshape(x, (batch, steps, self.num_heads, self.key_dim))  # (B, T, H, K)
+        return ops.transpose(x, (0, 2, 1, 3))  # (B, H, T, K)
 
     def call(self, x, attention_mask=None, cache=None, cache_index=None):
         query = self._split_heads(self.query_dense(x))
         key = self._split_heads(self.key_dense(x))
         value = self._split_heads(self.value_dense(x))
         if cache is not None:
-            cache_length = ops.shape(cache)[2]
-            positions = cache_index + ops.arange(ops.shape(x)[1])  # (T,)
-            # where, not cast(equal): the converter turns cast(equal(range, i)) into ONE_HOT, whose int8
-            # version emits 0.5 for "off" (its on/off constants are not requantized).
-            write = ops.where(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), 1.0, 0.0)  # (T, S)
-            write = ops.cast(write, key.dtype)
-            keep = (1.0 - ops.sum(write, axis=0))[None, :, None, None]  # (1, S, 1, 1)
-            key = cache[:, 0] * keep + ops.einsum("ts,bthk->bshk", write, key)  # (B, S, H, K)
-            value = cache[:, 1] * keep + ops.einsum("ts,bthk->bshk", write, value)
-            cache = ops.stack([key, value], axis=1)
-        scores = ops.einsum("bthk,bshk->bhts", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))
+            key = write_to_cache(cache[0], key, cache_index)  # (B, H, S, K)
+            value = write_to_cache(cache[1], value, cache_index)
+            cache = (key, value)
+        scores = ops.einsum("bhtk,bhsk->bhts", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))
         weights = masked_softmax(ops.cast(scores, "float32"), attention_mask)  # (B, H, T, S)
-        attended = ops.einsum("bhts,bshk->bthk", ops.cast(weights, value.dtype), value)  # (B, T, H, K)
+        attended = ops.einsum("bhts,bhsk->bhtk", ops.cast(weights, value.dtype), value)  # (B, H, T, K)
         batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-        output = self.output_dense(ops.reshape(attended, (batch, steps, self.num_heads * self.key_dim)))
+        attended = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (batch, steps, self.num_heads * self.key_dim))
+        output = self.output_dense(attended)  # (B, T, D)
         return output if cache is None else (output, cache)
 
     def get_config(self):

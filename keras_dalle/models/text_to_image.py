@@ -95,8 +95,8 @@ class Generator(keras.layers.Layer):
         dropout: dropout rate.
 
     `call` is teacher-forced (all N image inputs at once); `prefill` and `decode_step` compute
-    the same logits one token at a time over a key/value cache of shape
-    [B, 2 * num_layers, L + N, num_heads, width / num_heads].
+    the same logits one token at a time over a key/value cache: a list of 2 * num_layers
+    tensors [B, num_heads, L + N, width / num_heads].
     """
 
     def __init__(self, codebook_size, text_length, image_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
@@ -139,20 +139,17 @@ class Generator(keras.layers.Layer):
         return self.head(self.norm(x[:, self.text_length :]))  # (B, N, K)
 
     def empty_cache(self, batch_size):
-        """Zeros [B, 2 * num_layers, L + N, num_heads, head_dim]: keys and values of each layer in turn.
-
-        Five dimensions, not six: TFLite's slicing kernels take at most five.
-        """
+        """Zeros: a list of 2 * num_layers tensors [B, num_heads, L + N, head_dim], each layer's keys then values."""
         head_dim = self.width // self.num_heads
-        total = self.text_length + self.image_length
-        return ops.zeros((batch_size, 2 * self.num_layers, total, self.num_heads, head_dim))
+        zeros = ops.zeros((batch_size, self.num_heads, self.text_length + self.image_length, head_dim))
+        return [zeros] * (2 * self.num_layers)
 
     def _run_cached(self, x, mask, cache, index):
-        layers = []
+        updated = []
         for i, block in enumerate(self.blocks):
-            x, layer_cache = block(x, attention_mask=mask, cache=cache[:, 2 * i : 2 * i + 2], cache_index=index)
-            layers.append(layer_cache)  # (B, 2, L+N, H, K)
-        return self.head(self.norm(x[:, -1])), ops.concatenate(layers, axis=1)
+            x, (keys, values) = block(x, attention_mask=mask, cache=(cache[2 * i], cache[2 * i + 1]), cache_index=index)
+            updated += [keys, values]
+        return self.head(self.norm(x[:, -1])), updated
 
     def prefill(self, text_states, text_mask):
         """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache)."""
