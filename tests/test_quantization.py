@@ -4,6 +4,7 @@ import tempfile
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_dalle.layers.attention import CachedMultiHeadAttention, masked_softmax
@@ -26,31 +27,33 @@ def _relative_rms(actual, expected):
     return float(np.sqrt(np.mean((actual - expected) ** 2)) / np.sqrt(np.mean(expected**2)))
 
 
-def test_int8_cached_attention_tracks_float():
-    """A decode step (one query, a key/value cache, a padding mask) converted to full int8.
+@pytest.mark.parametrize("steps", [1, 3], ids=["decode-step", "prefill"])
+def test_int8_cached_attention_tracks_float(steps):
+    """Attention over a key/value cache with a padding mask, converted to full int8.
 
-    Fails if the cache write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5,
-    halving the cache every step) or if masked scores use a huge constant (every real score then
-    lands in one int8 step and attention turns uniform).
+    One step is a decoding step, several are a prefill (the two cache-write paths). Fails if the
+    cache write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5, halving the
+    cache) or if masked scores use a huge constant (every real score then lands in one int8 step
+    and attention turns uniform).
     """
     from ai_edge_litert.interpreter import Interpreter
 
     keras.utils.set_random_seed(0)
     layer = CachedMultiHeadAttention(num_heads=HEADS, key_dim=KEY_DIM)
-    layer.build((1, 1, WIDTH))
+    layer.build((1, steps, WIDTH))
     rng = np.random.default_rng(1)
 
     def decode_state():
-        index = int(rng.integers(2, CACHE))
+        index = int(rng.integers(2, CACHE - steps + 1))
         cache = rng.normal(size=(2, 1, HEADS, CACHE, KEY_DIM)).astype(np.float32)
         cache[:, :, :, index:] = 0.0  # not written yet
-        visible = np.arange(CACHE) <= index
-        visible[1] = False  # a padding key
+        visible = np.arange(CACHE)[None, :] <= index + np.arange(steps)[:, None]  # (T, S) causal
+        visible[:, 1] = False  # a padding key
         return {
-            "x": rng.normal(size=(1, 1, WIDTH)).astype(np.float32),
+            "x": rng.normal(size=(1, steps, WIDTH)).astype(np.float32),
             "cache": cache,
             "index": np.array(index, np.int32),
-            "mask": visible[None, None, :],
+            "mask": visible[None],
         }
 
     def step(x, cache, index, mask):
@@ -63,10 +66,10 @@ def test_int8_cached_attention_tracks_float():
         "serving_default",
         step,
         input_signature=[
-            tf.TensorSpec((1, 1, WIDTH), tf.float32, name="x"),
+            tf.TensorSpec((1, steps, WIDTH), tf.float32, name="x"),
             tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # keys, values
             tf.TensorSpec((), tf.int32, name="index"),
-            tf.TensorSpec((1, 1, CACHE), tf.bool, name="mask"),
+            tf.TensorSpec((1, steps, CACHE), tf.bool, name="mask"),
         ],
     )
     calibration = [decode_state() for _ in range(40)]

@@ -24,15 +24,18 @@ def masked_softmax(scores, attention_mask=None):
 def write_to_cache(cache, new, index):
     """cache float [B, H, S, K] with new [B, H, T, K] written at positions index .. index + T - 1.
 
-    A one-hot blend, not a slice update, so the same graph converts to builtin TFLite ops and to
-    ONNX (see shared/notes/deploy-facts.md). The one-hot rows come from `where`, not
-    `cast(equal(...))`: the TFLite converter turns the latter into ONE_HOT, whose int8 version
-    emits 0.5 for "off" (its on/off constants are not requantized).
+    No slice update, so the same graph converts to builtin TFLite ops and to ONNX (see
+    shared/notes/deploy-facts.md). One step (T = 1, every decoding step) is a broadcast `where`:
+    one pass over the cache. Several steps (the prefill) are a one-hot blend; its one-hot rows
+    come from `where`, not `cast(equal(...))`, which the TFLite converter turns into ONE_HOT,
+    whose int8 version emits 0.5 for "off" (its on/off constants are not requantized).
     """
-    cache_length = ops.shape(cache)[2]
-    positions = index + ops.arange(ops.shape(new)[2])  # (T,)
-    write = ops.where(ops.equal(positions[:, None], ops.arange(cache_length)[None, :]), 1.0, 0.0)  # (T, S)
-    write = ops.cast(write, cache.dtype)
+    cache_length, steps = ops.shape(cache)[2], new.shape[2]
+    positions = index + ops.arange(steps)  # (T,)
+    hit = ops.equal(positions[:, None], ops.arange(cache_length)[None, :])  # (T, S)
+    if steps == 1:
+        return ops.where(ops.reshape(hit, (cache_length, 1)), new, cache)  # (B, H, S, K)
+    write = ops.cast(ops.where(hit, 1.0, 0.0), cache.dtype)
     keep = (1.0 - ops.sum(write, axis=0))[:, None]  # (S, 1)
     return cache * keep + ops.matmul(ops.transpose(write), new)  # (S, T) @ (B, H, T, K) -> (B, H, S, K)
 
