@@ -9,7 +9,7 @@ make it with any uniform generator.
 
 Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
 `range == index`, which tf2onnx converts inside loops too); the key/value cache is written
-with a one-hot blend (see `CachedMultiHeadAttention`).
+with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cache`).
 """
 
 import tensorflow as tf
