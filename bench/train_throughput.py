@@ -12,6 +12,7 @@ discriminator step) and the text-to-image step with and without the adversarial 
 
 import argparse
 import re
+import statistics
 import time
 
 import keras_dalle  # noqa: F401
@@ -94,16 +95,23 @@ def matmul_peak(n=2048, repeats=10):
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
-def measure(model, batch, steps, jit):
-    """(samples/s, FLOPs per step) of `model`'s train step on one repeated batch."""
+def measure(model, batch, steps, jit, repeats=3):
+    """(samples/s, FLOPs per step, s/step) of `model`'s train step on one repeated batch.
+
+    s/step is the median over `repeats` timed fits of `steps` steps: single fits on this shared
+    machine now and then took exactly twice as long for the same code.
+    """
     model.compile(optimizer=keras.optimizers.Adam(1e-4), d_optimizer=keras.optimizers.Adam(1e-4), jit_compile=jit)
     model.build_optimizers()
     flops = count_flops(tf.function(model.train_step).get_concrete_function(batch))
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: tracing, XLA compilation
-    start = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    seconds = (time.perf_counter() - start) / steps
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+        timings.append((time.perf_counter() - start) / steps)
+    seconds = statistics.median(timings)
     return batch_rows(batch) / seconds, flops, seconds
 
 
