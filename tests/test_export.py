@@ -136,6 +136,26 @@ def test_quantized_tflite_is_builtin_only_and_runs(model, quantize):
     result = Interpreter(model_content=content).get_signature_runner("generate")(**_lite_inputs(model, PROMPTS[0]))
     assert result["image"].dtype == np.uint8 and result["tokens"].shape == (1, model.image_length)
     assert ((result["tokens"] >= 0) & (result["tokens"] < model.codebook_size)).all()
+    if quantize == "int8":
+        scales = _dense_weight_scale_counts(content)
+        assert scales and set(scales) == {1}, "int8 dense weights should have one scale each (smaller file)"
+
+
+def _dense_weight_scale_counts(content):
+    """Number of quantization scales of every FULLY_CONNECTED weight tensor in a .tflite flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(content, 0)
+    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
+             for i in range(model.OperatorCodesLength())]
+    counts = []
+    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
+        for op in (graph.Operators(i) for i in range(graph.OperatorsLength())):
+            if codes[op.OpcodeIndex()] == schema.BuiltinOperator.FULLY_CONNECTED:
+                weights = graph.Tensors(op.Inputs(1))
+                if weights.Type() == schema.TensorType.INT8:
+                    counts.append(weights.Quantization().ScaleLength())
+    return counts
 
 
 def test_onnx_matches_keras(model, greedy_tokens):
