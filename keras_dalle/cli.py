@@ -190,18 +190,19 @@ def cmd_train(args):
         overrides["adversarial_weight"] = args.adversarial_weight
     if args.adversarial_start is not None:
         overrides["adversarial_start"] = args.adversarial_start
+    if args.learning_rate is not None:
+        overrides["learning_rate"] = args.learning_rate
     common = dict(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
         seed=args.seed, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
         **overrides,
     )
     if args.stage in ("tokenizer", "all"):
-        stages.train_image_tokenizer(args.data, args.out, learning_rate=args.learning_rate or 1e-3, **common)
+        stages.train_image_tokenizer(args.data, args.out, **common)
         print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
     if args.stage in ("generator", "all"):
-        stages.train_text_to_image(
-            args.data, args.out, image_tokenizer=args.tokenizer, learning_rate=args.learning_rate or 5e-4, **common
-        )
+        prompts = _read_prompts(args.sample_prompts) if args.sample_prompts else None
+        stages.train_text_to_image(args.data, args.out, image_tokenizer=args.tokenizer, sample_prompts=prompts, **common)
         print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
     return 0
 
@@ -281,14 +282,18 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
     train.add_argument("--stage", choices=["tokenizer", "generator", "all"], required=True)
-    train.add_argument("--data", required=True, help="a folder of captioned images or packed shards")
+    train.add_argument("--data", required=True,
+                       help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
     train.add_argument("--preset", choices=["tiny", "small", "base"], default="small")
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=_positive_int, default=None)
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
-    train.add_argument("--learning-rate", type=float, default=None, help="default 1e-3 (tokenizer), 5e-4 (generator)")
+    train.add_argument("--learning-rate", type=float, default=None,
+                       help="default 1e-3 (tokenizer; generator: the peak of its warmup-cosine schedule)")
+    train.add_argument("--sample-prompts", default=None,
+                       help="prompts file for the per-epoch sample grid (default: a handful of the data's captions)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")
     train.add_argument("--adversarial-start", type=int, default=None, help="step at which the discriminator starts")
     train.add_argument("--seed", type=int, default=0)

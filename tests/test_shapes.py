@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -85,14 +87,34 @@ def test_object_count_option():
 def test_evaluation_prompts():
     prompts = shapes.evaluation_prompts()
     assert prompts == shapes.evaluation_prompts()
-    assert len(prompts) == 300 and len({p.prompt for p in prompts}) == 300
+    assert len(prompts) == 400 and len({p.prompt for p in prompts}) == 400
     for p in prompts:
         spec = grammar.parse_caption(p.prompt)
         assert spec.has_held_out_pair == (p.group == "held_out")
         if p.group != "held_out":
             assert (spec.relation is not None) == (p.group == "two_object")
+        if p.group == "full":
+            assert spec.objects[0].size and spec.objects[0].position
+        assert shapes.eval_prompt(p.prompt).group == p.group or p.group == "one_object"
     held = [grammar.parse_caption(p.prompt) for p in prompts if p.group == "held_out"]
     assert {s.relation is None for s in held} == {True, False}
+    # The three groups that existed before "full" was added are the same prompts as before.
+    first_three = "\n".join(p.prompt for p in prompts if p.group != "full")
+    assert hashlib.sha256(first_three.encode()).hexdigest()[:16] == "338156c657cb77bc"
+
+
+def test_tuning_prompts_leave_the_evaluation_prompts_out():
+    tuning = shapes.tuning_prompts(per_group=12)
+    assert len(tuning) == 48 and {p.group for p in tuning} == set(shapes.EVAL_GROUPS)
+    assert not {p.prompt for p in tuning} & {p.prompt for p in shapes.evaluation_prompts()}
+
+
+def test_endless_dataset_follows_make_sample():
+    captions, images = next(iter(shapes.endless_dataset(seed=3, canvas_size=16, chunk=4).skip(5).batch(3)))
+    for offset in range(3):
+        sample = shapes.make_sample(3, 5 + offset, canvas_size=16)
+        assert captions[offset].numpy().decode() == sample.caption
+        np.testing.assert_array_equal(images[offset].numpy(), sample.image)
 
 
 @pytest.mark.parametrize(

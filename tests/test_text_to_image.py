@@ -133,6 +133,34 @@ def test_adversarial_weight_zero_has_no_discriminator():
     model.fit(_batch().repeat(2), epochs=1, verbose=0)
 
 
+def test_discriminator_work_starts_at_adversarial_start():
+    model = _model(adversarial_start=3)
+    before = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    model.fit(_batch().repeat(3), epochs=1, verbose=0)
+    # Before the start the compiled step has no discriminator update at all.
+    assert int(model.d_optimizer.iterations) == 0
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.discriminator.trainable_weights))
+    model.fit(_batch().repeat(2), epochs=1, verbose=0)
+    assert int(model.optimizer.iterations) == 5 and int(model.d_optimizer.iterations) == 2
+    assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.discriminator.trainable_weights))
+
+
+def test_grid_positions_mark_rows_and_columns():
+    model = _model(image_grid_positions=True)
+    grid = model.generator.grid_positions
+    side = model.grid_size
+    flat = grid(tf.zeros((1, side * side, model.width))).numpy()[0]  # (N, D): the cell of each image input
+    expected = (grid.rows.numpy()[:, None, :] + grid.columns.numpy()[None, :, :]).reshape(side * side, -1)
+    np.testing.assert_allclose(flat, expected, atol=1e-6)
+    # A decoding step at cell 5 gets the same embedding as cell 5 of the whole grid.
+    one = grid(tf.zeros((1, 1, model.width)), start_index=5).numpy()[0, 0]
+    np.testing.assert_allclose(one, expected[5], atol=1e-6)
+    with pytest.raises(ValueError, match="square"):
+        from keras_dalle.models.text_to_image import Generator
+
+        Generator(32, 8, 12, 16, 1, 2, image_grid_positions=True)
+
+
 def test_package_model_drops_optimizer_state_only(trained, tmp_path):
     model, path = trained  # saved after fit: it carries optimizer slots
     small = tmp_path / "small.keras"

@@ -6,6 +6,8 @@ Accepted sources (a folder in every case):
 2. A folder with `captions.jsonl` (`{"image": relative path, "caption": str or [str]}` per
    line) or `captions.csv` (header `image,caption`; repeated images collect captions).
 3. TFRecord shards written by `pack_folder` (`keras-dalle data pack`), read streaming.
+4. The name `shapes` (when no such folder exists): the built-in shapes dataset, generated
+   endlessly while training, so no picture repeats (`SHAPES_SOURCE`).
 
 Images come out as uint8 (S, S, 3): the shorter side resized to S, then a center crop;
 grayscale, palette and RGBA images become RGB (transparency is composited onto black).
@@ -37,6 +39,7 @@ logger = logging.getLogger("keras_dalle")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 PACK_FORMAT = "keras_dalle.tfrecord.v1"
 PACK_INFO = "dataset.json"
+SHAPES_SOURCE = "shapes"
 _SHOWN_FILES = 5
 
 
@@ -51,6 +54,7 @@ class LoadReport:
     source: str
     found: int = 0
     skipped: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(list))
+    endless: bool = False
 
     def skip(self, reason, path):
         self.skipped[reason].append(str(path))
@@ -60,6 +64,8 @@ class LoadReport:
         return self.found - sum(len(paths) for paths in self.skipped.values())
 
     def summary(self):
+        if self.endless:
+            return f"{self.source}: endless, a new picture for every sample"
         lines = [f"{self.source}: found {self.found}, used {self.used}, skipped {self.found - self.used}"]
         for reason, paths in sorted(self.skipped.items()):
             shown = ", ".join(paths[:_SHOWN_FILES]) + (" ..." if len(paths) > _SHOWN_FILES else "")
@@ -207,6 +213,11 @@ def load_image(path, size):
         return resize_and_center_crop(image, size)
 
 
+def is_builtin_shapes(path):
+    """Whether `path` names the built-in endless shapes source (and no folder of that name exists)."""
+    return str(path) == SHAPES_SOURCE and not pathlib.Path(path).exists()
+
+
 def _is_packed(root):
     return (root / PACK_INFO).is_file() and any(root.glob("*.tfrecord"))
 
@@ -224,8 +235,10 @@ def load_dataset(
 ):
     """A batched, prefetched `tf.data.Dataset` of (caption string [B], image uint8 [B, S, S, 3]).
 
-    `path` is a folder of images with captions or of packed TFRecord shards. Shuffling and the
-    caption drawn for an image with several captions follow `seed`. Returns (dataset, LoadReport).
+    `path` is a folder of images with captions or of packed TFRecord shards, or `SHAPES_SOURCE`
+    (the built-in shapes, endless: samples of `seed`; `repeat` and `shuffle` do not apply).
+    Shuffling and the caption drawn for an image with several captions follow `seed`.
+    Returns (dataset, LoadReport).
     """
     import tensorflow as tf
 
@@ -234,7 +247,12 @@ def load_dataset(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     root = pathlib.Path(path)
-    if root.is_dir() and _is_packed(root):
+    if is_builtin_shapes(path):
+        from keras_dalle.data import shapes
+
+        dataset = shapes.endless_dataset(seed, image_size)
+        report = LoadReport(f"built-in shapes (seed {seed})", endless=True)
+    elif root.is_dir() and _is_packed(root):
         dataset, report = _packed_dataset(root, image_size, seed, shuffle)
     else:
         items, report = scan_folder(root, skip_uncaptioned, progress)

@@ -6,7 +6,11 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
 class GridPositionEmbedding(keras.layers.Layer):
-    """Adds a learned row embedding and a learned column embedding to a [B, H, W, D] grid.
+    """Adds a learned row embedding and a learned column embedding (axial positions) to a token grid.
+
+    The grid comes as [B, H, W, D], or flattened row-major as [B, T, D] holding the cells
+    `start_index .. start_index + T - 1` (a slice of the H * W sequence, as an autoregressive
+    decoder feeds it).
 
     Args:
         height: grid rows.
@@ -24,8 +28,13 @@ class GridPositionEmbedding(keras.layers.Layer):
         self.rows = self.add_weight(shape=(self.height, dim), initializer=init, name="rows")
         self.columns = self.add_weight(shape=(self.width, dim), initializer=init, name="columns")
 
-    def call(self, grid):
-        return grid + self.rows[None, :, None, :] + self.columns[None, None, :, :]
+    def call(self, grid, start_index=0):
+        if len(grid.shape) == 4:
+            return grid + self.rows[None, :, None, :] + self.columns[None, None, :, :]
+        cells = start_index + ops.arange(ops.shape(grid)[1])  # (T,) flat row-major cell indices
+        rows = ops.take(self.rows, cells // self.width, axis=0)
+        columns = ops.take(self.columns, cells % self.width, axis=0)
+        return grid + (rows + columns)[None]  # (B, T, D)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}

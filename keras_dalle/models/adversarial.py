@@ -1,5 +1,7 @@
 """The base of the two adversarially trained models: two optimizers, metric trackers, a discriminator step."""
 
+import functools
+
 import keras
 import tensorflow as tf
 
@@ -9,8 +11,10 @@ from keras_dalle.training.distribute import as_reducible_logs, scale_loss_for_re
 class AdversarialModel(keras.Model):
     """A model whose `optimizer` trains `main_weights` and whose `d_optimizer` trains `discriminator`.
 
-    Subclasses set `self.discriminator` (None trains without one), define `main_weights`, and
-    report their metrics through `update_trackers`.
+    Subclasses set `self.discriminator` (None trains without one) and `self.adversarial_start`,
+    define `main_weights` and `train_step(data, adversarial)`, and report their metrics through
+    `update_trackers`. Before `adversarial_start` the compiled step has no discriminator work
+    at all (no fake pictures, no discriminator update).
 
     Args:
         metric_names: names of the Mean trackers that `fit` reports.
@@ -59,11 +63,30 @@ class AdversarialModel(keras.Model):
             return
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
-    def discriminator_update(self, loss_fn, enabled):
-        """One `d_optimizer` step on `loss_fn()` (scaled by `enabled`, 0 or 1); returns the unscaled loss."""
+    def make_train_function(self, force=False):
+        """`fit`'s train function: with a discriminator, two compiled steps, `train_step(data, adversarial=False)`
+        before `adversarial_start` and `adversarial=True` from then on, picked at each call by the
+        optimizer's step count (with `steps_per_execution` > 1 the switch comes at the first call past the start)."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        if self.discriminator is None:
+            self.train_function = self._make_function(functools.partial(self.train_step, adversarial=False))
+            return self.train_function
+        warmup = self._make_function(functools.partial(self.train_step, adversarial=False))
+        adversarial = self._make_function(functools.partial(self.train_step, adversarial=True))
+
+        def train_function(iterator):
+            live = int(self.optimizer.iterations.numpy()) >= self.adversarial_start
+            return (adversarial if live else warmup)(iterator)
+
+        self.train_function = train_function
+        return train_function
+
+    def discriminator_update(self, loss_fn):
+        """One `d_optimizer` step on `loss_fn()`; returns the loss."""
         with tf.GradientTape() as tape:
             loss = loss_fn()
-            scaled = self.d_optimizer.scale_loss(scale_loss_for_replicas(enabled * loss))  # loss scaling: mixed_float16
+            scaled = self.d_optimizer.scale_loss(scale_loss_for_replicas(loss))  # loss scaling: mixed_float16
         weights = self._weights_to_train(self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
         return loss

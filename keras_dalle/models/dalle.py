@@ -32,7 +32,7 @@ class KerasDALLE(AdversarialModel):
     `fit(dataset)` takes (caption string, uint8 image) batches. Each step encodes the pictures
     to tokens with the frozen image tokenizer, replaces a fraction `caption_dropout` of the
     captions by the null caption (for classifier-free guidance), updates the text-conditional
-    discriminator (when `adversarial_weight > 0`), then the text encoder and generator on
+    discriminator (when `adversarial_weight > 0`, from step `adversarial_start`), then the text encoder and generator on
     teacher-forced cross-entropy plus `adversarial_weight` times the adversarial loss of
     pictures decoded from straight-through Gumbel-softmax samples of the generator's logits.
 
@@ -42,6 +42,7 @@ class KerasDALLE(AdversarialModel):
         text_width, text_layers, text_heads: the text encoder.
         width, generator_layers, generator_heads: the generator.
         dropout: dropout in both Transformers.
+        image_grid_positions: row and column embeddings for image tokens in the generator.
         caption_dropout: probability of training on the null caption.
         adversarial_weight: lambda of the adversarial term; 0 trains without a discriminator.
         adversarial_start: step from which the discriminator and its term are on.
@@ -68,6 +69,7 @@ class KerasDALLE(AdversarialModel):
         generator_layers=6,
         generator_heads=6,
         dropout=0.0,
+        image_grid_positions=False,
         caption_dropout=0.1,
         adversarial_weight=0.05,
         adversarial_start=1000,
@@ -102,6 +104,7 @@ class KerasDALLE(AdversarialModel):
         self.generator_layers = generator_layers
         self.generator_heads = generator_heads
         self.dropout = dropout
+        self.image_grid_positions = image_grid_positions
         self.caption_dropout = caption_dropout
         self.adversarial_weight = adversarial_weight
         self.adversarial_start = adversarial_start
@@ -121,7 +124,7 @@ class KerasDALLE(AdversarialModel):
         self.text_encoder = TextEncoder(VOCAB_SIZE, text_length, text_width, text_layers, text_heads, dropout, name="text_encoder")
         self.generator = Generator(
             self.codebook_size, text_length, self.image_length, width, generator_layers, generator_heads, dropout,
-            name="generator",
+            image_grid_positions=image_grid_positions, name="generator",
         )
         self.discriminator = (
             TextConditionalDiscriminator(discriminator_channels, VOCAB_SIZE, name="discriminator")
@@ -184,23 +187,21 @@ class KerasDALLE(AdversarialModel):
         accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
         return cross_entropy, accuracy
 
-    def train_step(self, data):
+    def train_step(self, data, adversarial=True):
+        """One step; `adversarial` adds the discriminator update and term (`fit` passes it from `adversarial_start` on)."""
         captions, images = data
         caption_ids = self._drop_captions(self.caption_ids(captions))
         targets = self.image_tokens(images)  # (B, N)
-        adversarial_on = ops.cast(self.optimizer.iterations >= self.adversarial_start, "float32")
         with tf.GradientTape() as tape:
             logits = self((caption_ids, targets), training=True)  # (B, N, K)
             cross_entropy, accuracy = self._token_metrics(targets, logits)
             loss = cross_entropy
-            if self.discriminator is not None:
+            if adversarial and self.discriminator is not None:
                 fake = self._pixels_from_logits(logits)
                 with tape.stop_recording():
-                    discriminator_loss = self._discriminator_step(
-                        to_unit_range(images), ops.stop_gradient(fake), caption_ids, adversarial_on
-                    )
+                    discriminator_loss = self._discriminator_step(to_unit_range(images), ops.stop_gradient(fake), caption_ids)
                 generator_adversarial_loss = -ops.mean(self.discriminator(fake, caption_ids))
-                loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
+                loss = loss + self.adversarial_weight * generator_adversarial_loss
             else:
                 discriminator_loss = generator_adversarial_loss = ops.zeros(())
         self.main_update(tape, loss)
@@ -213,7 +214,7 @@ class KerasDALLE(AdversarialModel):
         }
         return self.update_trackers(values)
 
-    def _discriminator_step(self, real, fake, caption_ids, adversarial_on):
+    def _discriminator_step(self, real, fake, caption_ids):
         """Hinge update: (real, caption) is real; (generated, caption) and (real, another caption) are fake."""
         mismatched = ops.roll(caption_ids, 1, axis=0)
 
@@ -222,7 +223,7 @@ class KerasDALLE(AdversarialModel):
             fake_logits = ops.concatenate([self.discriminator(fake, caption_ids), self.discriminator(real, mismatched)], 0)
             return hinge_discriminator_loss(real_logits, fake_logits)
 
-        return self.discriminator_update(loss, adversarial_on)
+        return self.discriminator_update(loss)
 
     def test_step(self, data):
         captions, images = data
@@ -311,6 +312,7 @@ class KerasDALLE(AdversarialModel):
             "generator_layers": self.generator_layers,
             "generator_heads": self.generator_heads,
             "dropout": self.dropout,
+            "image_grid_positions": self.image_grid_positions,
             "caption_dropout": self.caption_dropout,
             "adversarial_weight": self.adversarial_weight,
             "adversarial_start": self.adversarial_start,

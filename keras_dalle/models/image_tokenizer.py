@@ -172,18 +172,18 @@ class ImageTokenizer(AdversarialModel):
         quantizer_loss = codebook_loss + self.commitment_cost * commitment_loss
         return pixels, reconstruction, quantized, reconstruction_loss, quantizer_loss
 
-    def train_step(self, data):
+    def train_step(self, data, adversarial=True):
+        """One step; `adversarial` adds the discriminator update and term (`fit` passes it from `adversarial_start` on)."""
         images = data[-1] if isinstance(data, (tuple, list)) else data  # (caption, image) or image
         step = self.optimizer.iterations
-        adversarial_on = ops.cast(step >= self.adversarial_start, "float32")
         with tf.GradientTape() as tape:
             pixels, reconstruction, quantized, reconstruction_loss, quantizer_loss = self._forward_with_losses(images)
             loss = reconstruction_loss + quantizer_loss
-            if self.discriminator is not None:
+            if adversarial and self.discriminator is not None:
                 with tape.stop_recording():
-                    discriminator_loss = self._discriminator_step(pixels, reconstruction, adversarial_on)
+                    discriminator_loss = self._discriminator_step(pixels, reconstruction)
                 generator_adversarial_loss = -ops.mean(self.discriminator(reconstruction, training=True))
-                loss = loss + adversarial_on * self.adversarial_weight * generator_adversarial_loss
+                loss = loss + self.adversarial_weight * generator_adversarial_loss
             else:
                 discriminator_loss = generator_adversarial_loss = ops.zeros(())
         self.main_update(tape, loss)
@@ -200,14 +200,13 @@ class ImageTokenizer(AdversarialModel):
         }
         return self.update_trackers(values)
 
-    def _discriminator_step(self, pixels, reconstruction, adversarial_on):
+    def _discriminator_step(self, pixels, reconstruction):
         """One discriminator update on real pictures and (detached) reconstructions."""
         fake = ops.stop_gradient(reconstruction)
         return self.discriminator_update(
             lambda: hinge_discriminator_loss(
                 self.discriminator(pixels, training=True), self.discriminator(fake, training=True)
-            ),
-            adversarial_on,
+            )
         )
 
     def test_step(self, data):

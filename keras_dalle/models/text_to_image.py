@@ -2,7 +2,9 @@
 
 Fusion: the generator's sequence is the text encoder's states (L text positions) followed by
 the image-token embeddings (N positions: a begin token, then y_1 .. y_{N-1}), each with
-position and modality embeddings. A prefix mask lets text positions see the (non-pad) text
+position and modality embeddings; with `image_grid_positions` the image input at position t
+also gets the row and column embeddings of the grid cell it predicts (axial positions, as in
+DALL-E and DALLE-pytorch). A prefix mask lets text positions see the (non-pad) text
 and image positions see the text and the image positions up to their own, so the output at
 image position t predicts y_{t+1}: p(y_t | y_<t, text).
 """
@@ -11,7 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
-from keras_dalle.layers.position_embedding import PositionEmbedding
+from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 from keras_dalle.text.byte_tokenizer import PAD_ID
 
@@ -93,14 +95,24 @@ class Generator(keras.layers.Layer):
         image_length: N image tokens.
         width, num_layers, num_heads: the Transformer.
         dropout: dropout rate.
+        image_grid_positions: also add row and column embeddings of the predicted cell to image
+            inputs (N must be a square); False keeps 1-D positions only (models saved before
+            this option).
 
     `call` is teacher-forced (all N image inputs at once); `prefill` and `decode_step` compute
     the same logits one token at a time over a key/value cache: a list of 2 * num_layers
     tensors [B, num_heads, L + N, width / num_heads].
     """
 
-    def __init__(self, codebook_size, text_length, image_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
+    def __init__(
+        self, codebook_size, text_length, image_length, width, num_layers, num_heads, dropout=0.0,
+        image_grid_positions=False, **kwargs,
+    ):
         super().__init__(**kwargs)
+        grid_side = int(round(image_length**0.5))
+        if image_grid_positions and grid_side**2 != image_length:
+            raise ValueError(f"image_grid_positions needs a square number of image tokens, got {image_length}")
+        self.image_grid_positions = image_grid_positions
         self.codebook_size = codebook_size
         self.text_length = text_length
         self.image_length = image_length
@@ -112,6 +124,7 @@ class Generator(keras.layers.Layer):
         self.text_projection = keras.layers.Dense(width, name="text_projection")
         self.image_embedding = keras.layers.Embedding(codebook_size + 1, width, name="image_embedding")
         self.positions = PositionEmbedding(text_length + image_length, name="positions")
+        self.grid_positions = GridPositionEmbedding(grid_side, grid_side, name="grid_positions") if image_grid_positions else None
         self.modality = keras.layers.Embedding(2, width, name="modality")
         self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
@@ -123,6 +136,8 @@ class Generator(keras.layers.Layer):
 
     def _embed_image(self, image_inputs, start):
         x = self.image_embedding(image_inputs) + self.modality(ops.ones((1, 1), "int32"))
+        if self.grid_positions is not None:
+            x = self.grid_positions(x, start_index=start)  # input t carries the cell of y_{t+1}
         return self.positions(x, start_index=self.text_length + start)  # (B, n, D)
 
     def shift_right(self, image_tokens):
@@ -177,6 +192,7 @@ class Generator(keras.layers.Layer):
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
             "dropout": self.dropout,
+            "image_grid_positions": self.image_grid_positions,
         }
 
 

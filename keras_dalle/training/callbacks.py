@@ -1,4 +1,4 @@
-"""Callbacks: picture grids per epoch (PNG and TensorBoard) and a wall-clock budget."""
+"""Callbacks: picture grids per epoch (PNG and TensorBoard), caption-checker accuracy per epoch, a wall-clock budget."""
 
 import pathlib
 import time
@@ -60,6 +60,32 @@ def sample_grid(prompts, seed=0):
         return image_grid(model.generate(prompts, seed=seed), prompts, columns=min(4, len(prompts)), title=f"epoch {epoch}")
 
     return make
+
+
+class CaptionAccuracy(keras.callbacks.Callback):
+    """After each epoch, generates one picture per tuning prompt (fixed seed) and adds the caption
+    checker's accuracy to the epoch's logs as `tuning_accuracy` (and `tuning_<group>` per group),
+    so the progress line, the History and TensorBoard show picture quality as training goes.
+
+    Place it before the callbacks that read the logs (TensorBoard, checkpoints).
+
+    Args:
+        prompts: `shapes.EvalPrompt`s in the shapes grammar (e.g. `shapes.tuning_prompts()`).
+        seed: sampling seed, the same every epoch.
+    """
+
+    def __init__(self, prompts, seed=0):
+        super().__init__()
+        self.prompts = list(prompts)
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_dalle.evaluation.generation import evaluate_model
+
+        summary = evaluate_model(self.model, self.prompts, num_images=1, seed=self.seed, progress=False)
+        if logs is not None:
+            logs["tuning_accuracy"] = summary["overall"]["all"]
+            logs.update({f"tuning_{group}": row["all"] for group, row in summary.items() if group != "overall"})
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -7,6 +7,9 @@ A run folder holds both stages:
     RUN/logs/<stage>/           TensorBoard scalars and picture grids
     RUN/reconstructions/        originals above reconstructions, one PNG per epoch
     RUN/samples/                pictures for fixed prompts, one PNG per epoch
+
+`--data shapes` trains on the built-in shapes generated endlessly; such runs also log the
+caption checker's accuracy on `shapes.tuning_prompts()` after every epoch.
 """
 
 import contextlib
@@ -17,15 +20,16 @@ import keras
 import tensorflow as tf
 
 from keras_dalle import presets
-from keras_dalle.data.loader import load_dataset
+from keras_dalle.data import shapes
+from keras_dalle.data.loader import is_builtin_shapes, load_dataset
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.training.callbacks import EpochGrid, TimeBudget, reconstruction_grid, sample_grid
+from keras_dalle.training.callbacks import CaptionAccuracy, EpochGrid, TimeBudget, reconstruction_grid, sample_grid
 from keras_dalle.training.distribute import in_multi_worker_mode, is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
 MODEL_FILE = "keras_dalle.keras"
-SAMPLE_PROMPTS = (
+SHAPES_SAMPLE_PROMPTS = (
     "a big red circle in the top left",
     "a small blue square at the bottom",
     "a green triangle",
@@ -42,13 +46,43 @@ def gan_optimizer(learning_rate):
     return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
 
 
-def _transformer_optimizer(learning_rate):
-    """AdamW with clipping, for the text encoder and generator."""
-    return keras.optimizers.AdamW(learning_rate, weight_decay=0.01, beta_1=0.9, beta_2=0.99, clipnorm=1.0)
+def warmup_cosine(peak_learning_rate, total_steps, warmup_fraction=0.05, final_fraction=0.05):
+    """Linear warmup from 0 to the peak over `warmup_fraction` of the steps, then cosine decay
+    to `final_fraction` of the peak at `total_steps`."""
+    warmup = max(1, int(total_steps * warmup_fraction))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, max(1, total_steps - warmup), alpha=final_fraction, warmup_target=peak_learning_rate, warmup_steps=warmup
+    )
+
+
+def _transformer_optimizer(learning_rate, total_steps):
+    """AdamW with clipping and a warmup-cosine schedule over `total_steps`, for the text encoder and generator."""
+    return keras.optimizers.AdamW(
+        warmup_cosine(learning_rate, total_steps), weight_decay=0.01, beta_1=0.9, beta_2=0.99, clipnorm=1.0
+    )
+
+
+def _total_steps(report, epochs, steps_per_epoch, batch_size):
+    if steps_per_epoch is None:
+        if report.endless:
+            raise ValueError(f"{report.source} is endless: give --steps-per-epoch (steps_per_epoch)")
+        steps_per_epoch = max(1, report.used // batch_size)
+    return epochs * steps_per_epoch
+
+
+def _sample_prompts(data, dataset, sample_prompts):
+    """The prompts of the per-epoch sample grid: `sample_prompts` if given, the built-in ones for
+    shapes data, else up to 8 distinct captions of the user's data (its first, seeded batch)."""
+    if sample_prompts:
+        return list(sample_prompts)
+    if is_builtin_shapes(data) or (pathlib.Path(data) / "shapes.json").is_file():
+        return list(SHAPES_SAMPLE_PROMPTS)
+    captions = [c.decode("utf-8") for c in next(iter(dataset))[0].numpy()]
+    return list(dict.fromkeys(captions))[:8]
 
 
 def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
-               strategy):
+               strategy, first_callbacks=()):
     """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`.
 
     Only the chief writes models, logs and grids; every worker keeps its own backup (all hold the same
@@ -57,7 +91,7 @@ def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, st
     chief = is_chief(strategy)
     resolver = getattr(strategy, "cluster_resolver", None)
     backup = out / "backup" / stage if chief else out / "backup" / stage / f"worker_{resolver.task_id}"
-    callbacks = [keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)]
+    callbacks = [*first_callbacks, keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)]
     if chief:
         callbacks += [
             keras.callbacks.ModelCheckpoint(str(out / file_name)),
@@ -137,13 +171,15 @@ def train_image_tokenizer(
 
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
-    learning_rate=5e-4, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
-    jit_compile=False, **overrides,
+    learning_rate=1e-3, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
+    jit_compile=False, sample_prompts=None, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer (default: `out/image_tokenizer.keras`).
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
+    `learning_rate` is the peak of a warmup-cosine schedule over all the run's steps.
+    `sample_prompts` are the per-epoch grid's prompts (default: see `_sample_prompts`).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
@@ -161,17 +197,21 @@ def train_text_to_image(
             repeat=steps_per_epoch is not None, drop_remainder=True,
         )
         print(report.summary())
+        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
+        prompts = _sample_prompts(data, dataset, sample_prompts)
         model = KerasDALLE(tokenizer, **config)
         if jit_compile:
             dataset = dataset.map(lambda captions, images: (model.text_tokenizer(captions), images))
         model.compile(
-            optimizer=_transformer_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile
+            optimizer=_transformer_optimizer(learning_rate, total_steps), d_optimizer=gan_optimizer(learning_rate),
+            jit_compile=jit_compile,
         )
         model.build_optimizers()
         if is_chief(active):
             _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
+        checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if prompts == list(SHAPES_SAMPLE_PROMPTS) else []
         history = _fit_stage(
-            model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(list(SAMPLE_PROMPTS)),
-            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active,
+            model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
+            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=checker,
         )
     return model, history
