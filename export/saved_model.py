@@ -7,6 +7,10 @@ Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
   cfg_scale (float32 [B]), seed (int64 [B]) -> the same outputs. Per-row inputs keep every
   input batchable by TF Serving's batcher.
 - `decode_tokens`: tokens (int32 [B, N]) -> image, image_bytes.
+- `sampling_defaults`: prompt (string [B], values unused) -> temperature, top_k, top_p, cfg_scale
+  [B]: the model's defaults, which `serving_default` uses and clients fill in for `generate`
+  settings the user leaves out. It takes a batched input (not none) so that TF Serving's
+  batcher, which batches every input along dimension 0, accepts it.
 
 The graph needs TensorFlow and tensorflow-text ops only (TF Serving's model server links both):
 tokenizing, the sampling loop with its key/value cache, decoding and PNG encoding all run inside.
@@ -36,18 +40,16 @@ def build_archive(model):
     rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
     prompt = rows(tf.string, "prompt")
 
+    dtypes = {"temperature": tf.float32, "top_k": tf.int32, "top_p": tf.float32, "cfg_scale": tf.float32}
+
+    def sampling_defaults(prompt):
+        batch = tf.shape(prompt)[:1]
+        return {name: tf.fill(batch, tf.constant(value, dtypes[name])) for name, value in model.sampling_defaults().items()}
+
     def serving_default(prompt):
         batch = tf.shape(prompt)[:1]
         seed = tf.random.uniform(batch, maxval=2**31 - 1, dtype=tf.int64)
-        return graphs.generate_from_prompts(
-            model,
-            prompt,
-            tf.fill(batch, float(model.temperature)),
-            tf.fill(batch, int(model.top_k)),
-            tf.fill(batch, float(model.top_p)),
-            tf.fill(batch, float(model.cfg_scale)),
-            seed,
-        )
+        return graphs.generate_from_prompts(model, prompt, **sampling_defaults(prompt), seed=seed)
 
     def generate(prompt, temperature, top_k, top_p, cfg_scale, seed):
         return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed)
@@ -69,6 +71,7 @@ def build_archive(model):
             rows(tf.int64, "seed"),
         ],
     )
+    archive.add_endpoint("sampling_defaults", sampling_defaults, input_signature=[prompt])
     archive.add_endpoint(
         "decode_tokens", decode_tokens, input_signature=[tf.TensorSpec((None, model.image_length), tf.int32, name="tokens")]
     )
@@ -116,7 +119,7 @@ def main(argv=None):
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"export.saved_model: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens to {out}")
+    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens, sampling_defaults to {out}")
     return 0
 
 

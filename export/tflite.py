@@ -14,11 +14,14 @@ constant (it would take the whole int8 range of the scores), and the cache write
 `cast(equal(...))`, which the converter turns into a ONE_HOT op whose int8 "off" value is 0.5.
 
 Settings are not checked in the graph (TFLite has no Assert op): app code validates them as
-`keras_dalle.sampling.validate_sampling_arguments` does. PNG encoding stays out (Flex only);
+`keras_dalle.sampling.validate_sampling_arguments` does. The model's default settings go beside
+the file as `F.json` (`{"sampling_defaults": {...}}`), which the Android sample reads, so the
+defaults live in the model alone. PNG encoding stays out (Flex only);
 Android builds a Bitmap from the RGB bytes.
 """
 
 import argparse
+import json
 import pathlib
 import sys
 import tempfile
@@ -114,6 +117,11 @@ def convert(model, quantize="none"):
     return content
 
 
+def sidecar(model):
+    """What app code needs besides the .tflite: the model's default sampling settings."""
+    return {"sampling_defaults": model.sampling_defaults()}
+
+
 def custom_ops(content):
     """Names of the Flex / custom operators in a .tflite flatbuffer (empty for builtin-only models)."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -134,14 +142,16 @@ def main(argv=None):
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
     args = parser.parse_args(argv)
     try:
-        content = convert(pretrained.load_model(args.model), args.quantize)
+        model = pretrained.load_model(args.model)
+        content = convert(model, args.quantize)
     except (FileNotFoundError, ValueError) as err:
         print(f"export.tflite: error: {err}", file=sys.stderr)
         return 2
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(content)
-    print(f"wrote {out} ({len(content) / 1e6:.2f} MB, quantize={args.quantize}, builtin ops only)")
+    out.with_suffix(".json").write_text(json.dumps(sidecar(model), indent=2) + "\n")
+    print(f"wrote {out} ({len(content) / 1e6:.2f} MB, quantize={args.quantize}, builtin ops only) and {out.with_suffix('.json')}")
     return 0
 
 

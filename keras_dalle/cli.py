@@ -183,7 +183,11 @@ def cmd_check(args):
 
 
 def cmd_train(args):
-    from keras_dalle.training import stages
+    from keras_dalle.training import distribute, stages
+
+    # First, before anything touches the TensorFlow runtime: MultiWorkerMirroredStrategy configures
+    # collective ops at start-up and can be made once per process, so both stages share it.
+    strategy = distribute.make_strategy(args.strategy)
 
     overrides = {}
     if args.adversarial_weight is not None:
@@ -194,16 +198,21 @@ def cmd_train(args):
         overrides["learning_rate"] = args.learning_rate
     common = dict(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
-        seed=args.seed, strategy=args.strategy, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
+        seed=args.seed, strategy=strategy, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
         **overrides,
     )
+    tokenizer = args.tokenizer
     if args.stage in ("tokenizer", "all"):
-        stages.train_image_tokenizer(args.data, args.out, **common)
-        print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
+        tokenizer, _ = stages.train_image_tokenizer(args.data, args.out, **common)
+        if distribute.is_chief(strategy):
+            print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
     if args.stage in ("generator", "all"):
         prompts = _read_prompts(args.sample_prompts) if args.sample_prompts else None
-        stages.train_text_to_image(args.data, args.out, image_tokenizer=args.tokenizer, sample_prompts=prompts, **common)
-        print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
+        # With --stage all the generator wraps the tokenizer trained just now (every worker holds it;
+        # only the chief wrote the file).
+        stages.train_text_to_image(args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, **common)
+        if distribute.is_chief(strategy):
+            print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
     return 0
 
 

@@ -32,8 +32,8 @@ import tqdm
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
-# The `generate` signature's settings, and the values used for the ones a caller leaves out.
-GENERATE_DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "cfg_scale": 3.0}
+# The `generate` signature's settings; the values for the ones a caller leaves out come from the
+# served model's `sampling_defaults` signature.
 SETTING_DTYPES = {"temperature": np.float32, "top_k": np.int32, "top_p": np.float32, "cfg_scale": np.float32, "seed": np.int64}
 
 
@@ -46,9 +46,9 @@ class ServingError(Exception):
         self.message = message
 
 
-def generation_inputs(prompts, signature="serving_default", seed=None, **settings):
+def generation_inputs(prompts, signature="serving_default", seed=None, defaults=None, **settings):
     """Named input arrays for a generation signature: `serving_default` takes prompts only,
-    `generate` per-row settings (missing ones from GENERATE_DEFAULTS; row i gets seed + i)."""
+    `generate` per-row settings (missing ones from `defaults`, the model's; row i gets seed + i)."""
     prompts = [p.encode("utf-8") if isinstance(p, str) else p for p in prompts]
     if signature == "serving_default":
         given = {name for name, value in settings.items() if value is not None} | ({"seed"} if seed is not None else set())
@@ -57,10 +57,14 @@ def generation_inputs(prompts, signature="serving_default", seed=None, **setting
         return {"prompt": np.array(prompts, dtype=object)}
     rows = len(prompts)
     first_seed = random.randrange(2**31) if seed is None else seed
-    values = {**GENERATE_DEFAULTS, **{name: value for name, value in settings.items() if value is not None}}
-    unknown = set(values) - set(GENERATE_DEFAULTS)
+    known = set(SETTING_DTYPES) - {"seed"}
+    unknown = set(settings) - known
     if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(GENERATE_DEFAULTS)} and seed")
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)} and seed")
+    values = {**(defaults or {}), **{name: value for name, value in settings.items() if value is not None}}
+    missing = known - set(values)
+    if missing:
+        raise ValueError(f"no value for {sorted(missing)}: give them or the model's defaults")
     inputs = {name: np.full(rows, value, SETTING_DTYPES[name]) for name, value in values.items()}
     inputs["seed"] = np.arange(first_seed, first_seed + rows, dtype=np.int64)
     inputs["prompt"] = np.array(prompts, dtype=object)
@@ -68,11 +72,21 @@ def generation_inputs(prompts, signature="serving_default", seed=None, **setting
 
 
 class _Client:
-    """What both transports share: generation on top of `predict`."""
+    """What both transports share: generation and the model's sampling defaults on top of `predict`."""
+
+    _defaults = None
+
+    def sampling_defaults(self):
+        """The served model's default settings {temperature, top_k, top_p, cfg_scale} (asked once)."""
+        if self._defaults is None:
+            outputs = self.predict({"prompt": np.array([b"defaults"], dtype=object)}, "sampling_defaults")
+            self._defaults = {name: value[0].item() for name, value in outputs.items()}
+        return self._defaults
 
     def generate(self, prompts, signature="serving_default", seed=None, **settings):
-        """PNG bytes, one per prompt."""
-        outputs = self.predict(generation_inputs(prompts, signature, seed, **settings), signature, ["image_bytes"])
+        """PNG bytes, one per prompt; `generate` settings left out take the model's defaults."""
+        defaults = self.sampling_defaults() if signature == "generate" else None
+        outputs = self.predict(generation_inputs(prompts, signature, seed, defaults, **settings), signature, ["image_bytes"])
         return list(outputs["image_bytes"])
 
     def __enter__(self):

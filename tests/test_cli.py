@@ -45,3 +45,36 @@ def test_train_all_stages_with_strategy_mixed_precision_and_xla(tmp_path, capsys
     model = keras.saving.load_model(run / "keras_dalle.keras")
     assert model.generate(["a red circle"], seed=0).shape == (1, 16, 16, 3)
     assert keras.mixed_precision.global_policy().name == "float32"  # restored after training
+
+
+def test_a_file_that_is_not_a_keras_archive_is_named(tmp_path, capsys):
+    from export import saved_model
+
+    broken = tmp_path / "truncated.keras"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    assert cli.main(["generate", "a red circle", "--model", str(broken), "--out", str(tmp_path / "grid.png")]) == 2
+    assert cli.main(["train", "--stage", "generator", "--data", "shapes", "--tokenizer", str(broken), "--out",
+                     str(tmp_path / "run"), "--preset", "tiny", "--steps-per-epoch", "1"]) == 2
+    assert saved_model.main(["--model", str(broken), "--out", str(tmp_path / "m" / "1")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and "Traceback" not in "".join(lines)
+    assert all(f"{broken}: not a .keras model archive" in line for line in lines)
+    assert "no such model file" in _error_of(cli.main, ["generate", "x", "--model", str(tmp_path / "none.keras"), "--out", "x.png"], capsys)
+
+
+def _error_of(main, argv, capsys):
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_sample_grid_prompts_come_from_the_users_captions(tmp_path):
+    from keras_dalle.data.loader import load_dataset
+    from keras_dalle.training import stages
+
+    for index, word in enumerate(["five", "seven", "two"]):
+        Image.new("RGB", (16, 16), (index * 60, 0, 0)).save(tmp_path / f"{index}.png")
+        (tmp_path / f"{index}.txt").write_text(f"a handwritten {word}\n")
+    dataset, _ = load_dataset(tmp_path, image_size=16, batch_size=3, progress=False)
+    assert sorted(stages.grid_prompts(tmp_path, dataset)) == ["a handwritten five", "a handwritten seven", "a handwritten two"]
+    assert stages.grid_prompts(tmp_path, dataset, ["my prompt"]) == ["my prompt"]
+    assert stages.grid_prompts("shapes", dataset) == list(stages.SHAPES_SAMPLE_PROMPTS)

@@ -41,7 +41,10 @@ def rest_client(server):
 
 
 def _greedy(prompts, seed=0):
-    return serving_client.generation_inputs(prompts, "generate", seed=seed, top_k=1)
+    return serving_client.generation_inputs(prompts, "generate", seed=seed, defaults=DEFAULTS, top_k=1)
+
+
+DEFAULTS = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "cfg_scale": 3.0}
 
 
 def test_predict_returns_pngs_of_the_model_size(grpc_client, model):
@@ -69,10 +72,31 @@ def test_output_filter_returns_only_the_named_outputs(grpc_client):
 
 def test_metadata_lists_the_signatures_over_grpc_and_rest(grpc_client, rest_client):
     for signatures in (grpc_client.signatures(), rest_client.signatures()):
-        assert set(signatures) == {"serving_default", "generate", "decode_tokens"}
+        assert set(signatures) == {"serving_default", "generate", "decode_tokens", "sampling_defaults"}
         assert signatures["serving_default"]["inputs"] == {"prompt": "string"}
         assert set(signatures["generate"]["inputs"]) == {"prompt", "temperature", "top_k", "top_p", "cfg_scale", "seed"}
         assert signatures["generate"]["outputs"] == {"image_bytes": "string", "image": "uint8", "tokens": "int32"}
+
+
+def test_client_takes_left_out_settings_from_the_served_model(model, tmp_path):
+    from export import saved_model
+    from keras_dalle import pretrained
+
+    model.save(tmp_path / "trained.keras")
+    packaged = pretrained.load_model(pretrained.save_for_inference(tmp_path / "trained.keras", tmp_path / "p.keras", cfg_scale=2.0))
+    exported = saved_model.export_saved_model(packaged, tmp_path / "base" / "keras_dalle" / "1")
+    repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
+    prompts = ["a red circle", "a blue square above a green triangle"]
+    with serving_server.LocalServer(repository, port=0, rest_port=0, limits=LIMITS) as running:
+        for client in (
+            serving_client.GrpcClient(f"127.0.0.1:{running.port}", "keras_dalle", timeout=60),
+            serving_client.RestClient(f"http://127.0.0.1:{running.rest_port}", "keras_dalle", timeout=60),
+        ):
+            with client:
+                assert client.sampling_defaults() == {**DEFAULTS, "cfg_scale": 2.0}
+                left_out = client.generate(prompts, "generate", seed=7)
+                assert left_out == client.generate(prompts, "generate", seed=7, cfg_scale=2.0)
+                assert left_out != client.generate(prompts, "generate", seed=7, cfg_scale=3.0)
 
 
 def test_model_status_is_available(server):
@@ -134,7 +158,10 @@ def test_rest_rejects_bad_json_with_400(server):
 
 def test_fifty_concurrent_callers_each_get_their_own_result(grpc_client, exported):
     prompts = [f"a {color} {shape}" for color in ("red", "green", "blue", "yellow", "purple") for shape in ("circle", "square")]
-    requests = [serving_client.generation_inputs([prompts[i % len(prompts)]], "generate", seed=1000 + i) for i in range(50)]
+    requests = [
+        serving_client.generation_inputs([prompts[i % len(prompts)]], "generate", seed=1000 + i, defaults=DEFAULTS)
+        for i in range(50)
+    ]
     # The same rows in one direct call: rows are independent (per-row seeds), so this is what each caller must get.
     direct = tf.saved_model.load(str(exported)).signatures["generate"](
         **{name: tf.constant(np.concatenate([r[name] for r in requests])) for name in requests[0]}

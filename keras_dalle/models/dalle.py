@@ -15,6 +15,7 @@ from keras_dalle.sampling import TokenSampler, noise_from_seeds, validate_sampli
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
 logger = logging.getLogger("keras_dalle")
+SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "cfg_scale")
 
 
 def straight_through_gumbel_softmax(logits, temperature, seed_generator):
@@ -260,10 +261,9 @@ class KerasDALLE(AdversarialModel):
         `on_token(step, total)` is called after each token; `use_cache=False` recomputes the
         whole sequence at every step (a slow reference).
         """
-        temperature = self.temperature if temperature is None else temperature
-        top_k = self.top_k if top_k is None else top_k
-        top_p = self.top_p if top_p is None else top_p
-        cfg_scale = self.cfg_scale if cfg_scale is None else cfg_scale
+        given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
+        settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
+        temperature, top_k, top_p, cfg_scale = (settings[k] for k in SAMPLING_SETTINGS)
         validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, self.codebook_size)
         if not isinstance(num_images, int) or num_images < 1:
             raise ValueError(f"num_images must be a positive int, got {num_images!r}")
@@ -272,6 +272,12 @@ class KerasDALLE(AdversarialModel):
         if use_cache:
             return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token)
         return self.sampler.generate_uncached(prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+
+    def sampling_defaults(self):
+        """The model's default sampling settings {temperature, top_k, top_p, cfg_scale}: the one source
+        that `generate`, the exports (SavedModel `sampling_defaults` signature, TFLite sidecar) and the
+        serving client read."""
+        return {name: getattr(self, name) for name in SAMPLING_SETTINGS}
 
     @staticmethod
     def picture_seeds(seed, count):

@@ -24,6 +24,7 @@ from keras_dalle.data import shapes
 from keras_dalle.data.loader import is_builtin_shapes, load_dataset
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
+from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training.callbacks import CaptionAccuracy, EpochGrid, TimeBudget, reconstruction_grid, sample_grid
 from keras_dalle.training.distribute import in_multi_worker_mode, is_chief, make_strategy, mixed_precision_policy
 
@@ -70,7 +71,7 @@ def _total_steps(report, epochs, steps_per_epoch, batch_size):
     return epochs * steps_per_epoch
 
 
-def _sample_prompts(data, dataset, sample_prompts):
+def grid_prompts(data, dataset, sample_prompts=None):
     """The prompts of the per-epoch sample grid: `sample_prompts` if given, the built-in ones for
     shapes data, else up to 8 distinct captions of the user's data (its first, seeded batch)."""
     if sample_prompts:
@@ -85,27 +86,30 @@ def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, st
                strategy, first_callbacks=()):
     """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`.
 
-    Only the chief writes models, logs and grids; every worker keeps its own backup (all hold the same
-    weights), under RUN/backup/<stage>/worker_<i> for the others, so each can resume.
+    Every worker runs the same callbacks, since they may run collective ops (the grids call the
+    model, saving reads distributed variables) and the workers' collectives must match; only the
+    chief writes into `out`, the others write into their own folder RUN/backup/<stage>/worker_<i>,
+    which also holds their backup (all hold the same weights), so each can resume.
     """
     chief = is_chief(strategy)
     resolver = getattr(strategy, "cluster_resolver", None)
     backup = out / "backup" / stage if chief else out / "backup" / stage / f"worker_{resolver.task_id}"
-    callbacks = [*first_callbacks, keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False)]
-    if chief:
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(str(out / file_name)),
-            keras.callbacks.TensorBoard(str(out / "logs" / stage)),
-            EpochGrid(grid, out / grid_dir, out / "logs" / stage / "images", tag=grid_dir),
-        ]
+    backup.mkdir(parents=True, exist_ok=True)  # here, race-free: workers would otherwise create shared parents at once
+    home = out if chief else backup
+    callbacks = [
+        *first_callbacks,
+        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(str(home / file_name)),
+        keras.callbacks.TensorBoard(str(home / "logs" / stage)),
+        EpochGrid(grid, home / grid_dir, home / "logs" / stage / "images", tag=grid_dir),
+    ]
     if time_budget_minutes:
         callbacks.append(TimeBudget(time_budget_minutes))
     history = model.fit(
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
         shuffle=False,
     )
-    if chief:
-        model.save(out / file_name)
+    model.save(home / file_name)
     return history
 
 
@@ -120,12 +124,16 @@ def _distributed(dataset, strategy):
 
 @contextlib.contextmanager
 def _training_setup(strategy, mixed_precision):
-    """Sets the dtype policy, enters the strategy's scope; restores the previous policy afterwards."""
+    """Makes the strategy (a name, or a `tf.distribute.Strategy` made already) before anything else
+    touches the TensorFlow runtime (MultiWorkerMirroredStrategy must configure collective ops
+    first), sets the dtype policy and enters the strategy's scope; restores the previous policy afterwards."""
+    if not isinstance(strategy, tf.distribute.Strategy):
+        strategy = make_strategy(strategy)
     previous = keras.mixed_precision.global_policy()
     mixed_precision_policy(mixed_precision)
     try:
-        with make_strategy(strategy).scope():
-            yield tf.distribute.get_strategy()
+        with strategy.scope():
+            yield strategy
     finally:
         keras.mixed_precision.set_global_policy(previous)
 
@@ -143,20 +151,22 @@ def train_image_tokenizer(
     """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
 
     `batch_size` is the global batch (split over the strategy's replicas); `strategy` is a name from
-    `distribute.STRATEGIES`. `overrides` replace preset values (e.g. `adversarial_weight=0`). Returns (model, history).
+    `distribute.STRATEGIES` or a strategy made already (one MultiWorkerMirroredStrategy per process:
+    make it before anything else uses TensorFlow and pass it to both stages). `overrides` replace preset values (e.g. `adversarial_weight=0`). Returns (model, history).
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
-    dataset, report = load_dataset(
-        data, image_size=config["image_size"], batch_size=batch_size, seed=seed,
-        repeat=steps_per_epoch is not None, drop_remainder=True,
-    )
-    print(report.summary())
-    preview = next(iter(dataset))[1][:8].numpy()
-    if jit_compile:
-        dataset = dataset.map(lambda captions, images: images)  # XLA takes no string inputs; captions are unused here
     with _training_setup(strategy, mixed_precision) as active:
+        dataset, report = load_dataset(
+            data, image_size=config["image_size"], batch_size=batch_size, seed=seed,
+            repeat=steps_per_epoch is not None, drop_remainder=True,
+        )
+        print(report.summary())
+        _total_steps(report, epochs, steps_per_epoch, batch_size)  # an endless source needs steps_per_epoch
+        preview = next(iter(dataset))[1][:8].numpy()
+        if jit_compile:
+            dataset = dataset.map(lambda captions, images: images)  # XLA takes no string inputs; captions are unused here
         model = ImageTokenizer(**config)
         model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile)
         model.build_optimizers()
@@ -174,31 +184,33 @@ def train_text_to_image(
     learning_rate=1e-3, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
     jit_compile=False, sample_prompts=None, **overrides,
 ):
-    """Trains a `KerasDALLE` on `data` with a trained image tokenizer (default: `out/image_tokenizer.keras`).
+    """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
+    `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
     `learning_rate` is the peak of a warmup-cosine schedule over all the run's steps.
-    `sample_prompts` are the per-epoch grid's prompts (default: see `_sample_prompts`).
+    `sample_prompts` are the per-epoch grid's prompts (default: see `grid_prompts`).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer_path = pathlib.Path(image_tokenizer) if image_tokenizer else out / TOKENIZER_FILE
-    if not tokenizer_path.is_file():
+    trained_here = isinstance(image_tokenizer, ImageTokenizer)
+    tokenizer_path = out / TOKENIZER_FILE if trained_here or not image_tokenizer else pathlib.Path(image_tokenizer)
+    if not trained_here and not tokenizer_path.is_file():
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     with _training_setup(strategy, mixed_precision) as active:
-        tokenizer = keras.saving.load_model(tokenizer_path)
+        tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
         dataset, report = load_dataset(
             data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed,
             repeat=steps_per_epoch is not None, drop_remainder=True,
         )
         print(report.summary())
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
-        prompts = _sample_prompts(data, dataset, sample_prompts)
+        prompts = grid_prompts(data, dataset, sample_prompts)
         model = KerasDALLE(tokenizer, **config)
         if jit_compile:
             dataset = dataset.map(lambda captions, images: (model.text_tokenizer(captions), images))

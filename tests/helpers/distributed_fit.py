@@ -60,17 +60,24 @@ def weights(model):
     return {f"{i:03d}": np.asarray(w.numpy(), np.float64) for i, w in enumerate(model.weights)}  # by position: names differ
 
 
+def trainable_keys(model):
+    """The `weights` keys of the weights an optimizer updates (the frozen tokenizer inside a KerasDALLE is not)."""
+    trainable = {id(w) for w in model.trainable_weights}
+    return np.array([f"{i:03d}" for i, w in enumerate(model.weights) if id(w) in trainable])
+
+
 keras.config.disable_traceback_filtering()
 keras.utils.set_random_seed(0)
 if MODE == "mirrored":
     single_tokenizer = tokenizer_model(dead_code_steps=1)  # codes unused for one step restart: exercised too
     start = single_tokenizer.get_weights()
+    results = {f"tokenizer/initial/{k}": v for k, v in weights(single_tokenizer).items()}
+    results["tokenizer/trainable"] = trainable_keys(single_tokenizer)
     strategy = make_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
     with strategy.scope():
         mirrored_tokenizer = tokenizer_model(dead_code_steps=1)
         mirrored_tokenizer.set_weights(start)
-    results = {}
     for name, model in (("single", single_tokenizer), ("mirrored", mirrored_tokenizer)):
         scope = strategy.scope() if name == "mirrored" else tf.distribute.get_strategy().scope()
         with scope:
@@ -80,6 +87,8 @@ if MODE == "mirrored":
     single_dalle = dalle_model(trained_tokenizer)
     single_dalle.build(None)
     dalle_start = single_dalle.get_weights()
+    results.update({f"dalle/initial/{k}": v for k, v in weights(single_dalle).items()})
+    results["dalle/trainable"] = trainable_keys(single_dalle)
     with strategy.scope():
         mirrored_dalle = dalle_model(trained_tokenizer)
         mirrored_dalle.build(None)

@@ -14,21 +14,26 @@ import java.nio.MappedByteBuffer
 import java.nio.channels.FileChannel
 import java.util.Random
 import java.util.concurrent.Executors
+import org.json.JSONObject
 import org.tensorflow.lite.Interpreter
 
 /**
  * A prompt field, a Generate button and the picture. Runs the `generate` signature of
- * assets/keras_dalle.tflite (from `python -m export.tflite`) with LiteRT's Interpreter, builtin ops only.
+ * assets/keras_dalle.tflite (from `python -m export.tflite`) with LiteRT's Interpreter, builtin ops only,
+ * and the model's default sampling settings from assets/keras_dalle.json (written beside it by the export).
  */
 class MainActivity : AppCompatActivity() {
     private lateinit var interpreter: Interpreter
     private lateinit var encoder: PromptEncoder
+    private lateinit var defaults: JSONObject
     private val worker = Executors.newSingleThreadExecutor()
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
         setContentView(R.layout.activity_main)
         interpreter = Interpreter(loadModel("keras_dalle.tflite"))
+        defaults = JSONObject(assets.open("keras_dalle.json").bufferedReader().use { it.readText() })
+            .getJSONObject("sampling_defaults")
         val textLength = interpreter.getInputTensorFromSignature("prompt_ids", SIGNATURE).shape()[1]
         val nfkcCasefold = Normalizer2.getNFKCCasefoldInstance()
         encoder = PromptEncoder(textLength) { nfkcCasefold.normalize(it) }
@@ -62,10 +67,10 @@ class MainActivity : AppCompatActivity() {
         val inputs = mapOf<String, Any>(
             "prompt_ids" to arrayOf(ids),
             "noise" to arrayOf(FloatArray(tokens) { random.nextFloat() }), // uniform [0, 1), one per image token
-            "temperature" to floatArrayOf(1.0f),
-            "top_k" to intArrayOf(0),
-            "top_p" to floatArrayOf(1.0f),
-            "cfg_scale" to floatArrayOf(3.0f),
+            "temperature" to floatArrayOf(defaults.getDouble("temperature").toFloat()),
+            "top_k" to intArrayOf(defaults.getInt("top_k")),
+            "top_p" to floatArrayOf(defaults.getDouble("top_p").toFloat()),
+            "cfg_scale" to floatArrayOf(defaults.getDouble("cfg_scale").toFloat()),
         )
         val image = ByteBuffer.allocateDirect(size * size * 3).order(ByteOrder.nativeOrder())
         val outputs = mutableMapOf<String, Any>("image" to image, "tokens" to arrayOf(IntArray(tokens)))
