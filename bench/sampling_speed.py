@@ -27,7 +27,7 @@ import tensorflow as tf
 from keras_dalle import presets
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.models.text_to_image import padding_mask
+from keras_dalle.layers.masks import padding_mask
 from keras_dalle.sampling import guided, one_hot, sample_token
 
 CFG = 3.0

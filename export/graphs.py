@@ -1,5 +1,7 @@
-"""The graph functions every export wraps: checked settings, sampling, decoding, PNG encoding."""
+"""The graph functions every export wraps: checked settings, sampling, decoding, PNG encoding, and the
+batch-1 signatures that TFLite and ONNX share."""
 
+import keras
 import tensorflow as tf
 
 from keras_dalle.sampling import noise_from_seeds
@@ -59,3 +61,36 @@ def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, s
     tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale)
     images = images_from_tokens(model, tokens)
     return {"image_bytes": png_bytes(images), "image": images, "tokens": tokens}
+
+
+class BatchOneGraphs:
+    """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
+
+    def __init__(self, model):
+        self.model = model
+        length, tokens = model.text_length, model.image_length
+        scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
+        self.generate_signature = [
+            tf.TensorSpec((1, length), tf.int32, name="prompt_ids"),
+            tf.TensorSpec((1, tokens), tf.float32, name="noise"),
+            scalar(tf.float32, "temperature"),
+            scalar(tf.int32, "top_k"),
+            scalar(tf.float32, "top_p"),
+            scalar(tf.float32, "cfg_scale"),
+        ]
+        self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
+
+    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
+        tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+        return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
+
+    def decode_tokens(self, tokens):
+        return {"image": self.model.images_from_tokens(tokens)}
+
+    def archive(self):
+        """An ExportArchive with both signatures; it carries the weights so the converter freezes them."""
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
+        archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
+        return archive

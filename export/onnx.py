@@ -13,7 +13,8 @@ import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
 
 import tensorflow as tf
 
-from export.tflite import BatchOneGraphs
+from export import graphs
+
 from keras_dalle import pretrained
 
 OPSET = 17
@@ -36,11 +37,11 @@ def convert(model):
     """The ONNX ModelProto of `model`'s batch-1 generate graph."""
     import tf2onnx
 
-    graphs = BatchOneGraphs(model)
-    function = tf.function(graphs.generate, input_signature=graphs.generate_signature)
+    batch_one = graphs.BatchOneGraphs(model)
+    function = tf.function(batch_one.generate, input_signature=batch_one.generate_signature)
     proto, _ = tf2onnx.convert.from_function(
         function,
-        input_signature=graphs.generate_signature,
+        input_signature=batch_one.generate_signature,
         opset=OPSET,
         custom_op_handlers={"Erfc": (_erfc_as_one_minus_erf, [])},
     )

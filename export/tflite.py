@@ -27,7 +27,6 @@ import sys
 import tempfile
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -36,39 +35,6 @@ from keras_dalle import pretrained
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
-
-
-class BatchOneGraphs:
-    """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
-
-    def __init__(self, model):
-        self.model = model
-        length, tokens = model.text_length, model.image_length
-        scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
-        self.generate_signature = [
-            tf.TensorSpec((1, length), tf.int32, name="prompt_ids"),
-            tf.TensorSpec((1, tokens), tf.float32, name="noise"),
-            scalar(tf.float32, "temperature"),
-            scalar(tf.int32, "top_k"),
-            scalar(tf.float32, "top_p"),
-            scalar(tf.float32, "cfg_scale"),
-        ]
-        self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
-
-    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
-        tokens = graphs.sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
-        return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
-
-    def decode_tokens(self, tokens):
-        return {"image": self.model.images_from_tokens(tokens)}
-
-    def archive(self):
-        """An ExportArchive with both signatures; it carries the weights so the converter freezes them."""
-        archive = keras.export.ExportArchive()
-        archive.track(self.model)
-        archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
-        archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
-        return archive
 
 
 def representative_dataset(model, count=32, seed=0):
@@ -96,7 +62,7 @@ def convert(model, quantize="none"):
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
+        graphs.BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["generate", "decode_tokens"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":

@@ -21,7 +21,8 @@ import pathlib
 import sys
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend before anything imports keras)
-from keras_dalle.data import grammar, loader, shapes
+from keras_dalle import presets
+from keras_dalle.data import grammar, loader, shapes, sources
 from keras_dalle.training.distribute import STRATEGIES
 
 
@@ -67,17 +68,6 @@ def _sampling(args):
     return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
 
 
-def _read_prompts(path):
-    """The non-empty lines of a prompts file; DataError naming the file when there are none."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise loader.DataError(f"{path}: no such file")
-    prompts = [line.strip() for line in loader.read_text(path).splitlines() if line.strip()]
-    if not prompts:
-        raise loader.DataError(f"{path}: no prompts (one per line)")
-    return prompts
-
-
 def cmd_demo(args):
     """The main job on the embedded default: the shipped model draws pictures for a few prompts."""
     from keras_dalle.visualize import image_grid
@@ -111,7 +101,7 @@ def cmd_generate(args):
         image_grid(pictures, [f"seed {args.seed + i}" for i in range(len(pictures))], columns=min(4, args.num), title=args.prompt).save(out)
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
-    prompts = _read_prompts(args.prompts)
+    prompts = sources.read_prompts(args.prompts)
     pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num), **_sampling(args))
     seeds = model.picture_seeds(args.seed, len(pictures))
     out.mkdir(parents=True, exist_ok=True)
@@ -131,7 +121,7 @@ def cmd_evaluate(args):
     from keras_dalle.evaluation.generation import evaluate_model, format_table
 
     if args.prompts:
-        prompts = [shapes.eval_prompt(prompt) for prompt in _read_prompts(args.prompts)]
+        prompts = [shapes.eval_prompt(prompt) for prompt in sources.read_prompts(args.prompts)]
     else:
         prompts = shapes.evaluation_prompts()
     model = _load_model(args.model)
@@ -159,7 +149,7 @@ def cmd_data_pack(args):
 
 
 def cmd_data_check(args):
-    _, report = loader.scan_folder(args.source, args.skip_uncaptioned)
+    _, report = sources.scan_folder(args.source, args.skip_uncaptioned)
     print(report.summary())
     return 0
 
@@ -174,7 +164,7 @@ def cmd_check(args):
         with Image.open(args.image) as image:
             pixels = np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as err:
-        raise loader.DataError(f"{args.image}: cannot read image ({err})") from None
+        raise sources.DataError(f"{args.image}: cannot read image ({err})") from None
     result = check_caption(pixels, args.caption)
     for attribute, ok in result.attributes.items():
         print(f"{attribute:9s} {'yes' if ok else 'NO'}")
@@ -207,7 +197,7 @@ def cmd_train(args):
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
     if args.stage in ("generator", "all"):
-        prompts = _read_prompts(args.sample_prompts) if args.sample_prompts else None
+        prompts = sources.read_prompts(args.sample_prompts) if args.sample_prompts else None
         # With --stage all the generator wraps the tokenizer trained just now (every worker holds it;
         # only the chief wrote the file).
         stages.train_text_to_image(args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, **common)
@@ -294,13 +284,14 @@ def build_parser():
     train.add_argument("--data", required=True,
                        help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
-    train.add_argument("--preset", choices=["tiny", "small", "base"], default="small")
+    train.add_argument("--preset", choices=list(presets.PRESETS), default="small",
+                       help="model sizes and learning rates (keras_dalle/presets.py)")
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=_positive_int, default=None)
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
     train.add_argument("--learning-rate", type=float, default=None,
-                       help="default 1e-3 (tokenizer; generator: the peak of its warmup-cosine schedule)")
+                       help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--sample-prompts", default=None,
                        help="prompts file for the per-epoch sample grid (default: a handful of the data's captions)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")
@@ -329,7 +320,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (loader.DataError, grammar.CaptionError, ValueError, FileNotFoundError) as err:
+    except (sources.DataError, grammar.CaptionError, ValueError, FileNotFoundError) as err:
         print(f"keras-dalle: error: {err}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,8 @@
 """Model sizes as data. `tiny` is for tests, `small` for the shapes default, `base` for real data on a GPU.
 
-Each preset has one dict per trainable stage; the keys are constructor arguments.
+Each preset has one dict per trainable stage, whose keys are constructor arguments, and the
+stages' (peak) learning rates. This is the one place sizes are written: the constructors have no
+size defaults and the CLI's choices come from here.
 """
 
 import copy
@@ -31,6 +33,7 @@ PRESETS = {
             discriminator_channels=(8, 16),
             adversarial_start=0,
         ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3},
     },
     "small": {
         "image_tokenizer": dict(
@@ -57,6 +60,7 @@ PRESETS = {
             discriminator_channels=(32, 64),
             adversarial_start=1000,
         ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3},
     },
     "base": {
         "image_tokenizer": dict(
@@ -83,14 +87,26 @@ PRESETS = {
             discriminator_channels=(64, 128),
             adversarial_start=5000,
         ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 5e-4},
     },
 }
+STAGES = ("image_tokenizer", "text_to_image")
+
+
+def _check(name, stage):
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; presets have {list(STAGES)}")
 
 
 def preset(name, stage):
-    """A copy of the constructor arguments of `stage` in preset `name`."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
-    if stage not in PRESETS[name]:
-        raise ValueError(f"preset {name!r} has no stage {stage!r}; it has {sorted(PRESETS[name])}")
+    """A copy of the constructor arguments of `stage` ("image_tokenizer" or "text_to_image") in preset `name`."""
+    _check(name, stage)
     return copy.deepcopy(PRESETS[name][stage])
+
+
+def learning_rate(name, stage):
+    """The (peak) learning rate of `stage` in preset `name`."""
+    _check(name, stage)
+    return PRESETS[name]["learning_rates"][stage]

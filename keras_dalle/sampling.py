@@ -14,7 +14,7 @@ with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cac
 
 import tensorflow as tf
 
-from keras_dalle.models.text_to_image import padding_mask
+from keras_dalle.layers.masks import padding_mask
 
 
 def validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, codebook_size):

@@ -32,18 +32,12 @@ import tqdm
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
+from keras_dalle.data.sources import read_prompts
+from serving.status import ServingError, code_of_http_status
+
 # The `generate` signature's settings; the values for the ones a caller leaves out come from the
 # served model's `sampling_defaults` signature.
 SETTING_DTYPES = {"temperature": np.float32, "top_k": np.int32, "top_p": np.float32, "cfg_scale": np.float32, "seed": np.int64}
-
-
-class ServingError(Exception):
-    """A failed call: `code` is the status name (INVALID_ARGUMENT, NOT_FOUND, ...), `message` the server's text."""
-
-    def __init__(self, code, message):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
 
 
 def generation_inputs(prompts, signature="serving_default", seed=None, defaults=None, **settings):
@@ -176,7 +170,7 @@ class RestClient(_Client):
                 if err.code == 503 and attempt < self.retries:
                     time.sleep(0.5 * 2**attempt)
                     continue
-                raise ServingError(_HTTP_CODES.get(err.code, f"HTTP {err.code}"), message) from None
+                raise ServingError(code_of_http_status(err.code), message) from None
             except (urllib.error.URLError, ConnectionError) as err:
                 if attempt < self.retries:
                     time.sleep(0.5 * 2**attempt)
@@ -213,9 +207,6 @@ class RestClient(_Client):
         pass
 
 
-_HTTP_CODES = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL"}
-
-
 def _json_column(value):
     array = np.asarray(value)
     if array.dtype == object or array.dtype.kind == "S":
@@ -229,13 +220,6 @@ def _from_json(values):
     if values and isinstance(values[0], str):
         return np.array([item.encode() for item in values], dtype=object)
     return np.array(values)
-
-
-def _read_prompts(path):
-    prompts = [line.strip() for line in pathlib.Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not prompts:
-        raise ValueError(f"{path}: no prompts (one per line)")
-    return prompts
 
 
 def main(argv=None):
@@ -263,7 +247,7 @@ def main(argv=None):
     signature = args.signature or ("generate" if any(v is not None for v in (*settings.values(), args.seed)) else "serving_default")
     client = RestClient(args.rest, args.model, args.timeout) if args.rest else GrpcClient(args.server, args.model, args.timeout)
     try:
-        prompts = _read_prompts(args.prompts) if args.prompts else [args.prompt]
+        prompts = read_prompts(args.prompts) if args.prompts else [args.prompt]
         if args.prompts:
             out_dir = pathlib.Path(args.out)
             out_dir.mkdir(parents=True, exist_ok=True)

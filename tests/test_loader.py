@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_dalle.data import loader, shapes
+from keras_dalle.data import loader, shapes, sources
+from keras_dalle.data.images import resize_and_center_crop
 
 
 def _write_sidecar_folder(root, num=6, seed=0):
@@ -63,9 +64,9 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path):
 def test_uncaptioned_image_is_an_error_or_skipped(tmp_path):
     root = _write_sidecar_folder(tmp_path / "data", num=3)
     Image.new("RGB", (8, 8)).save(root / "lonely.png")
-    with pytest.raises(loader.DataError, match="lonely.png"):
-        loader.scan_folder(root, progress=False)
-    items, report = loader.scan_folder(root, skip_uncaptioned=True, progress=False)
+    with pytest.raises(sources.DataError, match="lonely.png"):
+        sources.scan_folder(root, progress=False)
+    items, report = sources.scan_folder(root, skip_uncaptioned=True, progress=False)
     assert len(items) == 3 and report.skipped["no caption"] == [str(root / "lonely.png")]
 
 
@@ -80,7 +81,7 @@ def test_uncaptioned_image_is_an_error_or_skipped(tmp_path):
 def test_bad_folders_raise_clear_errors(tmp_path, setup, message):
     root = tmp_path / "data"
     setup(root)
-    with pytest.raises(loader.DataError, match=message):
+    with pytest.raises(sources.DataError, match=message):
         loader.load_dataset(root, progress=False)
 
 
@@ -89,8 +90,8 @@ def test_non_utf8_caption_names_the_file(tmp_path):
     root.mkdir()
     Image.new("RGB", (8, 8)).save(root / "a.png")
     (root / "a.txt").write_bytes("caf\xe9".encode("latin-1"))
-    with pytest.raises(loader.DataError, match=r"a\.txt: not UTF-8"):
-        loader.scan_folder(root, progress=False)
+    with pytest.raises(sources.DataError, match=r"a\.txt: not UTF-8"):
+        sources.scan_folder(root, progress=False)
 
 
 def test_jsonl_and_csv_manifests(tmp_path):
@@ -100,34 +101,34 @@ def test_jsonl_and_csv_manifests(tmp_path):
         Image.new("RGB", (8, 8), color).save(root / "imgs" / name)
     lines = [{"image": "imgs/a.png", "caption": "red"}, {"image": "imgs/b.png", "caption": ["green", "lime"]}]
     (root / "captions.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
-    items, report = loader.scan_folder(root, progress=False)
+    items, report = sources.scan_folder(root, progress=False)
     assert [(p.name, c) for p, c in items] == [("a.png", ("red",)), ("b.png", ("green", "lime"))]
     (root / "captions.jsonl").unlink()
     (root / "captions.csv").write_text(
         "image,caption\nimgs/a.png,red\nimgs/b.png,green\nimgs/b.png,lime\nimgs/gone.png,x\n", encoding="utf-8"
     )
-    items, report = loader.scan_folder(root, progress=False)
+    items, report = sources.scan_folder(root, progress=False)
     assert [(p.name, c) for p, c in items] == [("a.png", ("red",)), ("b.png", ("green", "lime"))]
     assert report.skipped["image file missing"] == [str(root / "imgs" / "gone.png")]
     (root / "captions.csv").write_text("file,text\nimgs/a.png,red\n", encoding="utf-8")
-    with pytest.raises(loader.DataError, match="header"):
-        loader.scan_folder(root, progress=False)
+    with pytest.raises(sources.DataError, match="header"):
+        sources.scan_folder(root, progress=False)
 
 
 def test_color_modes_resize_and_center_crop():
     gray = Image.fromarray(np.tile(np.arange(60, dtype=np.uint8), (30, 1)))  # 60 wide, 30 high
-    out = loader.resize_and_center_crop(gray, 10)
+    out = resize_and_center_crop(gray, 10)
     assert out.shape == (10, 10, 3) and out.dtype == np.uint8
     assert (out[..., 0] == out[..., 1]).all()
     rgba = Image.new("RGBA", (8, 8), (200, 100, 50, 0))  # fully transparent: composited onto black
-    assert loader.resize_and_center_crop(rgba, 8).max() == 0
+    assert resize_and_center_crop(rgba, 8).max() == 0
     palette = Image.new("P", (8, 8))
     palette.putpalette([10, 20, 30] * 256)
-    assert tuple(loader.resize_and_center_crop(palette, 8)[0, 0]) == (10, 20, 30)
+    assert tuple(resize_and_center_crop(palette, 8)[0, 0]) == (10, 20, 30)
     # The center crop keeps the middle: a wide image with a red middle third stays red.
     wide = np.zeros((10, 30, 3), np.uint8)
     wide[:, 10:20] = (255, 0, 0)
-    assert (loader.resize_and_center_crop(Image.fromarray(wide), 10) == (255, 0, 0)).all()
+    assert (resize_and_center_crop(Image.fromarray(wide), 10) == (255, 0, 0)).all()
 
 
 def test_pack_then_stream(tmp_path):

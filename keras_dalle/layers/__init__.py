@@ -1,1 +1,2 @@
-"""Building blocks: attention, Transformer blocks, convolutional blocks, position embeddings."""
+"""Building blocks: attention, Transformer blocks, convolutional blocks, position embeddings, attention
+masks, and the per-replica helpers train steps use under tf.distribute. Depends on nothing above it."""

@@ -5,7 +5,7 @@ import functools
 import keras
 import tensorflow as tf
 
-from keras_dalle.training.distribute import as_reducible_logs, scale_loss_for_replicas
+from keras_dalle.layers.replicas import as_reducible_logs, scale_loss_for_replicas
 
 
 class AdversarialModel(keras.Model):

@@ -10,7 +10,8 @@ from keras import ops
 from keras_dalle.models.adversarial import AdversarialModel
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
-from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder, padding_mask
+from keras_dalle.layers.masks import padding_mask
+from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
 from keras_dalle.sampling import TokenSampler, noise_from_seeds, validate_sampling_arguments
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
@@ -37,6 +38,10 @@ class KerasDALLE(AdversarialModel):
     teacher-forced cross-entropy plus `adversarial_weight` times the adversarial loss of
     pictures decoded from straight-through Gumbel-softmax samples of the generator's logits.
 
+    Sizes (and the adversarial start) have no defaults: they come from a preset
+    (`keras_dalle.presets`), the one place they are written. `image_grid_positions` defaults to
+    False only so that models saved before it existed load as they were; presets turn it on.
+
     Args:
         image_tokenizer: a trained `ImageTokenizer` (frozen here).
         text_length: prompt ids per caption (longer prompts are truncated).
@@ -62,20 +67,21 @@ class KerasDALLE(AdversarialModel):
     def __init__(
         self,
         image_tokenizer,
-        text_length=64,
-        text_width=128,
-        text_layers=2,
-        text_heads=4,
-        width=192,
-        generator_layers=6,
-        generator_heads=6,
-        dropout=0.0,
+        *,
+        text_length,
+        text_width,
+        text_layers,
+        text_heads,
+        width,
+        generator_layers,
+        generator_heads,
+        discriminator_channels,
+        adversarial_start,
         image_grid_positions=False,
+        dropout=0.0,
         caption_dropout=0.1,
         adversarial_weight=0.05,
-        adversarial_start=1000,
         gumbel_temperature=1.0,
-        discriminator_channels=(32, 64),
         temperature=1.0,
         top_k=0,
         top_p=1.0,

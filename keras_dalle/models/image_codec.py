@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import ResidualBlock, apply_strided_convolutions, group_count, strided_convolutions
-from keras_dalle.training.distribute import concat_over_replicas, sum_over_replicas
+from keras_dalle.layers.replicas import concat_over_replicas, sum_over_replicas
 from keras_dalle.layers.position_embedding import GridPositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 

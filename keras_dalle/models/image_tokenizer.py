@@ -62,6 +62,9 @@ class ImageTokenizer(AdversarialModel):
     (codebook + commitment) and, from `adversarial_start` on, `adversarial_weight` times the
     adversarial loss. `adversarial_weight=0` trains without a discriminator.
 
+    Sizes (and the adversarial start) have no defaults: they come from a preset
+    (`keras_dalle.presets`), the one place they are written.
+
     Args:
         image_size, downsample_factor, channels, transformer_layers, transformer_heads,
         transformer_width: see `VisualEncoder`.
@@ -82,18 +85,19 @@ class ImageTokenizer(AdversarialModel):
 
     def __init__(
         self,
-        image_size=32,
-        downsample_factor=4,
-        channels=(32, 64),
-        transformer_layers=2,
-        transformer_heads=4,
-        transformer_width=64,
-        codebook_size=512,
-        code_dim=32,
-        discriminator_channels=(32, 64),
+        *,
+        image_size,
+        downsample_factor,
+        channels,
+        transformer_layers,
+        transformer_heads,
+        transformer_width,
+        codebook_size,
+        code_dim,
+        discriminator_channels,
+        adversarial_start,
         commitment_cost=0.25,
         adversarial_weight=0.1,
-        adversarial_start=2000,
         dead_code_steps=200,
         seed=None,
         **kwargs,

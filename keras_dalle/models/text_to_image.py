@@ -13,30 +13,9 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
+from keras_dalle.layers.masks import padding_mask, prefix_mask
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
-from keras_dalle.text.byte_tokenizer import PAD_ID
-
-
-def padding_mask(token_ids):
-    """bool [B, L]: True at real (non-pad) text positions."""
-    return ops.not_equal(token_ids, PAD_ID)
-
-
-def prefix_mask(text_mask, image_length):
-    """Attention mask of the fused sequence: bool [B, L + N, L + N], True where query may see key.
-
-    Every query sees the non-pad text keys; image queries also see image keys up to their own position.
-    """
-    text_length = ops.shape(text_mask)[1]
-    total = text_length + image_length
-    positions = ops.arange(total)
-    key_is_image = positions >= text_length  # (T,)
-    causal = positions[:, None] >= positions[None, :]  # (T, T)
-    query_is_image = key_is_image[:, None]
-    image_part = query_is_image & key_is_image[None, :] & causal  # (T, T)
-    text_keys = ops.concatenate([text_mask, ops.zeros((ops.shape(text_mask)[0], image_length), "bool")], axis=1)
-    return text_keys[:, None, :] | image_part[None]  # (B, T, T)
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")

@@ -1,4 +1,8 @@
-"""tf.distribute for the custom train steps: strategies by name, the chief, loss scaling, mixed precision."""
+"""tf.distribute for training: strategies by name, the chief, mixed precision.
+
+The helpers the train steps themselves use across replicas (loss scaling, reductions) live below
+the models, in `keras_dalle.layers.replicas`.
+"""
 
 import keras
 import tensorflow as tf
@@ -36,55 +40,6 @@ def is_chief(strategy):
     if resolver.task_type == "chief":
         return True
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
-
-
-def in_multi_worker_mode(strategy=None):
-    """True when `strategy` (default: the current one) spans several worker processes."""
-    resolver = getattr(strategy or tf.distribute.get_strategy(), "cluster_resolver", None)
-    if resolver is None:
-        return False
-    jobs = resolver.cluster_spec().as_dict()
-    return sum(len(jobs.get(job, [])) for job in ("chief", "worker")) > 1
-
-
-def as_reducible_logs(logs):
-    """Train-step logs that Keras can average across workers.
-
-    Keras 3's fit reduces per-step logs with `strategy.reduce("MEAN", value, axis=0)` under a multi-worker
-    strategy, which fails on scalars (tensorflow/tensorflow#72388); shape [1] reduces to the scalar mean.
-    """
-    if not in_multi_worker_mode():
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
-
-
-def scale_loss_for_replicas(loss):
-    """Divides a per-replica mean loss (or its gradient) by the replica count, so the summed
-    gradients are the gradient of the global-batch mean (what Keras does for built-in losses)."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    if replicas == 1:
-        return loss
-    if isinstance(loss, tf.IndexedSlices):  # sparse gradients of embedding lookups
-        return tf.IndexedSlices(loss.values / replicas, loss.indices, loss.dense_shape)
-    return loss / replicas
-
-
-def _replica_context():
-    """The replica context when several replicas run in sync, else None."""
-    context = tf.distribute.get_replica_context()
-    return context if context is not None and context.num_replicas_in_sync > 1 else None
-
-
-def sum_over_replicas(value):
-    """`value` summed over all replicas of the global batch (itself with one replica)."""
-    context = _replica_context()
-    return context.all_reduce("sum", value) if context else value
-
-
-def concat_over_replicas(value):
-    """`value` [n, ...] of every replica concatenated along axis 0 (itself with one replica)."""
-    context = _replica_context()
-    return context.all_gather(value, axis=0) if context else value
 
 
 def mixed_precision_policy(enabled, name=None):

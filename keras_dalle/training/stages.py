@@ -21,12 +21,14 @@ import tensorflow as tf
 
 from keras_dalle import presets
 from keras_dalle.data import shapes
-from keras_dalle.data.loader import is_builtin_shapes, load_dataset
+from keras_dalle.data.loader import load_dataset
+from keras_dalle.data.sources import is_builtin_shapes
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training.callbacks import CaptionAccuracy, EpochGrid, TimeBudget, reconstruction_grid, sample_grid
-from keras_dalle.training.distribute import in_multi_worker_mode, is_chief, make_strategy, mixed_precision_policy
+from keras_dalle.layers.replicas import in_multi_worker_mode
+from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
 MODEL_FILE = "keras_dalle.keras"
@@ -145,7 +147,7 @@ def _write_config(out, stage, config):
 
 
 def train_image_tokenizer(
-    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=1e-3, seed=0,
+    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
     time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False, **overrides,
 ):
     """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
@@ -157,6 +159,7 @@ def train_image_tokenizer(
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
+    learning_rate = learning_rate or presets.learning_rate(preset, "image_tokenizer")
     with _training_setup(strategy, mixed_precision) as active:
         dataset, report = load_dataset(
             data, image_size=config["image_size"], batch_size=batch_size, seed=seed,
@@ -181,7 +184,7 @@ def train_image_tokenizer(
 
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
-    learning_rate=1e-3, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
+    learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
     jit_compile=False, sample_prompts=None, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
@@ -189,7 +192,7 @@ def train_text_to_image(
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
-    `learning_rate` is the peak of a warmup-cosine schedule over all the run's steps.
+    `learning_rate` (default: the preset's) is the peak of a warmup-cosine schedule over all the run's steps.
     `sample_prompts` are the per-epoch grid's prompts (default: see `grid_prompts`).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
@@ -202,6 +205,7 @@ def train_text_to_image(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
+    learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
         tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
         dataset, report = load_dataset(

@@ -1,0 +1,163 @@
+"""TF Serving's REST API: `:predict` with rows or columns (`{"b64": ...}` for bytes), model status and metadata."""
+
+import base64
+import http.server
+import json
+import re
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_status_pb2
+
+from serving.repository import TypedArray
+from serving.status import ServingError
+
+
+def json_value(value, name):
+    """A numpy output as TF Serving's REST API writes it (`*_bytes` strings base64 as {"b64": ...})."""
+    if value.dtype == object:
+        if name.endswith("_bytes"):
+            return np.vectorize(lambda item: {"b64": base64.b64encode(item).decode()}, otypes=[object])(value).tolist()
+        return np.vectorize(lambda item: item.decode("utf-8", "replace"), otypes=[object])(value).tolist()
+    return value.tolist()
+
+
+def array_from_json(values, info):
+    """A JSON input (lists, strings, {"b64": ...}) as a TypedArray of the signature's dtype."""
+    dtype = tf.dtypes.as_dtype(info.dtype)
+
+    def leaf(item):
+        if isinstance(item, dict):
+            if set(item) != {"b64"}:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected JSON object {sorted(item)}; only {{'b64': ...}}")
+            return base64.b64decode(item["b64"])
+        return item.encode("utf-8") if isinstance(item, str) else item
+
+    def convert(item):
+        return [convert(i) for i in item] if isinstance(item, list) else leaf(item)
+
+    converted = convert(values)
+    if dtype == tf.string:
+        array = np.empty(np.shape(converted) if isinstance(converted, list) else (), dtype=object)
+        array[...] = converted
+        if any(not isinstance(item, bytes) for item in array.reshape(-1)):
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Expects a string (or {'b64': ...}) for a string input")
+        return TypedArray(array, dtype)
+    try:
+        array = np.asarray(converted)
+        if array.dtype == object or array.dtype.kind in "SU":
+            raise ValueError("not a number")
+        if dtype.is_integer and array.dtype.kind == "f" and not np.all(np.mod(array, 1) == 0):
+            raise ValueError("not an integer")
+        return TypedArray(array.astype(dtype.as_numpy_dtype), dtype)
+    except (ValueError, TypeError) as err:
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Expects {dtype.name} values: {err}") from None
+
+
+def rest_predict(model, body):
+    """The REST :predict call: row ("instances") or columnar ("inputs") format, as TF Serving parses it."""
+    key, signature = model.signature(body.get("signature_name"))
+    names = list(signature.inputs)
+    if "instances" in body:
+        instances = body["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, '"instances" must be a non-empty list')
+        if all(isinstance(row, dict) and "b64" not in row for row in instances):
+            columns = {name: [row.get(name) for row in instances] for name in {n for row in instances for n in row}}
+            missing = [name for name, values in columns.items() if any(v is None for v in values)]
+            if missing:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"every instance must have the same inputs; {missing} missing in some")
+        elif len(names) == 1:
+            columns = {names[0]: instances}
+        else:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"signature {key!r} has inputs {names}: send each instance as an object")
+    elif "inputs" in body:
+        inputs = body["inputs"]
+        columns = inputs if isinstance(inputs, dict) else {names[0]: inputs}
+    else:
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, 'the request body needs "instances" or "inputs"')
+    unknown = [name for name in columns if name not in signature.inputs]
+    if unknown:
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input tensor alias not found in signature: {unknown}; inputs are {names}")
+    arrays = {name: array_from_json(values, signature.inputs[name]) for name, values in columns.items()}
+    _, outputs = model.predict(key, arrays)
+    if "instances" in body:
+        rows = len(next(iter(outputs.values())))
+        values = {name: json_value(value, name) for name, value in outputs.items()}
+        if len(values) == 1:
+            return {"predictions": next(iter(values.values()))}
+        return {"predictions": [{name: column[row] for name, column in values.items()} for row in range(rows)]}
+    return {"outputs": {name: json_value(value, name) for name, value in outputs.items()}}
+
+
+_REST_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
+
+
+def rest_handler(repository, limits):
+    """An http.server handler class for TF Serving's REST API over `repository`."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # noqa: A002  (http.server's signature)
+            pass
+
+        def _reply(self, status, payload):
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _route(self, method):
+            match = _REST_PATH.match(self.path)
+            if not match:
+                raise ServingError(grpc.StatusCode.NOT_FOUND, f"Malformed request: {method} {self.path}")
+            model = repository.get(match["name"], int(match["version"] or 0))
+            return model, match["rest"]
+
+        def do_GET(self):
+            try:
+                model, rest = self._route("GET")
+                if rest == ":predict":
+                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, ":predict needs POST")
+                if rest == "/metadata":
+                    payload = {
+                        "model_spec": {"name": model.name, "signature_name": "", "version": str(model.version)},
+                        "metadata": {"signature_def": json_format.MessageToDict(model.signature_def_map())},
+                    }
+                else:
+                    status = get_model_status_pb2.GetModelStatusResponse(model_version_status=[model.status()])
+                    payload = json_format.MessageToDict(status)
+                self._reply(200, payload)
+            except ServingError as err:
+                self._reply(err.http_status, {"error": err.message})
+
+        def do_POST(self):
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > limits.max_message_bytes:
+                    self.close_connection = True
+                    raise ServingError(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED, f"request of {length} bytes; the limit is {limits.max_message_bytes}"
+                    )
+                body = self.rfile.read(length)
+                model, rest = self._route("POST")
+                if rest != ":predict":
+                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"POST {self.path}: only :predict takes POST")
+                try:
+                    request = json.loads(body)
+                except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"JSON Parse error: {err}") from None
+                if not isinstance(request, dict):
+                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request body must be a JSON object")
+                self._reply(200, rest_predict(model, request))
+            except ServingError as err:
+                self._reply(err.http_status, {"error": err.message})
+
+    return Handler
+
+
