@@ -101,7 +101,7 @@ class TokenSampler:
     `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
     and draws the next. `generate_in_graph` loops with `tf.while_loop` (for export);
     `generate` loops in Python over the same two functions, compiled once per batch size (with
-    XLA by default: 1.4-3.1x more tokens/s on a 2-core CPU, `bench/sampling_speed.py`), and
+    XLA by default: faster on CPU, as `bench/sampling_speed.py` measures), and
     calls `on_token(step, total)` after each token (for progress bars).
 
     Args:

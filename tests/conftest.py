@@ -12,18 +12,11 @@ def model():
     import keras
     import tensorflow as tf
 
-    from keras_dalle import presets
+    from helpers import tiny
     from keras_dalle.data import shapes
-    from keras_dalle.models.dalle import KerasDALLE
-    from keras_dalle.models.image_tokenizer import ImageTokenizer
 
-    size = presets.preset("tiny", "image_tokenizer")["image_size"]
-    keras.utils.set_random_seed(0)
-    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
-    tokenizer.build((None, size, size, 3))
-    dalle = KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"), seed=0)
-    dalle.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
-    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=size)
+    dalle = tiny.dalle(optimizer=keras.optimizers.Adam(3e-3))
+    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=tiny.SIZE)
     dalle.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=1, verbose=0)
     return dalle
 

@@ -112,8 +112,7 @@ def _lite_inputs(model, prompt):
 def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
     from ai_edge_litert.interpreter import Interpreter
 
-    content = tflite.convert(model, "none")
-    assert tflite.custom_ops(content) == []
+    content = tflite.convert(model, "none")  # raises on any non-builtin op (the check is tested below)
     interpreter = Interpreter(model_content=content)
     assert set(interpreter.get_signature_list()) == {"generate", "decode_tokens"}
     generate = interpreter.get_signature_runner("generate")
@@ -131,14 +130,23 @@ def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
 def test_quantized_tflite_is_builtin_only_and_runs(model, quantize):
     from ai_edge_litert.interpreter import Interpreter
 
-    content = tflite.convert(model, quantize)
-    assert tflite.custom_ops(content) == []
+    content = tflite.convert(model, quantize)  # raises on any non-builtin op
     result = Interpreter(model_content=content).get_signature_runner("generate")(**_lite_inputs(model, PROMPTS[0]))
     assert result["image"].dtype == np.uint8 and result["tokens"].shape == (1, model.image_length)
     assert ((result["tokens"] >= 0) & (result["tokens"] < model.codebook_size)).all()
     if quantize == "int8":
         scales = _dense_weight_scale_counts(content)
         assert scales and set(scales) == {1}, "int8 dense weights should have one scale each (smaller file)"
+
+
+def test_custom_ops_finds_the_flex_ops_that_android_cannot_run():
+    @tf.function(input_signature=[tf.TensorSpec((2, 2), tf.float32)])
+    def determinant(matrix):
+        return tf.linalg.det(matrix)  # no TFLite builtin: becomes a Flex op
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([determinant.get_concrete_function()], determinant)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    assert tflite.custom_ops(converter.convert()) == ["FlexMatrixDeterminant"]
 
 
 def _dense_weight_scale_counts(content):

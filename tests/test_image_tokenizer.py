@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from helpers import tiny
 from keras_dalle import presets
 from keras_dalle.data import shapes
 from keras_dalle.models.dalle import KerasDALLE
@@ -18,11 +19,7 @@ def _images(count=8, seed=0):
 
 
 def _model(learning_rate=3e-3, d_learning_rate=3e-3, **overrides):
-    keras.utils.set_random_seed(0)
-    model = ImageTokenizer(**{**CONFIG, "seed": 0, **overrides})
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), d_optimizer=keras.optimizers.Adam(d_learning_rate))
-    model.build_optimizers()
-    return model
+    return tiny.tokenizer(keras.optimizers.Adam(learning_rate), keras.optimizers.Adam(d_learning_rate), **overrides)
 
 
 def test_encode_decode_shapes_and_dtypes():

@@ -6,22 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dalle import cli, presets
+from helpers import tiny
+from keras_dalle import cli
 from keras_dalle.data import shapes
-from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.image_tokenizer import ImageTokenizer
 
-SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
+SIZE = tiny.SIZE
 
 
 def _model(**overrides):
-    keras.utils.set_random_seed(0)
-    tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), seed=0)
-    tokenizer.build((None, SIZE, SIZE, 3))
-    model = KerasDALLE(tokenizer, **{**presets.preset("tiny", "text_to_image"), "seed": 0, **overrides})
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), d_optimizer=keras.optimizers.Adam(3e-3))
-    model.build_optimizers()
-    return model
+    return tiny.dalle(optimizer=keras.optimizers.Adam(3e-3), **overrides)
 
 
 @pytest.fixture(scope="module")

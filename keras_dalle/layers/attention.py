@@ -24,8 +24,9 @@ def masked_softmax(scores, attention_mask=None):
 def write_to_cache(cache, new, index):
     """cache float [B, H, S, K] with new [B, H, T, K] written at positions index .. index + T - 1.
 
-    No slice update, so the same graph converts to builtin TFLite ops and to ONNX (see
-    shared/notes/deploy-facts.md). One step (T = 1, every decoding step) is a broadcast `where`:
+    No slice update: `keras.ops.slice_update` lowers to XlaDynamicUpdateSlice, which TF Serving's
+    GPU builds cannot run and tf2onnx has no handler for; a masked write converts to builtin
+    TFLite ops and to ONNX alike. One step (T = 1, every decoding step) is a broadcast `where`:
     one pass over the cache. Several steps (the prefill) are a one-hot blend; its one-hot rows
     come from `where`, not `cast(equal(...))`, which the TFLite converter turns into ONE_HOT,
     whose int8 version emits 0.5 for "off" (its on/off constants are not requantized).

@@ -22,13 +22,11 @@ if MODE == "mirrored":
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_dalle import presets  # noqa: E402
+import tiny  # noqa: E402  (tests/helpers/tiny.py: this script's folder is on sys.path)
 from keras_dalle.data import shapes  # noqa: E402
-from keras_dalle.models.dalle import KerasDALLE  # noqa: E402
-from keras_dalle.models.image_tokenizer import ImageTokenizer  # noqa: E402
 from keras_dalle.training.distribute import make_strategy, mixed_precision_policy  # noqa: E402
 
-SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
+SIZE = tiny.SIZE
 GLOBAL_BATCH = 8
 IMAGES, CAPTIONS = shapes.generate_shapes(3 * GLOBAL_BATCH, seed=0, canvas_size=SIZE)
 
@@ -38,15 +36,12 @@ def dataset():
 
 
 def tokenizer_model(dead_code_steps=200):
-    model = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"), dead_code_steps=dead_code_steps, seed=0)
-    model.build((None, SIZE, SIZE, 3))
-    return model
+    return tiny.tokenizer(dead_code_steps=dead_code_steps)
 
 
 def dalle_model(tokenizer):
     # Deterministic steps: no caption dropout, no Transformer dropout, no discriminator (its Gumbel noise is random).
-    return KerasDALLE(tokenizer, **{**presets.preset("tiny", "text_to_image"), "caption_dropout": 0.0, "dropout": 0.0,
-                                     "adversarial_weight": 0.0}, seed=0)
+    return tiny.dalle(tokenizer, caption_dropout=0.0, dropout=0.0, adversarial_weight=0.0)
 
 
 def fit(model, optimizer=lambda: keras.optimizers.SGD(0.1), steps=3):
@@ -108,7 +103,7 @@ elif MODE == "mixed":
     print(mixed_precision_policy(True, sys.argv[3]))
     tokenizer = tokenizer_model()
     tokenizer_history = fit(tokenizer, optimizer=lambda: keras.optimizers.Adam(1e-3), steps=3)
-    dalle = KerasDALLE(tokenizer, **presets.preset("tiny", "text_to_image"), seed=0)  # with the discriminator
+    dalle = tiny.dalle(tokenizer)  # with the discriminator
     dalle_history = fit(dalle, optimizer=lambda: keras.optimizers.Adam(1e-3), steps=3)
     np.savez(OUT, **{f"tokenizer/{k}": np.array(v) for k, v in tokenizer_history.items()},
              **{f"dalle/{k}": np.array(v) for k, v in dalle_history.items()},

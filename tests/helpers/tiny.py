@@ -1,0 +1,31 @@
+"""The tiny models every test builds: one builder each for the image tokenizer and the text-to-image model."""
+
+import keras
+
+from keras_dalle import presets
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
+
+
+def _compile(model, optimizer, d_optimizer):
+    if optimizer is not None:
+        model.compile(optimizer=optimizer, d_optimizer=d_optimizer or optimizer.__class__.from_config(optimizer.get_config()))
+        model.build_optimizers()
+    return model
+
+
+def tokenizer(optimizer=None, d_optimizer=None, **overrides):
+    """A seeded tiny `ImageTokenizer`, built; compiled with both optimizers when `optimizer` is given."""
+    keras.utils.set_random_seed(0)
+    model = ImageTokenizer(**{**presets.preset("tiny", "image_tokenizer"), "seed": 0, **overrides})
+    model.build((None, SIZE, SIZE, 3))
+    return _compile(model, optimizer, d_optimizer)
+
+
+def dalle(image_tokenizer=None, optimizer=None, d_optimizer=None, **overrides):
+    """A seeded tiny `KerasDALLE` (on a fresh tiny tokenizer unless one is given); compiled when `optimizer` is given."""
+    image_tokenizer = image_tokenizer or tokenizer()
+    model = KerasDALLE(image_tokenizer, **{**presets.preset("tiny", "text_to_image"), "seed": 0, **overrides})
+    return _compile(model, optimizer, d_optimizer)
