@@ -200,7 +200,10 @@ def cmd_train(args):
         prompts = sources.read_prompts(args.sample_prompts) if args.sample_prompts else None
         # With --stage all the generator wraps the tokenizer trained just now (every worker holds it;
         # only the chief wrote the file).
-        stages.train_text_to_image(args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, **common)
+        stages.train_text_to_image(
+            args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, validation_split=args.validation_split,
+            early_stopping=args.early_stopping, **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
+        )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
     return 0
@@ -292,6 +295,13 @@ def build_parser():
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
+    train.add_argument("--validation-split", type=float, default=None,
+                       help="generator: fraction of a folder held out for validation (default 0.1; 0 = none; "
+                            "the model saved is the best epoch's)")
+    train.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
+                       help="generator: stop after PATIENCE epochs without a lower validation loss")
+    train.add_argument("--dropout", type=float, default=None,
+                       help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
     train.add_argument("--sample-prompts", default=None,
                        help="prompts file for the per-epoch sample grid (default: a handful of the data's captions)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")

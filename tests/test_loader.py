@@ -145,3 +145,24 @@ def test_pack_then_stream(tmp_path):
     assert sorted(map(bytes, images)) == sorted(map(bytes, expected_images))  # same pixels, exactly
     assert (streamed.found, streamed.used) == (10, 9)
     assert streamed.skipped["unreadable image"] == [str(root / "broken.png")]
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_validation_split_gives_disjoint_subsets_that_cover_the_data(tmp_path, packed):
+    root = _write_sidecar_folder(tmp_path / "data", num=40)
+    if packed:
+        loader.pack_folder(root, tmp_path / "packed", shards=2, progress=False)
+        root = tmp_path / "packed"
+    split = dict(image_size=32, batch_size=8, shuffle=False, progress=False, validation_split=0.25)
+    training, report = loader.load_dataset(root, subset="training", **split)
+    validation, _ = loader.load_dataset(root, subset="validation", **split)
+    train_images, held_images = _collect(training)[1], _collect(validation)[1]
+    assert len(train_images) + len(held_images) == 40 and 0 < len(held_images) < 40
+    train_bytes, held_bytes = {i.tobytes() for i in train_images}, {i.tobytes() for i in held_images}
+    assert not train_bytes & held_bytes
+    if not packed:
+        assert report.validation == 10 and report.training == 30 and "10 held out for validation" in report.summary()
+    with pytest.raises(ValueError, match="subset"):
+        loader.load_dataset(root, validation_split=0.25, progress=False)
+    with pytest.raises(ValueError, match="needs no validation split"):
+        loader.load_dataset("shapes", validation_split=0.1, subset="training")

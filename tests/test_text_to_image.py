@@ -191,3 +191,25 @@ def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
     assert summary["one_object"]["pictures"] == 1 and summary["two_object"]["pictures"] == 1
     assert cli.main(["generate", "a red circle", "--model", str(tmp_path / "missing.keras"), "--out", str(grid)]) == 2
     assert cli.main(["generate", "a red circle", "--model", str(path), "--top-p", "2", "--out", str(grid)]) == 2
+
+
+def test_training_on_a_folder_keeps_the_best_epoch_by_validation_loss(tmp_path, capsys):
+    from keras_dalle.data.loader import load_dataset
+    from keras_dalle.training import stages
+
+    data = shapes.write_shapes_folder(tmp_path / "data", 40, seed=0, canvas_size=SIZE, progress=False)
+    tokenizer = tiny.tokenizer()
+    model, history = stages.train_text_to_image(
+        data, tmp_path / "run", image_tokenizer=tokenizer, preset="tiny", epochs=4, batch_size=8, validation_split=0.25,
+        verbose=0, learning_rate=0.3,  # too high on purpose: the validation loss does not fall every epoch
+    )
+    losses = history.history["val_cross_entropy"]
+    assert len(losses) == 4 and int(np.argmin(losses)) < 3  # so the last epoch is not the one to keep
+    assert model.dropout == stages.SMALL_DATASET_DROPOUT  # 30 training images: a small dataset
+    saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
+    saved.compile(optimizer="adam")
+    validation, _ = load_dataset(data, image_size=SIZE, batch_size=8, seed=0, validation_split=0.25, subset="validation",
+                                 shuffle=False, progress=False)
+    # The file holds the weights of the epoch with the lowest validation loss.
+    assert abs(saved.evaluate(validation, verbose=0, return_dict=True)["cross_entropy"] - min(losses)) < 1e-4
+    assert "best epoch" in capsys.readouterr().out

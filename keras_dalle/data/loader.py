@@ -38,13 +38,19 @@ def load_dataset(
     skip_uncaptioned=False,
     drop_remainder=False,
     progress=True,
+    validation_split=0.0,
+    subset=None,
 ):
     """A batched, prefetched `tf.data.Dataset` of (caption string [B], image uint8 [B, S, S, 3]).
 
     `path` is a folder of images with captions or of packed TFRecord shards, or `SHAPES_SOURCE`
     (the built-in shapes, endless: samples of `seed`; `repeat` and `shuffle` do not apply).
     Shuffling and the caption drawn for an image with several captions follow `seed`.
-    Returns (dataset, LoadReport).
+
+    `validation_split` (a fraction in [0, 1)) and `subset` ("training" or "validation") split a
+    folder or pack as Keras's `image_dataset_from_directory` does: the same arguments with each
+    subset give disjoint parts (folders: a seeded draw of images; packs: by a hash of each
+    picture). The report's `validation` counts the held-out images. Returns (dataset, LoadReport).
     """
     import tensorflow as tf
 
@@ -52,22 +58,40 @@ def load_dataset(
         raise ValueError(f"image_size must be at least 8, got {image_size}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+    if (subset is None) != (validation_split == 0) or subset not in (None, "training", "validation"):
+        raise ValueError(f"give subset 'training' or 'validation' with a validation_split > 0 (got {subset!r}, {validation_split})")
     root = pathlib.Path(path)
     if is_builtin_shapes(path):
         from keras_dalle.data import shapes
 
+        if validation_split:
+            raise ValueError("the built-in shapes source is endless and never repeats a picture: it needs no validation split")
         dataset = shapes.endless_dataset(seed, image_size)
         report = LoadReport(f"built-in shapes (seed {seed})", endless=True)
     elif root.is_dir() and _is_packed(root):
-        dataset, report = _packed_dataset(root, image_size, seed, shuffle)
+        dataset, report = _packed_dataset(root, image_size, seed, shuffle, validation_split, subset)
     else:
         items, report = scan_folder(root, skip_uncaptioned, progress)
+        if validation_split:
+            held_out = _validation_indices(len(items), validation_split, seed)
+            report.validation = len(held_out)
+            items = [item for i, item in enumerate(items) if (i in held_out) == (subset == "validation")]
         dataset = _folder_dataset(items, report, image_size, seed, shuffle)
     if repeat:
         dataset = dataset.repeat()
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     logger.info(report.summary())
     return dataset, report
+
+
+def _validation_indices(count, validation_split, seed):
+    """The seeded set of item indices held out for validation (at least one)."""
+    size = max(1, round(count * validation_split))
+    if size >= count:
+        raise DataError(f"a validation split of {validation_split} leaves nothing to train on ({count} images)")
+    return set(np.random.default_rng([seed, 1]).permutation(count)[:size].tolist())
 
 
 def _folder_dataset(items, report, image_size, seed, shuffle):
@@ -118,7 +142,7 @@ def _caption_draws(seed):
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(tf.math.abs)
 
 
-def _packed_dataset(root, image_size, seed, shuffle):
+def _packed_dataset(root, image_size, seed, shuffle, validation_split=0.0, subset=None):
     import tensorflow as tf
 
     info = json.loads(read_text(root / PACK_INFO))
@@ -145,6 +169,15 @@ def _packed_dataset(root, image_size, seed, shuffle):
     if shuffle:
         files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     records = files_ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)))
+    if validation_split:
+        buckets = 10_000
+
+        def held_out(record):
+            png = tf.io.parse_single_example(record, features)["image_png"]
+            return tf.strings.to_hash_bucket_fast(png, buckets) < int(validation_split * buckets)
+
+        records = records.filter(held_out if subset == "validation" else lambda r: tf.logical_not(held_out(r)))
+        report.validation = round(report.used * validation_split)  # expected count (by hash)
     if shuffle:
         records = records.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
     dataset = tf.data.Dataset.zip(records, _caption_draws(seed)).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

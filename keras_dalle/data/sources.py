@@ -44,9 +44,15 @@ class LoadReport:
     found: int = 0
     skipped: dict = dataclasses.field(default_factory=lambda: collections.defaultdict(list))
     endless: bool = False
+    validation: int = 0  # of the used items, held out for validation
 
     def skip(self, reason, path):
         self.skipped[reason].append(str(path))
+
+    @property
+    def training(self):
+        """Items used for training: the used ones less those held out for validation."""
+        return self.used - self.validation
 
     @property
     def used(self):
@@ -55,7 +61,8 @@ class LoadReport:
     def summary(self):
         if self.endless:
             return f"{self.source}: endless, a new picture for every sample"
-        lines = [f"{self.source}: found {self.found}, used {self.used}, skipped {self.found - self.used}"]
+        held_out = f" ({self.validation} held out for validation)" if self.validation else ""
+        lines = [f"{self.source}: found {self.found}, used {self.used}{held_out}, skipped {self.found - self.used}"]
         for reason, paths in sorted(self.skipped.items()):
             shown = ", ".join(paths[:_SHOWN_FILES]) + (" ..." if len(paths) > _SHOWN_FILES else "")
             lines.append(f"  skipped {len(paths)} ({reason}): {shown}")

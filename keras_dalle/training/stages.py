@@ -31,6 +31,11 @@ from keras_dalle.layers.replicas import in_multi_worker_mode
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
+# Folders and packs hold this fraction out for validation unless told otherwise.
+DEFAULT_VALIDATION_SPLIT = 0.1
+# Below this many training images the text-to-image model trains with dropout by default.
+SMALL_DATASET = 20_000
+SMALL_DATASET_DROPOUT = 0.1
 MODEL_FILE = "keras_dalle.keras"
 SHAPES_SAMPLE_PROMPTS = (
     "a big red circle in the top left",
@@ -69,7 +74,7 @@ def _total_steps(report, epochs, steps_per_epoch, batch_size):
     if steps_per_epoch is None:
         if report.endless:
             raise ValueError(f"{report.source} is endless: give --steps-per-epoch (steps_per_epoch)")
-        steps_per_epoch = max(1, report.used // batch_size)
+        steps_per_epoch = max(1, report.training // batch_size)
     return epochs * steps_per_epoch
 
 
@@ -85,7 +90,7 @@ def grid_prompts(data, dataset, sample_prompts=None):
 
 
 def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
-               strategy, first_callbacks=()):
+               strategy, first_callbacks=(), validation_data=None, last_callbacks=()):
     """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`.
 
     Every worker runs the same callbacks, since they may run collective ops (the grids call the
@@ -107,9 +112,10 @@ def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, st
     ]
     if time_budget_minutes:
         callbacks.append(TimeBudget(time_budget_minutes))
+    callbacks += list(last_callbacks)
     history = model.fit(
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
-        shuffle=False,
+        shuffle=False, validation_data=validation_data,
     )
     model.save(home / file_name)
     return history
@@ -185,7 +191,7 @@ def train_image_tokenizer(
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
-    jit_compile=False, sample_prompts=None, **overrides,
+    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
     `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
@@ -194,6 +200,13 @@ def train_text_to_image(
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
     `learning_rate` (default: the preset's) is the peak of a warmup-cosine schedule over all the run's steps.
     `sample_prompts` are the per-epoch grid's prompts (default: see `grid_prompts`).
+
+    Against memorising a small dataset: `validation_split` (default `DEFAULT_VALIDATION_SPLIT` for
+    folders and packs, 0 for the endless shapes source) holds out a seeded part of the data; each
+    epoch then reports `val_cross_entropy`, and the saved model has the weights of the epoch where
+    it was lowest (the run says which). `early_stopping` = PATIENCE stops after that many epochs
+    without a new best. Datasets under `SMALL_DATASET` training images get dropout
+    `SMALL_DATASET_DROPOUT` unless `overrides` set `dropout`.
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
@@ -204,20 +217,30 @@ def train_text_to_image(
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
+    if validation_split is None:
+        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
+    if early_stopping is not None and not validation_split:
+        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
         tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
+        load = dict(path=data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
         dataset, report = load_dataset(
-            data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed,
-            repeat=steps_per_epoch is not None, drop_remainder=True,
+            **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
         )
+        validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
         print(report.summary())
+        if not report.endless and report.training < SMALL_DATASET and "dropout" not in overrides:
+            config["dropout"] = SMALL_DATASET_DROPOUT
+            print(f"{report.training} training images: dropout {SMALL_DATASET_DROPOUT} (a small dataset; set dropout to override)")
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
         model = KerasDALLE(tokenizer, **config)
         if jit_compile:
-            dataset = dataset.map(lambda captions, images: (model.text_tokenizer(captions), images))
+            tokenize = lambda captions, images: (model.text_tokenizer(captions), images)  # noqa: E731
+            dataset = dataset.map(tokenize)
+            validation = validation.map(tokenize) if validation is not None else None
         model.compile(
             optimizer=_transformer_optimizer(learning_rate, total_steps), d_optimizer=gan_optimizer(learning_rate),
             jit_compile=jit_compile,
@@ -226,8 +249,15 @@ def train_text_to_image(
         if is_chief(active):
             _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
         checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if prompts == list(SHAPES_SAMPLE_PROMPTS) else []
+        best = []
+        if validation is not None:
+            validation = _distributed(validation, active)
+            best = [keras.callbacks.EarlyStopping(
+                "val_cross_entropy", mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
+            )]
         history = _fit_stage(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
             "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=checker,
+            validation_data=validation, last_callbacks=best,
         )
     return model, history
