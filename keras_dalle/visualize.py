@@ -62,3 +62,56 @@ def image_grid(images, labels=None, columns=None, scale=4, title=None, font_size
         for n, line in enumerate(lines):
             draw.text((x, y + tile_h + 2 + n * line_h), line, fill=_TEXT, font=font)
     return canvas
+
+
+_SERIES_COLORS = ((90, 170, 250), (250, 160, 60), (120, 210, 120), (230, 90, 90), (190, 130, 240), (240, 220, 90))
+
+
+def line_chart(series, title=None, x_label="", size=(640, 360), y_range=None, font_size=12):
+    """A PIL line chart of `series`: {name: (xs, ys)}, one colored line each, with a legend.
+
+    Args:
+        series: names to equal-length sequences of x and y values.
+        y_range: (low, high) of the y axis (default: the data's, padded).
+    """
+    series = {name: (np.asarray(xs, float), np.asarray(ys, float)) for name, (xs, ys) in series.items() if len(xs)}
+    if not series:
+        raise ValueError("line_chart needs at least one non-empty series")
+    width, height = size
+    font = _font(font_size)
+    left, right, top, bottom = 56, 16, 28 if title else 12, 40
+    xs_all = np.concatenate([xs for xs, _ in series.values()])
+    ys_all = np.concatenate([ys for _, ys in series.values()])
+    x_low, x_high = xs_all.min(), max(xs_all.max(), xs_all.min() + 1e-9)
+    y_low, y_high = y_range or (ys_all.min() - 0.05 * np.ptp(ys_all), ys_all.max() + 0.05 * np.ptp(ys_all) + 1e-9)
+    canvas = Image.new("RGB", size, _BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+
+    def point(x, y):
+        px = left + (x - x_low) / (x_high - x_low) * (width - left - right)
+        py = height - bottom - (y - y_low) / (y_high - y_low) * (height - top - bottom)
+        return px, py
+
+    if title:
+        draw.text((left, 6), title, fill=_TEXT, font=font)
+    draw.rectangle([left, top, width - right, height - bottom], outline=(110, 110, 110))
+    for fraction in np.linspace(0, 1, 5):
+        y = y_low + fraction * (y_high - y_low)
+        _, py = point(x_low, y)
+        draw.line([left, py, width - right, py], fill=(50, 50, 50))
+        draw.text((4, py - font_size / 2), f"{y:.3g}", fill=_TEXT, font=font)
+        x = x_low + fraction * (x_high - x_low)
+        px, _ = point(x, y_low)
+        draw.text((px - 12, height - bottom + 4), f"{x:.4g}", fill=_TEXT, font=font)
+    draw.text((left, height - font_size - 4), x_label, fill=_TEXT, font=font)
+    for index, (name, (xs, ys)) in enumerate(series.items()):
+        color = _SERIES_COLORS[index % len(_SERIES_COLORS)]
+        points = [point(x, y) for x, y in zip(xs, ys)]
+        if len(points) > 1:
+            draw.line(points, fill=color, width=2)
+        for px, py in points:
+            draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=color)
+        legend_y = top + 6 + index * (font_size + 4)
+        draw.line([width - right - 150, legend_y + font_size / 2, width - right - 134, legend_y + font_size / 2], fill=color, width=3)
+        draw.text((width - right - 130, legend_y), name, fill=_TEXT, font=font)
+    return canvas
