@@ -206,6 +206,8 @@ def test_training_on_a_folder_keeps_the_best_epoch_by_validation_loss(tmp_path, 
     losses = history.history["val_cross_entropy"]
     assert len(losses) == 4 and int(np.argmin(losses)) < 3  # so the last epoch is not the one to keep
     assert model.dropout == stages.SMALL_DATASET_DROPOUT  # 30 training images: a small dataset
+    # A shapes folder: caption-checker accuracy on the tuning prompts is logged every epoch, per group too.
+    assert len(history.history["tuning_accuracy"]) == 4 and "tuning_full" in history.history
     saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
     saved.compile(optimizer="adam")
     validation, _ = load_dataset(data, image_size=SIZE, batch_size=8, seed=0, validation_split=0.25, subset="validation",

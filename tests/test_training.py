@@ -1,0 +1,23 @@
+"""Training helpers that need no training: the learning-rate schedule, the curve charts."""
+
+import numpy as np
+import pytest
+
+from keras_dalle.training import stages
+from keras_dalle.visualize import line_chart
+
+
+def test_warmup_cosine_rises_to_the_peak_then_decays_to_a_floor():
+    schedule = stages.warmup_cosine(1e-3, total_steps=1000)
+    rates = np.array([float(schedule(step)) for step in (0, 25, 50, 500, 1000)])
+    np.testing.assert_allclose(rates[[0, 2, 4]], [0.0, 1e-3, 5e-5], rtol=1e-5, atol=1e-9)
+    assert 0 < rates[1] < rates[2] and rates[4] < rates[3] < rates[2]
+
+
+def test_line_chart_draws_every_series_and_rejects_none():
+    chart = line_chart({"a": ([1, 2, 3], [0.1, 0.5, 0.4]), "b": ([1, 3], [0.2, 0.9])}, "title", "step", size=(320, 200))
+    assert chart.size == (320, 200)
+    pixels = np.asarray(chart).reshape(-1, 3)
+    assert {(90, 170, 250), (250, 160, 60)} <= {tuple(p) for p in pixels}  # both series' colors are drawn
+    with pytest.raises(ValueError, match="non-empty"):
+        line_chart({"a": ([], [])})
