@@ -173,8 +173,8 @@ def endless_dataset(seed=0, canvas_size=32, objects="mixed", chunk=1024):
     """An endless `tf.data.Dataset` of (caption string, image uint8 [S, S, 3]): samples 0, 1, 2, ... of `seed`.
 
     Training straight from the generator means no picture repeats. Python makes `chunk`
-    samples at a time (about 6,500 samples/s on one core) and tf.data unbatches them: handing
-    tf.data one sample per Python call made train steps twice as slow.
+    samples at a time (about 6,500 samples/s on one core, far more than a train step takes)
+    and tf.data unbatches them, so the Python generator is called rarely.
     """
     import itertools
 
