@@ -4,7 +4,7 @@ batch-1 signatures that TFLite and ONNX share."""
 import keras
 import tensorflow as tf
 
-from keras_dalle.sampling import noise_from_seeds
+from keras_dalle.sampling import SETTING_DTYPES, noise_from_seeds
 
 
 def check_settings(model, temperature, top_k, top_p, cfg_scale):
@@ -73,10 +73,7 @@ class BatchOneGraphs:
         self.generate_signature = [
             tf.TensorSpec((1, length), tf.int32, name="prompt_ids"),
             tf.TensorSpec((1, tokens), tf.float32, name="noise"),
-            scalar(tf.float32, "temperature"),
-            scalar(tf.int32, "top_k"),
-            scalar(tf.float32, "top_p"),
-            scalar(tf.float32, "cfg_scale"),
+            *(scalar(dtype, name) for name, dtype in SETTING_DTYPES.items()),
         ]
         self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
 

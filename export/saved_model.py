@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
+from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
 
@@ -40,15 +41,15 @@ def build_archive(model):
     rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
     prompt = rows(tf.string, "prompt")
 
-    dtypes = {"temperature": tf.float32, "top_k": tf.int32, "top_p": tf.float32, "cfg_scale": tf.float32}
-
     def sampling_defaults(prompt):
         batch = tf.shape(prompt)[:1]
-        return {name: tf.fill(batch, tf.constant(value, dtypes[name])) for name, value in model.sampling_defaults().items()}
+        return {
+            name: tf.fill(batch, tf.constant(value, SETTING_DTYPES[name])) for name, value in model.sampling_defaults().items()
+        }
 
     def serving_default(prompt):
         batch = tf.shape(prompt)[:1]
-        seed = tf.random.uniform(batch, maxval=2**31 - 1, dtype=tf.int64)
+        seed = tf.random.uniform(batch, maxval=2**31 - 1, dtype=SEED_DTYPE)
         return graphs.generate_from_prompts(model, prompt, **sampling_defaults(prompt), seed=seed)
 
     def generate(prompt, temperature, top_k, top_p, cfg_scale, seed):
@@ -63,12 +64,7 @@ def build_archive(model):
         "generate",
         generate,
         input_signature=[
-            prompt,
-            rows(tf.float32, "temperature"),
-            rows(tf.int32, "top_k"),
-            rows(tf.float32, "top_p"),
-            rows(tf.float32, "cfg_scale"),
-            rows(tf.int64, "seed"),
+            prompt, *(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")
         ],
     )
     archive.add_endpoint("sampling_defaults", sampling_defaults, input_signature=[prompt])

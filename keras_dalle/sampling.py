@@ -16,6 +16,11 @@ import tensorflow as tf
 
 from keras_dalle.layers.masks import padding_mask
 
+# The sampling settings in signature order, with the dtypes every export takes them in (the
+# SavedModel's `generate`, TFLite, ONNX) and clients send; seeds are int64.
+SETTING_DTYPES = {"temperature": "float32", "top_k": "int32", "top_p": "float32", "cfg_scale": "float32"}
+SEED_DTYPE = "int64"
+
 
 def validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, codebook_size):
     """Raises ValueError for settings outside their ranges (Python-side, before any graph runs)."""

@@ -33,11 +33,9 @@ from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, prediction_service_pb2_grpc
 
 from keras_dalle.data.sources import read_prompts
+from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 from serving.status import ServingError, code_of_http_status
 
-# The `generate` signature's settings; the values for the ones a caller leaves out come from the
-# served model's `sampling_defaults` signature.
-SETTING_DTYPES = {"temperature": np.float32, "top_k": np.int32, "top_p": np.float32, "cfg_scale": np.float32, "seed": np.int64}
 
 
 def generation_inputs(prompts, signature="serving_default", seed=None, defaults=None, **settings):
@@ -51,7 +49,8 @@ def generation_inputs(prompts, signature="serving_default", seed=None, defaults=
         return {"prompt": np.array(prompts, dtype=object)}
     rows = len(prompts)
     first_seed = random.randrange(2**31) if seed is None else seed
-    known = set(SETTING_DTYPES) - {"seed"}
+    # The values of settings a caller leaves out come from the served model's `sampling_defaults` signature.
+    known = set(SETTING_DTYPES)
     unknown = set(settings) - known
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(known)} and seed")
@@ -60,7 +59,7 @@ def generation_inputs(prompts, signature="serving_default", seed=None, defaults=
     if missing:
         raise ValueError(f"no value for {sorted(missing)}: give them or the model's defaults")
     inputs = {name: np.full(rows, value, SETTING_DTYPES[name]) for name, value in values.items()}
-    inputs["seed"] = np.arange(first_seed, first_seed + rows, dtype=np.int64)
+    inputs["seed"] = np.arange(first_seed, first_seed + rows, dtype=SEED_DTYPE)
     inputs["prompt"] = np.array(prompts, dtype=object)
     return inputs
 

@@ -158,29 +158,33 @@ def _packed_dataset(root, image_size, seed, shuffle, validation_split=0.0, subse
         "captions": tf.io.VarLenFeature(tf.string),
     }
 
-    def parse(record, draw):
+    def parse(record):
         example = tf.io.parse_single_example(record, features)
-        captions = tf.sparse.to_dense(example["captions"])
+        return example["image_png"], tf.sparse.to_dense(example["captions"])
+
+    def decode(example, draw):
+        png, captions = example
         caption = tf.gather(captions, draw % tf.cast(tf.shape(captions)[0], tf.int64))
-        image = tf.io.decode_png(example["image_png"], channels=3)
+        image = tf.io.decode_png(png, channels=3)
         return caption, resize_and_center_crop_tf(image, image_size)
 
     files_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         files_ds = files_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     records = files_ds.interleave(tf.data.TFRecordDataset, cycle_length=min(4, len(files)))
+    examples = records.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)  # each record parsed once
     if validation_split:
         buckets = 10_000
 
-        def held_out(record):
-            png = tf.io.parse_single_example(record, features)["image_png"]
+        def held_out(png, captions):
             return tf.strings.to_hash_bucket_fast(png, buckets) < int(validation_split * buckets)
 
-        records = records.filter(held_out if subset == "validation" else lambda r: tf.logical_not(held_out(r)))
+        kept = held_out if subset == "validation" else lambda png, captions: tf.logical_not(held_out(png, captions))
+        examples = examples.filter(kept)
         report.validation = round(report.used * validation_split)  # expected count (by hash)
     if shuffle:
-        records = records.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(records, _caption_draws(seed)).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        examples = examples.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    dataset = tf.data.Dataset.zip(examples, _caption_draws(seed)).map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return dataset, report
 
 

@@ -12,11 +12,10 @@ from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
-from keras_dalle.sampling import TokenSampler, noise_from_seeds, validate_sampling_arguments
+from keras_dalle.sampling import SETTING_DTYPES, TokenSampler, noise_from_seeds, validate_sampling_arguments
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
 logger = logging.getLogger("keras_dalle")
-SAMPLING_SETTINGS = ("temperature", "top_k", "top_p", "cfg_scale")
 
 
 def straight_through_gumbel_softmax(logits, temperature, seed_generator):
@@ -269,7 +268,7 @@ class KerasDALLE(AdversarialModel):
         """
         given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
         settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
-        temperature, top_k, top_p, cfg_scale = (settings[k] for k in SAMPLING_SETTINGS)
+        temperature, top_k, top_p, cfg_scale = (settings[k] for k in SETTING_DTYPES)
         validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, self.codebook_size)
         if not isinstance(num_images, int) or num_images < 1:
             raise ValueError(f"num_images must be a positive int, got {num_images!r}")
@@ -283,7 +282,7 @@ class KerasDALLE(AdversarialModel):
         """The model's default sampling settings {temperature, top_k, top_p, cfg_scale}: the one source
         that `generate`, the exports (SavedModel `sampling_defaults` signature, TFLite sidecar) and the
         serving client read."""
-        return {name: getattr(self, name) for name in SAMPLING_SETTINGS}
+        return {name: getattr(self, name) for name in SETTING_DTYPES}
 
     @staticmethod
     def picture_seeds(seed, count):

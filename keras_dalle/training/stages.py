@@ -78,12 +78,17 @@ def _total_steps(report, epochs, steps_per_epoch, batch_size):
     return epochs * steps_per_epoch
 
 
+def is_shapes_data(data):
+    """True for the built-in shapes source and for folders `write_shapes_folder` wrote (captions the checker reads)."""
+    return is_builtin_shapes(data) or (pathlib.Path(data) / "shapes.json").is_file()
+
+
 def grid_prompts(data, dataset, sample_prompts=None):
     """The prompts of the per-epoch sample grid: `sample_prompts` if given, the built-in ones for
     shapes data, else up to 8 distinct captions of the user's data (its first, seeded batch)."""
     if sample_prompts:
         return list(sample_prompts)
-    if is_builtin_shapes(data) or (pathlib.Path(data) / "shapes.json").is_file():
+    if is_shapes_data(data):
         return list(SHAPES_SAMPLE_PROMPTS)
     captions = [c.decode("utf-8") for c in next(iter(dataset))[0].numpy()]
     return list(dict.fromkeys(captions))[:8]
@@ -248,7 +253,7 @@ def train_text_to_image(
         model.build_optimizers()
         if is_chief(active):
             _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
-        checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if prompts == list(SHAPES_SAMPLE_PROMPTS) else []
+        checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if is_shapes_data(data) else []
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
