@@ -5,10 +5,11 @@
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
     keras-dalle check IMAGE "CAPTION"
-    keras-dalle train --stage tokenizer|generator|all --data DIR --out RUN [--preset tiny|small|base]
+    keras-dalle train --stage tokenizer|generator|scorer|all --data DIR --out RUN [--preset tiny|small|base]
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
                       [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
+        [--candidates N --scorer SCORER.keras]                 best of N candidates per picture
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
     keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras [sampling defaults]   (no optimizer state)
@@ -84,6 +85,13 @@ def cmd_demo(args):
     return 0
 
 
+def _load_scorer(path):
+    from keras_dalle.models.scorer import ContrastiveScorer
+    from keras_dalle.pretrained import load_keras_file
+
+    return load_keras_file(path, expected=ContrastiveScorer)
+
+
 def cmd_generate(args):
     import json
 
@@ -93,24 +101,34 @@ def cmd_generate(args):
 
     if (args.prompt is None) == (args.prompts is None):
         raise ValueError("give either a PROMPT or --prompts FILE")
+    if args.candidates > 1 and args.scorer is None:
+        raise ValueError("--candidates needs --scorer (a trained scorer: keras-dalle train --stage scorer)")
     model = _load_model(args.model)
+    scorer = _load_scorer(args.scorer) if args.scorer else None
+    prompts = [args.prompt] if args.prompt is not None else sources.read_prompts(args.prompts)
+    count = len(prompts) * args.num
+    result = model.generate(
+        prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(count * args.candidates), candidates=args.candidates,
+        scorer=scorer, return_scores=scorer is not None, **_sampling(args),
+    )
+    pictures, scores = result if scorer is not None else (result, None)
+    seeds = model.picture_seeds(args.seed, count)
     out = pathlib.Path(args.out)
     if args.prompt is not None:
-        pictures = model.generate(args.prompt, num_images=args.num, seed=args.seed, on_token=_token_progress(args.num), **_sampling(args))
+        labels = [f"seed {s}" + (f" score {scores[i]:.2f}" if scores is not None else "") for i, s in enumerate(seeds)]
         out.parent.mkdir(parents=True, exist_ok=True)
-        image_grid(pictures, [f"seed {args.seed + i}" for i in range(len(pictures))], columns=min(4, args.num), title=args.prompt).save(out)
+        image_grid(pictures, labels, columns=min(4, args.num), title=args.prompt).save(out)
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
-    prompts = sources.read_prompts(args.prompts)
-    pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num), **_sampling(args))
-    seeds = model.picture_seeds(args.seed, len(pictures))
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
         for index, (picture, seed) in enumerate(zip(pictures, seeds)):
             name = f"{index:05d}.png"
             Image.fromarray(picture).save(out / name)
-            prompt = prompts[index // args.num]
-            manifest.write(json.dumps({"prompt": prompt, "file": name, "seed": int(seed)}, ensure_ascii=False) + "\n")
+            entry = {"prompt": prompts[index // args.num], "file": name, "seed": int(seed)}
+            if scores is not None:
+                entry["score"] = round(float(scores[index]), 4)
+            manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
     print(f"wrote {len(pictures)} pictures and manifest.jsonl to {out}")
     return 0
 
@@ -206,6 +224,12 @@ def cmd_train(args):
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
+    if args.stage == "scorer":
+        if overrides.keys() - {"learning_rate"}:
+            raise ValueError("the scorer has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
+        stages.train_scorer(args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping, **common)
+        if distribute.is_chief(strategy):
+            print(f"saved {pathlib.Path(args.out) / stages.SCORER_FILE}")
     return 0
 
 
@@ -241,6 +265,9 @@ def build_parser():
     generate.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
     generate.add_argument("--seed", type=int, default=0, help="picture i uses seed + i")
     generate.add_argument("--out", required=True, help="grid PNG for one prompt; a folder with --prompts")
+    generate.add_argument("--candidates", type=_positive_int, default=1,
+                          help="draw N candidates per picture and keep the one --scorer rates best (default 1)")
+    generate.add_argument("--scorer", default=None, help="a trained scorer .keras (keras-dalle train --stage scorer)")
     _add_sampling_arguments(generate)
     generate.set_defaults(run=cmd_generate)
 
@@ -283,7 +310,8 @@ def build_parser():
     check_data.set_defaults(run=cmd_data_check)
 
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
-    train.add_argument("--stage", choices=["tokenizer", "generator", "all"], required=True)
+    train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all"], required=True,
+                       help="all = tokenizer, then generator (the scorer trains on its own)")
     train.add_argument("--data", required=True,
                        help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
@@ -296,10 +324,10 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--validation-split", type=float, default=None,
-                       help="generator: fraction of a folder held out for validation (default 0.1; 0 = none; "
+                       help="generator, scorer: fraction of a folder held out for validation (default 0.1; 0 = none; "
                             "the model saved is the best epoch's)")
     train.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
-                       help="generator: stop after PATIENCE epochs without a lower validation loss")
+                       help="generator, scorer: stop after PATIENCE epochs without a lower validation loss")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
     train.add_argument("--sample-prompts", default=None,

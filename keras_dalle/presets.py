@@ -33,7 +33,20 @@ PRESETS = {
             discriminator_channels=(8, 16),
             adversarial_start=0,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3},
+        "scorer": dict(
+            image_size=16,
+            downsample_factor=4,
+            channels=(8, 16),
+            image_layers=1,
+            image_heads=2,
+            image_width=16,
+            text_length=24,
+            text_width=16,
+            text_layers=1,
+            text_heads=2,
+            embed_dim=16,
+        ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3},
     },
     "small": {
         "image_tokenizer": dict(
@@ -60,7 +73,20 @@ PRESETS = {
             discriminator_channels=(32, 64),
             adversarial_start=1000,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3},
+        "scorer": dict(
+            image_size=32,
+            downsample_factor=4,
+            channels=(32, 64),
+            image_layers=2,
+            image_heads=4,
+            image_width=128,
+            text_length=64,
+            text_width=128,
+            text_layers=2,
+            text_heads=4,
+            embed_dim=128,
+        ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3},
     },
     "base": {
         "image_tokenizer": dict(
@@ -87,10 +113,23 @@ PRESETS = {
             discriminator_channels=(64, 128),
             adversarial_start=5000,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 5e-4},
+        "scorer": dict(
+            image_size=64,
+            downsample_factor=4,
+            channels=(64, 128),
+            image_layers=4,
+            image_heads=8,
+            image_width=256,
+            text_length=96,
+            text_width=256,
+            text_layers=4,
+            text_heads=8,
+            embed_dim=256,
+        ),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 5e-4, "scorer": 5e-4},
     },
 }
-STAGES = ("image_tokenizer", "text_to_image")
+STAGES = ("image_tokenizer", "text_to_image", "scorer")
 
 
 def _check(name, stage):
@@ -101,7 +140,7 @@ def _check(name, stage):
 
 
 def preset(name, stage):
-    """A copy of the constructor arguments of `stage` ("image_tokenizer" or "text_to_image") in preset `name`."""
+    """A copy of the constructor arguments of `stage` (one of `STAGES`) in preset `name`."""
     _check(name, stage)
     return copy.deepcopy(PRESETS[name][stage])
 

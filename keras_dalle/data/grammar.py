@@ -127,3 +127,32 @@ def format_caption(spec):
     (obj,) = spec.objects
     words = ["a", obj.size, obj.color, obj.shape, obj.position]
     return " ".join(w for w in words if w)
+
+
+def _changed_object(obj, attribute, rng):
+    choices = {"color": COLORS, "shape": SHAPES, "size": SIZES, "position": POSITIONS}[attribute]
+    others = [value for value in choices if value != getattr(obj, attribute)]
+    return dataclasses.replace(obj, **{attribute: others[rng.integers(len(others))]})
+
+
+def one_attribute_changed(spec, rng):
+    """A `CaptionSpec` that differs from `spec` in exactly one stated attribute, drawn with `rng`
+    (a numpy Generator): one object's color, shape, size or position, or the relation of two
+    objects (which means the same as swapping them). The hard negatives of the contrastive scorer
+    and the distractors of R-precision. Two objects keep different colors."""
+    if spec.relation is not None:
+        choice = rng.integers(5)  # a's color, a's shape, b's color, b's shape, the relation
+        if choice == 4:
+            return dataclasses.replace(spec, relation=OPPOSITE_RELATION[spec.relation])
+        index, attribute = divmod(choice, 2)
+        attribute = ("color", "shape")[attribute]
+        objects = list(spec.objects)
+        while True:
+            changed = _changed_object(objects[index], attribute, rng)
+            if changed.color != objects[1 - index].color:
+                break
+        objects[index] = changed
+        return dataclasses.replace(spec, objects=tuple(objects))
+    (obj,) = spec.objects
+    stated = [name for name in ("color", "shape", "size", "position") if getattr(obj, name) is not None]
+    return dataclasses.replace(spec, objects=(_changed_object(obj, stated[rng.integers(len(stated))], rng),))

@@ -196,6 +196,26 @@ def endless_dataset(seed=0, canvas_size=32, objects="mixed", chunk=1024):
     ).unbatch()
 
 
+def with_hard_negatives(dataset, seed=0):
+    """(captions [B], images) batches -> ((captions, hard negatives [B]), images): for each caption
+    of the shapes grammar, one that is wrong in exactly one attribute (`grammar.one_attribute_changed`),
+    drawn from a numpy Generator seeded with `seed`. What the contrastive scorer trains on."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def change(captions):
+        specs = (grammar.parse_caption(c.decode("utf-8")) for c in captions.numpy())
+        return np.array([grammar.format_caption(grammar.one_attribute_changed(s, rng)) for s in specs], dtype=object)
+
+    def add(captions, images):
+        negatives = tf.py_function(change, [captions], tf.string)
+        negatives.set_shape(captions.shape)
+        return (captions, negatives), images
+
+    return dataset.map(add)
+
+
 def write_shapes_folder(out_dir, num, seed=0, canvas_size=32, objects="mixed", include_held_out=False, progress=True):
     """Writes `num` pictures as `NNNNNN.png` with a same-stem `.txt` caption; returns the folder."""
     if num < 1:

@@ -290,7 +290,10 @@ class KerasDALLE(AdversarialModel):
         base = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
         return np.arange(base, base + count, dtype=np.int64)
 
-    def generate(self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None):
+    def generate(
+        self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None,
+        candidates=1, scorer=None, return_scores=False,
+    ):
         """Pictures for prompts: uint8 numpy [len(prompts) * num_images, S, S, 3].
 
         Args:
@@ -303,9 +306,31 @@ class KerasDALLE(AdversarialModel):
             cfg_scale: classifier-free guidance, >= 0 (1 = off, higher follows the prompt more).
             seed: an int for reproducible pictures (picture i uses seed + i).
             on_token: optional callback(step, total) after each image token.
+            candidates: draw this many pictures for each one returned and keep the one `scorer`
+                rates highest (reranking, as DALL-E did with CLIP). Candidate 0 of picture i is the
+                picture plain generation makes (seed + i); candidate c uses seed + i + c * pictures.
+                All candidates run as one batch.
+            scorer: a `ContrastiveScorer` for the model's picture size (needed for candidates > 1).
+            return_scores: also return the kept pictures' scores, float32 [len(prompts) * num_images].
         """
-        tokens = self.generate_tokens(prompts, num_images, temperature, top_k, top_p, cfg_scale, seed, on_token)
-        return self.decode_tokens(tokens)
+        if not isinstance(candidates, int) or candidates < 1:
+            raise ValueError(f"candidates must be a positive int, got {candidates!r}")
+        if scorer is None and (candidates > 1 or return_scores):
+            raise ValueError("reranking candidates (or returning scores) needs a scorer: pass scorer=ContrastiveScorer")
+        if scorer is not None and scorer.image_size != self.image_size:
+            raise ValueError(f"the scorer takes {scorer.image_size} x {scorer.image_size} pictures, the model makes "
+                             f"{self.image_size} x {self.image_size}")
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        base = int(self.picture_seeds(seed, 1)[0])  # one base for every candidate, also when seed is None
+        tokens = self.generate_tokens(prompts * candidates, num_images, temperature, top_k, top_p, cfg_scale, base, on_token)
+        pictures = self.decode_tokens(tokens)  # (C * P * num_images, S, S, 3), candidate-major
+        if scorer is None:
+            return pictures
+        count = len(prompts) * num_images
+        scores = scorer.score(pictures, [p for p in prompts * candidates for _ in range(num_images)]).reshape(candidates, count)
+        best = scores.argmax(axis=0)  # (count,): the kept candidate of each picture
+        kept = pictures.reshape(candidates, count, *pictures.shape[1:])[best, np.arange(count)]
+        return (kept, scores[best, np.arange(count)]) if return_scores else kept
 
     def decode_tokens(self, tokens):
         """Flat image tokens int [B, N] -> uint8 numpy pictures [B, S, S, 3]."""

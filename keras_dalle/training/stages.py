@@ -1,8 +1,9 @@
-"""The training stages behind `keras-dalle train`: the image tokenizer, then the text-to-image model.
+"""The training stages behind `keras-dalle train`: the image tokenizer, then the text-to-image model;
+the contrastive scorer (for reranking) trains on its own.
 
-A run folder holds both stages:
+A run folder holds the stages:
 
-    RUN/image_tokenizer.keras   RUN/keras_dalle.keras        the models, saved every epoch
+    RUN/image_tokenizer.keras   RUN/keras_dalle.keras   RUN/scorer.keras   the models, saved every epoch
     RUN/backup/<stage>/         where an interrupted stage resumes (rerun the same command)
     RUN/logs/<stage>/           TensorBoard scalars and picture grids
     RUN/reconstructions/        originals above reconstructions, one PNG per epoch
@@ -25,6 +26,7 @@ from keras_dalle.data.loader import load_dataset
 from keras_dalle.data.sources import is_builtin_shapes
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
+from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training.callbacks import CaptionAccuracy, EpochGrid, TimeBudget, reconstruction_grid, sample_grid
 from keras_dalle.layers.replicas import in_multi_worker_mode
@@ -37,6 +39,7 @@ DEFAULT_VALIDATION_SPLIT = 0.1
 SMALL_DATASET = 20_000
 SMALL_DATASET_DROPOUT = 0.1
 MODEL_FILE = "keras_dalle.keras"
+SCORER_FILE = "scorer.keras"
 SHAPES_SAMPLE_PROMPTS = (
     "a big red circle in the top left",
     "a small blue square at the bottom",
@@ -96,7 +99,7 @@ def grid_prompts(data, dataset, sample_prompts=None):
 
 def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
                strategy, first_callbacks=(), validation_data=None, last_callbacks=()):
-    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids; saves `out/file_name`.
+    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids (`grid` None: none); saves `out/file_name`.
 
     Every worker runs the same callbacks, since they may run collective ops (the grids call the
     model, saving reads distributed variables) and the workers' collectives must match; only the
@@ -113,8 +116,9 @@ def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, st
         keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(home / file_name)),
         keras.callbacks.TensorBoard(str(home / "logs" / stage)),
-        EpochGrid(grid, home / grid_dir, home / "logs" / stage / "images", tag=grid_dir),
     ]
+    if grid is not None:
+        callbacks.append(EpochGrid(grid, home / grid_dir, home / "logs" / stage / "images", tag=grid_dir))
     if time_budget_minutes:
         callbacks.append(TimeBudget(time_budget_minutes))
     callbacks += list(last_callbacks)
@@ -264,5 +268,63 @@ def train_text_to_image(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
             "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=checker,
             validation_data=validation, last_callbacks=best,
+        )
+    return model, history
+
+
+def train_scorer(
+    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
+    time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
+    validation_split=None, early_stopping=None, **overrides,
+):
+    """Trains a `ContrastiveScorer` on `data` into `out/scorer.keras`.
+
+    Shapes data (the built-in source or a shapes folder) adds one hard negative per caption
+    (`shapes.with_hard_negatives`). `validation_split` and `early_stopping` as in
+    `train_text_to_image` (the saved model is the epoch with the lowest validation loss); the other
+    arguments as in `train_image_tokenizer`; `learning_rate` is the peak of a warmup-cosine schedule.
+    Returns (model, history).
+    """
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if validation_split is None:
+        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
+    if early_stopping is not None and not validation_split:
+        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
+    config = {**presets.preset(preset, "scorer"), **overrides}
+    learning_rate = learning_rate or presets.learning_rate(preset, "scorer")
+    with _training_setup(strategy, mixed_precision) as active:
+        load = dict(path=data, image_size=config["image_size"], batch_size=batch_size, seed=seed, validation_split=validation_split)
+        dataset, report = load_dataset(
+            **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
+        )
+        validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
+        print(report.summary())
+        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
+        if is_shapes_data(data):
+            dataset = shapes.with_hard_negatives(dataset, seed)
+            validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
+        model = ContrastiveScorer(**config)
+        if jit_compile:  # XLA takes no strings: tokenize in the input pipeline
+            def tokenize(captions, images):
+                if isinstance(captions, tuple):
+                    return tuple(model.text_tokenizer(c) for c in captions), images
+                return model.text_tokenizer(captions), images
+
+            dataset = dataset.map(tokenize)
+            validation = validation.map(tokenize) if validation is not None else None
+        model.compile(optimizer=_transformer_optimizer(learning_rate, total_steps), jit_compile=jit_compile)
+        model.build_optimizers()
+        if is_chief(active):
+            _write_config(out, "scorer", {"preset": preset, **config})
+        best = []
+        if validation is not None:
+            validation = _distributed(validation, active)
+            best = [keras.callbacks.EarlyStopping(
+                "val_loss", mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
+            )]
+        history = _fit_stage(
+            model, _distributed(dataset, active), out, "scorer", SCORER_FILE, None, None, epochs, steps_per_epoch,
+            time_budget_minutes, verbose, active, validation_data=validation, last_callbacks=best,
         )
     return model, history

@@ -1,10 +1,11 @@
-"""The tiny models every test builds: one builder each for the image tokenizer and the text-to-image model."""
+"""The tiny models every test builds: one builder each for the image tokenizer, the text-to-image model and the scorer."""
 
 import keras
 
 from keras_dalle import presets
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
+from keras_dalle.models.scorer import ContrastiveScorer
 
 SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
 
@@ -29,3 +30,14 @@ def dalle(image_tokenizer=None, optimizer=None, d_optimizer=None, **overrides):
     image_tokenizer = image_tokenizer or tokenizer()
     model = KerasDALLE(image_tokenizer, **{**presets.preset("tiny", "text_to_image"), "seed": 0, **overrides})
     return _compile(model, optimizer, d_optimizer)
+
+
+def scorer(optimizer=None, **overrides):
+    """A seeded tiny `ContrastiveScorer`, built; compiled when `optimizer` is given."""
+    keras.utils.set_random_seed(0)
+    model = ContrastiveScorer(**{**presets.preset("tiny", "scorer"), **overrides})
+    model.build()
+    if optimizer is not None:
+        model.compile(optimizer=optimizer)
+        model.build_optimizers()
+    return model
