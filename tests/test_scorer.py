@@ -83,7 +83,7 @@ def test_equal_captions_and_hard_negatives_equal_to_a_caption_are_positives():
     assert float(loss) == pytest.approx(expected, rel=1e-4)
 
 
-def test_one_attribute_changed_differs_in_exactly_one_stated_attribute():
+def test_one_attribute_changes_differ_in_exactly_one_stated_attribute():
     rng = np.random.default_rng(0)
     _, captions = shapes.generate_shapes(200, seed=3)
     for caption in captions:
@@ -95,6 +95,10 @@ def test_one_attribute_changed_differs_in_exactly_one_stated_attribute():
             for name in ("color", "shape", "size", "position")
         ) + (spec.relation != changed.relation)
         assert differences == 1, (caption, grammar.format_caption(changed))
+        # The variants are the complete set: every draw is among them, and they are distinct.
+        variants = [grammar.format_caption(v) for v in grammar.one_attribute_variants(spec)]
+        assert grammar.format_caption(changed) in variants and len(set(variants)) == len(variants)
+        assert caption not in variants
 
 
 def test_bad_inputs_raise_value_errors():

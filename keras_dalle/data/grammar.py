@@ -135,6 +135,27 @@ def _changed_object(obj, attribute, rng):
     return dataclasses.replace(obj, **{attribute: others[rng.integers(len(others))]})
 
 
+def one_attribute_variants(spec):
+    """Every `CaptionSpec` that differs from `spec` in exactly one stated attribute (the complete set
+    `one_attribute_changed` draws from); two objects keep different colors. R-precision's distractors."""
+    variants = []
+    if spec.relation is not None:
+        variants.append(dataclasses.replace(spec, relation=OPPOSITE_RELATION[spec.relation]))
+    for index, obj in enumerate(spec.objects):
+        for attribute, choices in (("color", COLORS), ("shape", SHAPES), ("size", SIZES), ("position", POSITIONS)):
+            if getattr(obj, attribute) is None:
+                continue
+            for value in choices:
+                if value == getattr(obj, attribute):
+                    continue
+                objects = list(spec.objects)
+                objects[index] = dataclasses.replace(obj, **{attribute: value})
+                if len(objects) == 2 and objects[0].color == objects[1].color:
+                    continue
+                variants.append(dataclasses.replace(spec, objects=tuple(objects)))
+    return variants
+
+
 def one_attribute_changed(spec, rng):
     """A `CaptionSpec` that differs from `spec` in exactly one stated attribute, drawn with `rng`
     (a numpy Generator): one object's color, shape, size or position, or the relation of two
