@@ -2,6 +2,8 @@
 
 - `image_codec`: visual encoder, vector quantizer, decoder, patch discriminator.
 - `text_to_image`: text encoder, generator, text-conditional discriminator.
-- `adversarial`: `AdversarialModel`, the base of the two trainable models (two optimizers, two compiled steps).
+- `trainable`: `TrainableModel`, the base of the trainable models (metric trackers, one optimizer step under any strategy).
+- `adversarial`: `AdversarialModel`, the base of the two adversarially trained models (two optimizers, two compiled steps).
 - `image_tokenizer`: `ImageTokenizer`; `dalle`: `KerasDALLE` (prompt in, pictures out).
+- `scorer`: `ContrastiveScorer` (pictures and prompts in one latent space; reranks candidates).
 """
