@@ -12,6 +12,7 @@
         [--candidates N --scorer SCORER.keras]                 best of N candidates per picture
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
+    keras-dalle evaluate --data DIR --scorer SCORER.keras [--model PATH] [--captions N]   CLIP score, R-precision, KID
     keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras [sampling defaults]   (no optimizer state)
 
 Expected errors (bad paths, bad captions, bad arguments) print one line and exit with status 2.
@@ -133,11 +134,57 @@ def cmd_generate(args):
     return 0
 
 
+def _evaluate_on_data(args):
+    """`evaluate --data DIR --scorer S`: CLIP score, R-precision and KID for the captions of any dataset."""
+    import json
+
+    import numpy as np
+
+    from keras_dalle.data.loader import load_dataset
+    from keras_dalle.evaluation.contrastive import evaluate_with_scorer, format_scorer_table
+    from keras_dalle.progress import progress_bar
+
+    if args.scorer is None:
+        raise ValueError("evaluate --data grades pictures with a contrastive scorer: give --scorer (keras-dalle train --stage scorer)")
+    if args.prompts:
+        raise ValueError("give --data (its captions are the prompts) or --prompts, not both")
+    model = _load_model(args.model)
+    scorer = _load_scorer(args.scorer)
+    if scorer.image_size != model.image_size:
+        raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
+    dataset, report = load_dataset(args.data, image_size=model.image_size, batch_size=256, seed=args.seed, progress=False)
+    captions, images = [], []
+    for batch_captions, batch_images in dataset:
+        captions += [c.decode("utf-8") for c in batch_captions.numpy()]
+        images.append(batch_images.numpy())
+        if len(captions) >= args.captions:
+            break
+    captions, images = captions[: args.captions], np.concatenate(images)[: args.captions]
+    print(f"{report.source}: {len(captions)} captions, {args.num} generated picture(s) each")
+    generated = []
+    with progress_bar(total=len(captions) * args.num, desc="generating", unit="img") as bar:
+        for start in range(0, len(captions), 32):
+            chunk = captions[start:start + 32]
+            generated.append(model.generate(chunk, num_images=args.num, seed=args.seed + start * args.num, **_sampling(args)))
+            bar.update(len(chunk) * args.num)
+    generated_captions = [c for c in captions for _ in range(args.num)]
+    result = evaluate_with_scorer(scorer, images, captions, np.concatenate(generated), generated_captions, seed=args.seed)
+    print(format_scorer_table(result))
+    print(json.dumps(result))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
 def cmd_evaluate(args):
     import json
 
     from keras_dalle.evaluation.generation import evaluate_model, format_table
 
+    if args.data is not None:
+        return _evaluate_on_data(args)
+    if args.scorer is not None:
+        raise ValueError("--scorer grades the pictures of --data captions; without --data, evaluate uses the caption checker")
     if args.prompts:
         prompts = [shapes.eval_prompt(prompt) for prompt in sources.read_prompts(args.prompts)]
     else:
@@ -271,9 +318,14 @@ def build_parser():
     _add_sampling_arguments(generate)
     generate.set_defaults(run=cmd_generate)
 
-    evaluate = commands.add_parser("evaluate", help="caption-checker accuracy of generated pictures")
+    evaluate = commands.add_parser(
+        "evaluate", help="caption-checker accuracy on shapes prompts, or with --data and --scorer CLIP score, R-precision, KID"
+    )
     evaluate.add_argument("--model", default=None)
     evaluate.add_argument("--prompts", default=None, help="one prompt per line (default: the built-in evaluation set)")
+    evaluate.add_argument("--data", default=None, help="any dataset the loader reads: generate for its captions")
+    evaluate.add_argument("--scorer", default=None, help="with --data: the contrastive scorer that grades (not the one that reranked)")
+    evaluate.add_argument("--captions", type=_positive_int, default=500, help="with --data: how many of its captions")
     evaluate.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--json", default=None, help="also write the result to this file")
