@@ -1,9 +1,10 @@
-"""The graph functions every export wraps: checked settings, sampling, decoding, PNG encoding, and the
-batch-1 signatures that TFLite and ONNX share."""
+"""The graph functions every export wraps: checked settings, sampling, decoding, PNG encoding, scoring
+and reranking with a contrastive scorer, and the batch-1 signatures that TFLite and ONNX share."""
 
 import keras
 import tensorflow as tf
 
+from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.sampling import SETTING_DTYPES, noise_from_seeds
 
 
@@ -61,6 +62,37 @@ def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, s
     tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale)
     images = images_from_tokens(model, tokens)
     return {"image_bytes": png_bytes(images), "image": images, "tokens": tokens}
+
+
+def scores(scorer, images, prompt):
+    """Cosine similarity of uint8 picture i [B, S, S, 3] with prompt string i [B] -> float32 [B]."""
+    image_embeddings = scorer.embed_image_pixels(to_unit_range(images))  # (B, E)
+    text_embeddings = scorer.embed_ids(prompt_ids(scorer, prompt))  # (B, E)
+    return tf.reduce_sum(image_embeddings * text_embeddings, axis=-1)
+
+
+def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
+    """Reranked generation: row i draws `candidates[i]` pictures (seeds seed_i + c * B, c = 0, 1, ...;
+    candidate 0 is what `generate_from_prompts` makes) and keeps the one `scorer` rates highest.
+
+    All rows run max(candidates) candidates in one batch of [max * B] rows (candidate-major); a
+    row's candidates past its own count are masked out. Returns {"image_bytes", "image", "tokens",
+    "score"}, each [B, ...].
+    """
+    check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be >= 1")
+    with tf.control_dependencies([check]):
+        count = tf.reduce_max(candidates)
+    batch = tf.shape(prompt)[0]
+    tile = lambda x: tf.tile(x, [count])  # noqa: E731  [B] -> [count * B], candidate-major
+    candidate = tf.repeat(tf.range(count), batch)  # (count * B,)
+    seeds = tile(seed) + tf.cast(candidate, seed.dtype) * tf.cast(batch, seed.dtype)
+    drawn = generate_from_prompts(model, tile(prompt), tile(temperature), tile(top_k), tile(top_p), tile(cfg_scale), seeds)
+    rated = tf.reshape(scores(scorer, drawn["image"], tile(prompt)), [count, batch])  # (count, B)
+    allowed = tf.reshape(candidate, [count, batch]) < candidates[None, :]
+    best = tf.argmax(tf.where(allowed, rated, -float("inf")), axis=0, output_type=tf.int32)  # (B,)
+    rows = best * batch + tf.range(batch)
+    kept = {name: tf.gather(value, rows) for name, value in drawn.items()}
+    return {**kept, "score": tf.gather(tf.reshape(rated, [-1]), rows)}
 
 
 class BatchOneGraphs:

@@ -7,6 +7,11 @@ Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
   cfg_scale (float32 [B]), seed (int64 [B]) -> the same outputs. Per-row inputs keep every
   input batchable by TF Serving's batcher.
 - `decode_tokens`: tokens (int32 [B, N]) -> image, image_bytes.
+- With a contrastive scorer (`--scorer`), two more:
+  - `generate_best`: the `generate` inputs plus candidates (int32 [B]) -> the same outputs and
+    score (float32 [B]): row i keeps the best of candidates[i] pictures by the scorer (candidate c
+    uses seed + c * B, so candidate 0 is `generate`'s picture). One Predict call reranks.
+  - `score`: image (uint8 [B, S, S, 3]) and prompt -> score (float32 [B]), the cosine similarity.
 - `sampling_defaults`: prompt (string [B], values unused) -> temperature, top_k, top_p, cfg_scale
   [B]: the model's defaults, which `serving_default` uses and clients fill in for `generate`
   settings the user leaves out. It takes a batched input (not none) so that TF Serving's
@@ -29,13 +34,16 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
+from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
 
 
-def build_archive(model):
-    """An ExportArchive with the three signatures of the module docstring."""
+def build_archive(model, scorer=None):
+    """An ExportArchive with the signatures of the module docstring (`scorer`: a `ContrastiveScorer` or None)."""
+    if scorer is not None and scorer.image_size != model.image_size:
+        raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
     archive = keras.export.ExportArchive()
     archive.track(model)
     rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
@@ -71,6 +79,19 @@ def build_archive(model):
     archive.add_endpoint(
         "decode_tokens", decode_tokens, input_signature=[tf.TensorSpec((None, model.image_length), tf.int32, name="tokens")]
     )
+    if scorer is not None:
+        archive.track(scorer)
+        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
+
+        def generate_best(prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
+            return graphs.generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates)
+
+        def score(image, prompt):
+            return {"score": graphs.scores(scorer, image, prompt)}
+
+        archive.add_endpoint("generate_best", generate_best, input_signature=[prompt, *settings, rows(tf.int32, "candidates")])
+        size = model.image_size
+        archive.add_endpoint("score", score, input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8, name="image"), prompt])
     return archive
 
 
@@ -90,8 +111,8 @@ def write_warmup(out_dir, model_name, prompts=WARMUP_PROMPTS):
             writer.write(log.SerializeToString())
 
 
-def export_saved_model(model, out_dir, overwrite=False):
-    """Writes the SavedModel and its warmup file to `out_dir` (BASE/NAME/VERSION)."""
+def export_saved_model(model, out_dir, overwrite=False, scorer=None):
+    """Writes the SavedModel (with `scorer`: also `generate_best` and `score`) and its warmup file to `out_dir` (BASE/NAME/VERSION)."""
     out_dir = pathlib.Path(out_dir)
     if not out_dir.name.isdigit():
         raise ValueError(f"{out_dir}: the last folder must be an integer version (BASE/NAME/VERSION, e.g. models/keras_dalle/1)")
@@ -99,7 +120,7 @@ def export_saved_model(model, out_dir, overwrite=False):
         if not overwrite:
             raise FileExistsError(f"{out_dir} exists; pass --overwrite or choose a new version number")
         shutil.rmtree(out_dir)
-    build_archive(model).write_out(str(out_dir), verbose=False)
+    build_archive(model, scorer).write_out(str(out_dir), verbose=False)
     write_warmup(out_dir, out_dir.parent.name)
     return out_dir
 
@@ -109,13 +130,16 @@ def main(argv=None):
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
     parser.add_argument("--out", required=True, help="BASE/NAME/VERSION, e.g. models/keras_dalle/1")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras: adds the generate_best and score signatures")
     args = parser.parse_args(argv)
     try:
-        out = export_saved_model(pretrained.load_model(args.model), args.out, args.overwrite)
+        scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
+        out = export_saved_model(pretrained.load_model(args.model), args.out, args.overwrite, scorer)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"export.saved_model: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens, sampling_defaults to {out}")
+    extra = ", generate_best, score" if args.scorer else ""
+    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens, sampling_defaults{extra} to {out}")
     return 0
 
 

@@ -177,3 +177,47 @@ def test_onnx_matches_keras(model, greedy_tokens):
         np.testing.assert_array_equal(tokens[0], greedy_tokens[index])
         keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
         assert image.dtype == np.uint8 and np.abs(image.astype(int) - keras_image.astype(int)).max() <= 2
+
+
+RERANK_PROCESS = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+    assert not any(name.split(".")[0] in ("keras_dalle", "export") for name in sys.modules)
+    loaded = tf.saved_model.load(sys.argv[1])
+    prompts = json.loads(sys.argv[2])
+    rows = lambda v, d: tf.fill([len(prompts)], tf.constant(v, d))
+    settings = dict(temperature=rows(1.0, tf.float32), top_k=rows(0, tf.int32), top_p=rows(1.0, tf.float32),
+                    cfg_scale=rows(1.5, tf.float32))
+    seeds = tf.constant([7, 8], tf.int64)
+    best = loaded.signatures["generate_best"](prompt=tf.constant(prompts), seed=seeds,
+                                              candidates=tf.constant([1, 3], tf.int32), **settings)
+    drawn = [loaded.signatures["generate"](prompt=tf.constant(prompts), seed=seeds + 2 * c, **settings) for c in range(3)]
+    scores = [loaded.signatures["score"](image=d["image"], prompt=tf.constant(prompts))["score"].numpy() for d in drawn]
+    np.savez(sys.argv[3], best_tokens=best["tokens"].numpy(), best_score=best["score"].numpy(),
+             drawn_tokens=np.stack([d["tokens"].numpy() for d in drawn]), drawn_images=np.stack([d["image"].numpy() for d in drawn]),
+             scores=np.stack(scores))
+    """
+)
+
+
+def test_saved_model_reranks_in_one_call_with_a_scorer(model, tmp_path):
+    from export import saved_model
+    from helpers import tiny
+
+    scorer = tiny.scorer()
+    out = saved_model.export_saved_model(model, tmp_path / "keras_dalle" / "1", scorer=scorer)
+    result_path = tmp_path / "rerank.npz"
+    subprocess.run([sys.executable, "-c", RERANK_PROCESS, str(out), json.dumps(PROMPTS), str(result_path)], check=True,
+                   env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    result = np.load(result_path)
+    # Row 0 asked for one candidate: plain generation. Row 1 keeps the best of its three.
+    np.testing.assert_array_equal(result["best_tokens"][0], result["drawn_tokens"][0, 0])
+    best = int(np.argmax(result["scores"][:, 1]))
+    np.testing.assert_array_equal(result["best_tokens"][1], result["drawn_tokens"][best, 1])
+    assert result["best_score"][1] == pytest.approx(result["scores"][:, 1].max())
+    assert result["best_score"][1] >= result["scores"][0, 1]  # never below candidate 0
+    # The served score is the Python scorer's.
+    np.testing.assert_allclose(result["scores"][0], scorer.score(result["drawn_images"][0], PROMPTS), atol=1e-5)
