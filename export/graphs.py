@@ -96,10 +96,15 @@ def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, s
 
 
 class BatchOneGraphs:
-    """The two batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX)."""
+    """The batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX): `generate`,
+    `decode_tokens`, and with a contrastive `scorer` also `score` (uint8 image [1, S, S, 3] and the
+    scorer's prompt ids int32 [1, L'] -> score float32 [1]), so app code can rerank candidates."""
 
-    def __init__(self, model):
+    def __init__(self, model, scorer=None):
+        if scorer is not None and scorer.image_size != model.image_size:
+            raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
         self.model = model
+        self.scorer = scorer
         length, tokens = model.text_length, model.image_length
         scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
         self.generate_signature = [
@@ -108,6 +113,12 @@ class BatchOneGraphs:
             *(scalar(dtype, name) for name, dtype in SETTING_DTYPES.items()),
         ]
         self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
+        if scorer is not None:
+            size = model.image_size
+            self.score_signature = [
+                tf.TensorSpec((1, size, size, 3), tf.uint8, name="image"),
+                tf.TensorSpec((1, scorer.text_length), tf.int32, name="prompt_ids"),
+            ]
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
@@ -116,10 +127,21 @@ class BatchOneGraphs:
     def decode_tokens(self, tokens):
         return {"image": self.model.images_from_tokens(tokens)}
 
+    def score(self, image, prompt_ids):
+        image_embeddings = self.scorer.embed_image_pixels(to_unit_range(image))
+        return {"score": tf.reduce_sum(image_embeddings * self.scorer.embed_ids(prompt_ids), axis=-1)}
+
+    @property
+    def signature_keys(self):
+        return ["generate", "decode_tokens"] + (["score"] if self.scorer is not None else [])
+
     def archive(self):
-        """An ExportArchive with both signatures; it carries the weights so the converter freezes them."""
+        """An ExportArchive with the signatures; it carries the weights so the converter freezes them."""
         archive = keras.export.ExportArchive()
         archive.track(self.model)
         archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
         archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
+        if self.scorer is not None:
+            archive.track(self.scorer)
+            archive.add_endpoint("score", self.score, input_signature=self.score_signature)
         return archive

@@ -6,6 +6,9 @@ Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static sha
   generator), temperature (float32 [1]), top_k (int32 [1]), top_p (float32 [1]),
   cfg_scale (float32 [1]) -> image (uint8 [1, S, S, 3]), tokens (int32 [1, N]).
 - `decode_tokens`: tokens (int32 [1, N]) -> image (uint8 [1, S, S, 3]).
+- With `--scorer S` also `score`: image (uint8 [1, S, S, 3]) and prompt_ids (int32 [1, L'], the
+  scorer's own text length) -> score (float32 [1]), the cosine similarity app code reranks
+  candidates by.
 
 int8 is full-integer quantization (int8 weights and activations, float input and output
 tensors) calibrated on training-distribution prompts and pictures. Two graph details make it
@@ -32,12 +35,13 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
+from keras_dalle.models.scorer import ContrastiveScorer
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
 
 
-def representative_dataset(model, count=32, seed=0):
+def representative_dataset(model, count=32, seed=0, scorer=None):
     """int8 calibration inputs per signature: captions and pictures from the shapes generator."""
     from keras_dalle.data import shapes
 
@@ -55,22 +59,25 @@ def representative_dataset(model, count=32, seed=0):
             "cfg_scale": np.array([model.cfg_scale], np.float32),
         }
         yield "decode_tokens", {"tokens": tokens[index : index + 1]}
+        if scorer is not None:
+            yield "score", {"image": images[index : index + 1], "prompt_ids": scorer.text_tokenizer(tf.constant(captions[index : index + 1])).numpy()}
 
 
-def convert(model, quantize="none"):
-    """The .tflite bytes of `model` with builtin ops only."""
+def convert(model, quantize="none", scorer=None):
+    """The .tflite bytes of `model` (and `scorer`'s `score` signature, if given) with builtin ops only."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
-        graphs.BatchOneGraphs(model).archive().write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["generate", "decode_tokens"])
+        signatures = graphs.BatchOneGraphs(model, scorer)
+        signatures.archive().write_out(tmp, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=signatures.signature_keys)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
         if quantize == "int8":
-            converter.representative_dataset = lambda: representative_dataset(model)
+            converter.representative_dataset = lambda: representative_dataset(model, scorer=scorer)
             # One scale per dense weight matrix instead of one per output channel: a smaller file
             # at the same caption accuracy (the README's export table measures both). TF 2.21 has
             # this only as a private converter attribute; tests/test_export.py checks it took effect.
@@ -105,10 +112,12 @@ def main(argv=None):
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
     parser.add_argument("--out", required=True, help="the .tflite file to write")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
+    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras: adds the score signature")
     args = parser.parse_args(argv)
     try:
         model = pretrained.load_model(args.model)
-        content = convert(model, args.quantize)
+        scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
+        content = convert(model, args.quantize, scorer)
     except (FileNotFoundError, ValueError) as err:
         print(f"export.tflite: error: {err}", file=sys.stderr)
         return 2

@@ -112,9 +112,12 @@ def _lite_inputs(model, prompt):
 def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
     from ai_edge_litert.interpreter import Interpreter
 
-    content = tflite.convert(model, "none")  # raises on any non-builtin op (the check is tested below)
+    from helpers import tiny
+
+    scorer = tiny.scorer()
+    content = tflite.convert(model, "none", scorer=scorer)  # raises on any non-builtin op (the check is tested below)
     interpreter = Interpreter(model_content=content)
-    assert set(interpreter.get_signature_list()) == {"generate", "decode_tokens"}
+    assert set(interpreter.get_signature_list()) == {"generate", "decode_tokens", "score"}
     generate = interpreter.get_signature_runner("generate")
     for index, prompt in enumerate(PROMPTS):
         result = generate(**_lite_inputs(model, prompt))
@@ -123,6 +126,10 @@ def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
         assert np.abs(result["image"].astype(int) - keras_image.astype(int)).max() <= 2
     decoded = interpreter.get_signature_runner("decode_tokens")(tokens=greedy_tokens[:1].astype(np.int32))
     assert decoded["image"].shape == (1, model.image_size, model.image_size, 3) and decoded["image"].dtype == np.uint8
+    # The score signature (builtin ops too) rates a picture as the Python scorer does.
+    ids = scorer.text_tokenizer(tf.constant(PROMPTS[:1])).numpy()
+    score = interpreter.get_signature_runner("score")(image=decoded["image"], prompt_ids=ids)["score"]
+    np.testing.assert_allclose(score, scorer.score(decoded["image"], PROMPTS[:1]), atol=1e-4)
 
 
 @pytest.mark.slow
