@@ -1,6 +1,6 @@
 """The `keras-dalle` command line.
 
-    keras-dalle demo [--out DIR]
+    keras-dalle demo [--out DIR] [--candidates 8]            best of 8 by the shipped scorer (1 = plain generation)
     keras-dalle data shapes --out DIR [--num N] [--seed S] [--objects 1|2|mixed] [--size 32]
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
@@ -35,6 +35,7 @@ def _positive_int(text):
     return value
 
 
+DEMO_CANDIDATES = 8
 DEMO_PROMPTS = (
     "a big red circle in the top left",
     "a small blue square at the bottom",
@@ -71,26 +72,32 @@ def _sampling(args):
 
 
 def cmd_demo(args):
-    """The main job on the embedded default: the shipped model draws pictures for a few prompts."""
+    """The main job on the embedded default: the shipped model draws pictures for a few prompts, each
+    the best of `--candidates` by the shipped scorer."""
+    from keras_dalle import pretrained
     from keras_dalle.visualize import image_grid
 
     model = _load_model(None)
+    scorer = pretrained.load_scorer() if args.candidates > 1 else None
     prompts = list(DEMO_PROMPTS)
-    pictures = model.generate(prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num))
+    pictures = model.generate(
+        prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(len(prompts) * args.num * args.candidates),
+        candidates=args.candidates, scorer=scorer,
+    )
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "demo_grid.png"
     labels = [p for p in prompts for _ in range(args.num)]
-    image_grid(pictures, labels, columns=args.num, title=f"keras_dalle shapes model, seed {args.seed}").save(path)
+    title = f"keras_dalle shapes model, seed {args.seed}" + (f", best of {args.candidates}" if scorer else "")
+    image_grid(pictures, labels, columns=args.num, title=title).save(path)
     print(f"wrote {len(pictures)} generated pictures for {len(prompts)} prompts to {path}")
     return 0
 
 
 def _load_scorer(path):
-    from keras_dalle.models.scorer import ContrastiveScorer
-    from keras_dalle.pretrained import load_keras_file
+    from keras_dalle import pretrained
 
-    return load_keras_file(path, expected=ContrastiveScorer)
+    return pretrained.load_scorer(path)
 
 
 def cmd_generate(args):
@@ -102,10 +109,11 @@ def cmd_generate(args):
 
     if (args.prompt is None) == (args.prompts is None):
         raise ValueError("give either a PROMPT or --prompts FILE")
-    if args.candidates > 1 and args.scorer is None:
-        raise ValueError("--candidates needs --scorer (a trained scorer: keras-dalle train --stage scorer)")
+    if args.candidates > 1 and args.scorer is None and args.model is not None:
+        raise ValueError("--candidates with your own --model needs --scorer (a trained scorer: keras-dalle train --stage scorer)")
     model = _load_model(args.model)
-    scorer = _load_scorer(args.scorer) if args.scorer else None
+    # The shipped model reranks with the shipped scorer unless told otherwise.
+    scorer = _load_scorer(args.scorer) if args.scorer or args.candidates > 1 else None
     prompts = [args.prompt] if args.prompt is not None else sources.read_prompts(args.prompts)
     count = len(prompts) * args.num
     result = model.generate(
@@ -303,6 +311,8 @@ def build_parser():
     demo.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     demo.add_argument("--num", type=_positive_int, default=4, help="pictures per prompt")
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--candidates", type=_positive_int, default=DEMO_CANDIDATES,
+                      help=f"draw N per picture, keep the best by the shipped scorer (default {DEMO_CANDIDATES}; 1 = plain)")
     demo.set_defaults(run=cmd_demo)
 
     generate = commands.add_parser("generate", help="pictures from a prompt (or a file of prompts)")
@@ -314,7 +324,8 @@ def build_parser():
     generate.add_argument("--out", required=True, help="grid PNG for one prompt; a folder with --prompts")
     generate.add_argument("--candidates", type=_positive_int, default=1,
                           help="draw N candidates per picture and keep the one --scorer rates best (default 1)")
-    generate.add_argument("--scorer", default=None, help="a trained scorer .keras (keras-dalle train --stage scorer)")
+    generate.add_argument("--scorer", default=None,
+                          help="a trained scorer .keras (keras-dalle train --stage scorer; default: the shipped one)")
     _add_sampling_arguments(generate)
     generate.set_defaults(run=cmd_generate)
 

@@ -1,8 +1,10 @@
-"""The shipped default model: trained on the built-in shapes dataset (see README for the command)."""
+"""The shipped defaults, trained on the built-in shapes dataset (see README for the commands): the
+text-to-image model and the contrastive scorer that reranks its candidates."""
 
 import pathlib
 
 DEFAULT_MODEL = pathlib.Path(__file__).resolve().parent / "assets" / "shapes_small.keras"
+DEFAULT_SCORER = pathlib.Path(__file__).resolve().parent / "assets" / "shapes_scorer.keras"
 
 
 def load_keras_file(path, expected=None):
@@ -16,7 +18,8 @@ def load_keras_file(path, expected=None):
 
     import keras
 
-    import keras_dalle.models.dalle  # noqa: F401  (registers the classes for deserialization)
+    import keras_dalle.models.dalle  # noqa: F401  (register the classes for deserialization)
+    import keras_dalle.models.scorer  # noqa: F401
 
     path = pathlib.Path(path)
     if not path.is_file():
@@ -39,19 +42,32 @@ def load_model(path=None):
     return load_keras_file(pathlib.Path(path) if path else DEFAULT_MODEL, expected=KerasDALLE)
 
 
-def save_for_inference(path, out, **sampling_defaults):
-    """Copies a trained `.keras` file without its optimizer state: about a third of the size, what ships.
+def load_scorer(path=None):
+    """Loads a `.keras` contrastive scorer (safe mode); the shipped shapes scorer when `path` is None."""
+    from keras_dalle.models.scorer import ContrastiveScorer
 
-    `sampling_defaults` (temperature, top_k, top_p, cfg_scale) replace the model's defaults,
-    which `generate` and the exports use when a caller gives none.
+    return load_keras_file(pathlib.Path(path) if path else DEFAULT_SCORER, expected=ContrastiveScorer)
+
+
+def save_for_inference(path, out, **sampling_defaults):
+    """Copies a trained `.keras` file (a text-to-image model or a scorer) without its optimizer state:
+    about a third of the size, what ships.
+
+    For a text-to-image model, `sampling_defaults` (temperature, top_k, top_p, cfg_scale) replace
+    the model's defaults, which `generate` and the exports use when a caller gives none.
     """
+    from keras_dalle.models.dalle import KerasDALLE
     from keras_dalle.sampling import validate_sampling_arguments
 
-    model = load_model(path)  # loaded uncompiled: no optimizer variables to save
-    for name, value in sampling_defaults.items():
-        if value is not None:
+    model = load_keras_file(path)  # loaded uncompiled: no optimizer variables to save
+    given = {name: value for name, value in sampling_defaults.items() if value is not None}
+    if not isinstance(model, KerasDALLE):
+        if given:
+            raise ValueError(f"{path}: a {type(model).__name__} has no sampling settings to set")
+    else:
+        for name, value in given.items():
             setattr(model, name, value)
-    validate_sampling_arguments(model.temperature, model.top_k, model.top_p, model.cfg_scale, model.codebook_size)
+        validate_sampling_arguments(model.temperature, model.top_k, model.top_p, model.cfg_scale, model.codebook_size)
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

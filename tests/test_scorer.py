@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from keras_dalle import cli
+from keras_dalle import cli, pretrained
 from keras_dalle.data import grammar, shapes
 from keras_dalle.models.scorer import ContrastiveScorer
 
@@ -56,6 +56,22 @@ def test_scorer_saves_and_loads_with_identical_scores(trained, tmp_path):
     loaded = keras.saving.load_model(tmp_path / "scorer.keras")  # safe_mode on
     np.testing.assert_array_equal(loaded.score(images[:8], captions[:8]), model.score(images[:8], captions[:8]))
     assert float(loaded.logit_scale) == pytest.approx(float(model.logit_scale))
+    # package-model copies a scorer without optimizer state; it has no sampling settings.
+    packaged = pretrained.save_for_inference(tmp_path / "scorer.keras", tmp_path / "packaged.keras")
+    np.testing.assert_array_equal(pretrained.load_scorer(packaged).score(images[:8], captions[:8]), model.score(images[:8], captions[:8]))
+    with pytest.raises(ValueError, match="no sampling settings"):
+        pretrained.save_for_inference(tmp_path / "scorer.keras", tmp_path / "other.keras", temperature=0.5)
+
+
+def test_the_shipped_scorer_tells_one_attribute_apart_on_unseen_pictures():
+    scorer = pretrained.load_scorer()
+    images, captions = shapes.generate_shapes(40, seed=4321, canvas_size=scorer.image_size, objects="1")
+    rng = np.random.default_rng(0)
+    wins = [
+        scorer.score(image[None].repeat(2, 0), [caption, _hard_negatives([caption], seed=int(rng.integers(1000)))[0]])
+        for image, caption in zip(images, captions)
+    ]
+    assert np.mean([own > wrong for own, wrong in wins]) >= 0.9
 
 
 def test_equal_captions_and_hard_negatives_equal_to_a_caption_are_positives():
