@@ -155,6 +155,34 @@ def _training_setup(strategy, mixed_precision):
         keras.mixed_precision.set_global_policy(previous)
 
 
+def _validation_split(data, validation_split, early_stopping):
+    """The fraction a stage holds out: by default `DEFAULT_VALIDATION_SPLIT` of a folder or pack and
+    none of the endless shapes source; early stopping needs one."""
+    if validation_split is None:
+        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
+    if early_stopping is not None and not validation_split:
+        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
+    return validation_split
+
+
+def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch):
+    """(training dataset, validation dataset or None, LoadReport) of `data`, the report printed."""
+    load = dict(path=data, image_size=image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
+    dataset, report = load_dataset(
+        **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
+    )
+    validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
+    print(report.summary())
+    return dataset, validation, report
+
+
+def _keep_best(monitor, early_stopping, epochs):
+    """The callback that restores the epoch with the lowest `monitor` (and stops after `early_stopping` epochs without one)."""
+    return [keras.callbacks.EarlyStopping(
+        monitor, mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
+    )]
+
+
 def _write_config(out, stage, config):
     (out / f"{stage}_config.json").write_text(
         json.dumps(config, indent=2, default=lambda o: keras.saving.serialize_keras_object(o)) + "\n"
@@ -226,20 +254,14 @@ def train_text_to_image(
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
-    if validation_split is None:
-        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
-    if early_stopping is not None and not validation_split:
-        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
+    validation_split = _validation_split(data, validation_split, early_stopping)
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
         tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
-        load = dict(path=data, image_size=tokenizer.image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
-        dataset, report = load_dataset(
-            **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
+        dataset, validation, report = _training_and_validation(
+            data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch
         )
-        validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
-        print(report.summary())
         if not report.endless and report.training < SMALL_DATASET and "dropout" not in overrides:
             config["dropout"] = SMALL_DATASET_DROPOUT
             print(f"{report.training} training images: dropout {SMALL_DATASET_DROPOUT} (a small dataset; set dropout to override)")
@@ -261,9 +283,7 @@ def train_text_to_image(
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
-            best = [keras.callbacks.EarlyStopping(
-                "val_cross_entropy", mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
-            )]
+            best = _keep_best("val_cross_entropy", early_stopping, epochs)
         history = _fit_stage(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
             "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=checker,
@@ -287,19 +307,13 @@ def train_scorer(
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    if validation_split is None:
-        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
-    if early_stopping is not None and not validation_split:
-        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
+    validation_split = _validation_split(data, validation_split, early_stopping)
     config = {**presets.preset(preset, "scorer"), **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "scorer")
     with _training_setup(strategy, mixed_precision) as active:
-        load = dict(path=data, image_size=config["image_size"], batch_size=batch_size, seed=seed, validation_split=validation_split)
-        dataset, report = load_dataset(
-            **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
+        dataset, validation, report = _training_and_validation(
+            data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
         )
-        validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
-        print(report.summary())
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         if is_shapes_data(data):
             dataset = shapes.with_hard_negatives(dataset, seed)
@@ -320,9 +334,7 @@ def train_scorer(
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
-            best = [keras.callbacks.EarlyStopping(
-                "val_loss", mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
-            )]
+            best = _keep_best("val_loss", early_stopping, epochs)
         history = _fit_stage(
             model, _distributed(dataset, active), out, "scorer", SCORER_FILE, None, None, epochs, steps_per_epoch,
             time_budget_minutes, verbose, active, validation_data=validation, last_callbacks=best,
