@@ -101,8 +101,8 @@ class BatchOneGraphs:
     scorer's prompt ids int32 [1, L'] -> score float32 [1]), so app code can rerank candidates."""
 
     def __init__(self, model, scorer=None):
-        if scorer is not None and scorer.image_size != model.image_size:
-            raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
+        if scorer is not None:
+            scorer.check_fits(model)
         self.model = model
         self.scorer = scorer
         length, tokens = model.text_length, model.image_length

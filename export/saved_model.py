@@ -42,8 +42,8 @@ WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the lef
 
 def build_archive(model, scorer=None):
     """An ExportArchive with the signatures of the module docstring (`scorer`: a `ContrastiveScorer` or None)."""
-    if scorer is not None and scorer.image_size != model.image_size:
-        raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
+    if scorer is not None:
+        scorer.check_fits(model)
     archive = keras.export.ExportArchive()
     archive.track(model)
     rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731

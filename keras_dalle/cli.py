@@ -150,7 +150,7 @@ def _evaluate_on_data(args):
 
     from keras_dalle.data.loader import load_dataset
     from keras_dalle.evaluation.contrastive import evaluate_with_scorer, format_scorer_table
-    from keras_dalle.progress import progress_bar
+    from keras_dalle.evaluation.generation import generate_in_chunks
 
     if args.scorer is None:
         raise ValueError("evaluate --data grades pictures with a contrastive scorer: give --scorer (keras-dalle train --stage scorer)")
@@ -158,8 +158,7 @@ def _evaluate_on_data(args):
         raise ValueError("give --data (its captions are the prompts) or --prompts, not both")
     model = _load_model(args.model)
     scorer = _load_scorer(args.scorer)
-    if scorer.image_size != model.image_size:
-        raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the model makes {model.image_size}")
+    scorer.check_fits(model)
     dataset, report = load_dataset(args.data, image_size=model.image_size, batch_size=256, seed=args.seed, progress=False)
     captions, images = [], []
     for batch_captions, batch_images in dataset:
@@ -169,12 +168,7 @@ def _evaluate_on_data(args):
             break
     captions, images = captions[: args.captions], np.concatenate(images)[: args.captions]
     print(f"{report.source}: {len(captions)} captions, {args.num} generated picture(s) each")
-    generated = []
-    with progress_bar(total=len(captions) * args.num, desc="generating", unit="img") as bar:
-        for start in range(0, len(captions), 32):
-            chunk = captions[start:start + 32]
-            generated.append(model.generate(chunk, num_images=args.num, seed=args.seed + start * args.num, **_sampling(args)))
-            bar.update(len(chunk) * args.num)
+    generated = [pictures for _, pictures in generate_in_chunks(model, captions, args.num, args.seed, **_sampling(args))]
     generated_captions = [c for c in captions for _ in range(args.num)]
     result = evaluate_with_scorer(scorer, images, captions, np.concatenate(generated), generated_captions, seed=args.seed)
     print(format_scorer_table(result))

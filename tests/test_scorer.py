@@ -14,8 +14,7 @@ SIZE = tiny.SIZE
 
 
 def _hard_negatives(captions, seed=0):
-    rng = np.random.default_rng(seed)
-    return [grammar.format_caption(grammar.one_attribute_changed(grammar.parse_caption(c), rng)) for c in captions]
+    return grammar.hard_negatives(captions, np.random.default_rng(seed))
 
 
 @pytest.fixture(scope="module")

@@ -177,3 +177,8 @@ def one_attribute_changed(spec, rng):
     (obj,) = spec.objects
     stated = [name for name in ("color", "shape", "size", "position") if getattr(obj, name) is not None]
     return dataclasses.replace(spec, objects=(_changed_object(obj, stated[rng.integers(len(stated))], rng),))
+
+
+def hard_negatives(captions, rng):
+    """For each caption string, one that is wrong in exactly one attribute (`one_attribute_changed`)."""
+    return [format_caption(one_attribute_changed(parse_caption(caption), rng)) for caption in captions]

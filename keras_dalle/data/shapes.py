@@ -205,8 +205,7 @@ def with_hard_negatives(dataset, seed=0):
     rng = np.random.default_rng(seed)
 
     def change(captions):
-        specs = (grammar.parse_caption(c.decode("utf-8")) for c in captions.numpy())
-        return np.array([grammar.format_caption(grammar.one_attribute_changed(s, rng)) for s in specs], dtype=object)
+        return np.array(grammar.hard_negatives([c.decode("utf-8") for c in captions.numpy()], rng), dtype=object)
 
     def add(captions, images):
         negatives = tf.py_function(change, [captions], tf.string)

@@ -7,6 +7,17 @@ from keras_dalle.evaluation.caption_checker import ATTRIBUTES, check_caption, su
 from keras_dalle.progress import progress_bar
 
 
+def generate_in_chunks(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
+    """Yields (index of the chunk's first prompt, its pictures) for `batch_prompts` prompt strings at a
+    time, with one progress bar over all pictures; picture j of prompt i uses seed + i * num_images + j.
+    `sampling`: anything `generate` takes (settings, candidates and scorer)."""
+    with progress_bar(total=len(prompts) * num_images, desc="generating", unit="img", disable=not progress) as bar:
+        for start in range(0, len(prompts), batch_prompts):
+            chunk = prompts[start : start + batch_prompts]
+            yield start, model.generate(chunk, num_images=num_images, seed=seed + start * num_images, **sampling)
+            bar.update(len(chunk) * num_images)
+
+
 def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
     """Generates `num_images` pictures per prompt and checks each against its prompt.
 
@@ -20,20 +31,13 @@ def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progr
     for each group present and "overall".
     """
     results = collections.defaultdict(list)  # group -> list of CheckResult
-    batches = range(0, len(prompts), batch_prompts)
-    bar = progress_bar(total=len(prompts) * num_images, desc="evaluating", unit="img", disable=not progress)
-    for start in batches:
-        chunk = prompts[start : start + batch_prompts]
-        pictures = model.generate(
-            [p.prompt for p in chunk], num_images=num_images, seed=seed + start * num_images, **sampling
-        )
+    texts = [item.prompt for item in prompts]
+    for start, pictures in generate_in_chunks(model, texts, num_images, seed, batch_prompts, progress, **sampling):
         for index, picture in enumerate(pictures):
-            item = chunk[index // num_images]
+            item = prompts[start + index // num_images]
             result = check_caption(picture, item.prompt)
             results[item.group].append(result)
             results["overall"].append(result)
-        bar.update(len(pictures))
-    bar.close()
     return {
         group: {"pictures": len(results[group]), **summarize(results[group])}
         for group in (*EVAL_GROUPS, "overall")

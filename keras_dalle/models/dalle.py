@@ -317,9 +317,8 @@ class KerasDALLE(AdversarialModel):
             raise ValueError(f"candidates must be a positive int, got {candidates!r}")
         if scorer is None and (candidates > 1 or return_scores):
             raise ValueError("reranking candidates (or returning scores) needs a scorer: pass scorer=ContrastiveScorer")
-        if scorer is not None and scorer.image_size != self.image_size:
-            raise ValueError(f"the scorer takes {scorer.image_size} x {scorer.image_size} pictures, the model makes "
-                             f"{self.image_size} x {self.image_size}")
+        if scorer is not None:
+            scorer.check_fits(self)
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         base = int(self.picture_seeds(seed, 1)[0])  # one base for every candidate, also when seed is None
         tokens = self.generate_tokens(prompts * candidates, num_images, temperature, top_k, top_p, cfg_scale, base, on_token)

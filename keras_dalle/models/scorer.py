@@ -116,6 +116,11 @@ class ContrastiveScorer(TrainableModel):
     def main_weights(self):
         return self.trainable_weights
 
+    def check_fits(self, model):
+        """Raises ValueError unless this scorer takes the pictures `model` (a `KerasDALLE`) makes."""
+        if self.image_size != model.image_size:
+            raise ValueError(f"the scorer takes {self.image_size}-pixel pictures, the model makes {model.image_size}")
+
     @property
     def logit_scale(self):
         """The learned inverse temperature, at most `MAX_LOGIT_SCALE`."""
