@@ -1,20 +1,30 @@
-"""Image tokens per second of the sampler: KV cache vs recomputing the sequence, compiled vs eager, XLA.
+"""Image tokens per second of the sampler, against the whole-loop XLA rate, this machine's matmul peak
+and the best peer.
 
-`python -m bench.sampling_speed [--preset small] [--batches 1,16] [--lengths 64,256] [--steps 16]`
+`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3]`
 
-Models of the preset's shape with random weights (speed does not depend on training): 64 image
-tokens = 32 x 32 pictures (8 x 8 grid), 256 = 64 x 64 (16 x 16). Guidance on (cfg 3, so each step
-runs 2 x batch rows), as `generate` runs by default. Every variant except the whole-loop ones
-times `--steps` decoding steps after a warm-up; the per-step cost does not depend on the
-position (the cache and the recomputed sequence have fixed lengths), so tokens/s = batch x steps / time.
+Models with random weights (speed does not depend on training), one per shape:
+- `peer`: the configuration DALLE-pytorch was measured at (generator width 256, 4 layers, 8 heads
+  of 32, 64 text + 64 image tokens);
+- `small-64`, `small-256`: the `small` preset's generator with 64 image tokens (32 x 32 pictures,
+  8 x 8 grid) and 256 (64 x 64 pictures, 16 x 16 grid).
+Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step).
 
-Variants:
-- cache, XLA steps: `TokenSampler.generate`'s path (one XLA-compiled function per step, Python loop).
-- cache, compiled: the same without XLA (one tf.function per step).
-- cache, eager: the same step functions without tf.function.
-- cache, while loop: `generate_in_graph` in one tf.function (the export path), whole N tokens.
-- cache, while loop + XLA: the same with jit_compile=True.
-- recompute, compiled: no cache; every step runs the full sequence (one tf.function per step).
+Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
+`--repeats` after a warm-up):
+- generate: `KerasDALLE.generate_tokens`, what the API and the CLI run: one XLA-compiled while
+  loop per row of the token grid, progress reported after each row.
+- per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
+  ran before: it returned to Python after every token).
+- loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress): the bound
+  `generate` is measured against.
+- export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
+- recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
+
+FLOP/token counts the float ops of one compiled decoding step (TensorFlow's profiler, guidance rows
+included) per picture; "of peak" is generate's FLOP/s over tf.matmul 2048 x 2048 fp32 measured in the
+same run. At batch 1 a step is a row of matrix-vector products, bound by memory and per-op overhead,
+so a small fraction of the matmul peak is expected there.
 """
 
 import argparse
@@ -24,75 +34,85 @@ import keras_dalle  # noqa: F401
 import keras
 import tensorflow as tf
 
+from bench.train_throughput import count_flops, matmul_peak
 from keras_dalle import presets
+from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.layers.masks import padding_mask
 from keras_dalle.sampling import guided, one_hot, sample_token
 
 CFG = 3.0
+# DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
+# 2-core machine side by side with keras_dalle (issue 15): {(batch, guidance): tokens/s}.
+PEER_TOKENS_PER_SECOND = {(1, False): 220.0, (1, True): 112.0, (16, False): 1480.0, (16, True): 765.0}
+SHAPES = {
+    "peer": dict(preset="small", image_tokens=64, text_to_image=dict(
+        text_length=64, text_width=256, text_layers=1, text_heads=8, width=256, generator_layers=4, generator_heads=8)),
+    "small-64": dict(preset="small", image_tokens=64, text_to_image={}),
+    "small-256": dict(preset="small", image_tokens=256, text_to_image={}),
+}
 
 
-def build_model(preset, image_tokens):
-    grid = int(round(image_tokens**0.5))
-    tokenizer_config = presets.preset(preset, "image_tokenizer")
+def build_model(shape):
+    """A random-weight `KerasDALLE` of a named shape (`SHAPES`)."""
+    spec = SHAPES[shape]
+    grid = int(round(spec["image_tokens"] ** 0.5))
+    tokenizer_config = presets.preset(spec["preset"], "image_tokenizer")
     tokenizer_config["image_size"] = grid * tokenizer_config["downsample_factor"]
     tokenizer = ImageTokenizer(**tokenizer_config)
     tokenizer.build((None, tokenizer_config["image_size"], tokenizer_config["image_size"], 3))
-    model = KerasDALLE(tokenizer, **{**presets.preset(preset, "text_to_image"), "adversarial_weight": 0.0})
+    config = {**presets.preset(spec["preset"], "text_to_image"), **spec["text_to_image"], "adversarial_weight": 0.0}
+    model = KerasDALLE(tokenizer, **config)
     model.build(None)
     return model
 
 
-def _inputs(model, batch):
+def _inputs(model, batch, cfg):
     ids = model.text_tokenizer(tf.constant(["a red circle in the top left"] * batch))
     noise = tf.random.uniform((batch, model.image_length), seed=0)
-    settings = (tf.constant(1.0), tf.constant(0), tf.constant(1.0), tf.constant(CFG))
-    return ids, noise, settings
+    return ids, noise, (1.0, 0, 1.0, cfg)
 
 
-def _timed(function, repeats=1):
-    function()  # warm-up: tracing and first allocations
-    start = time.perf_counter()
+def _best_seconds(function, repeats):
+    function()  # warm-up: tracing, compilation and first allocations
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         function()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
-def cached_steps(model, batch, steps, compiled, jit=False):
+def generate_rate(model, batch, cfg, tokens_per_call, repeats):
+    ids, noise, settings = _inputs(model, batch, cfg)
     sampler = model.sampler
-    ids, noise, settings = _inputs(model, batch)
-    start_fn = lambda: sampler.start(ids, noise, *settings, True)  # noqa: E731
-    advance_fn = lambda step, state: sampler.advance(step, state, noise, *settings, True)  # noqa: E731
-    if compiled:
-        start_fn, advance_fn = tf.function(start_fn, jit_compile=jit), tf.function(advance_fn, jit_compile=jit)
-    state = start_fn()
-
-    def run():
-        current = state
-        for step in range(1, steps + 1):
-            current = advance_fn(tf.constant(step), current)
-        return current[1].numpy()
-
-    return batch * steps / _timed(run)
+    default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
+    try:
+        seconds = _best_seconds(lambda: sampler.generate(ids, noise, *settings).numpy(), repeats)
+    finally:
+        sampler.tokens_per_call = default
+    return batch * model.image_length / seconds
 
 
-def whole_loop(model, batch, jit):
-    ids, noise, settings = _inputs(model, batch)
-    loop = tf.function(lambda: model.sampler.generate_in_graph(ids, noise, *settings, guidance=True), jit_compile=jit)
-    return batch * model.image_length / _timed(lambda: loop().numpy())
+def whole_loop_rate(model, batch, cfg, jit, repeats):
+    ids, noise, (t, k, p, c) = _inputs(model, batch, cfg)
+    loop = tf.function(
+        lambda: model.sampler.generate_in_graph(ids, noise, t, k, p, tf.constant(c), guidance=cfg != 1.0), jit_compile=jit
+    )
+    return batch * model.image_length / _best_seconds(lambda: loop().numpy(), repeats)
 
 
-def recompute_steps(model, batch, steps):
-    ids, noise, (temperature, top_k, top_p, cfg) = _inputs(model, batch)
-    both = tf.concat([ids, model.text_tokenizer.null_ids(batch)], axis=0)
+def recompute_rate(model, batch, cfg, steps=8):
+    ids, noise, (temperature, top_k, top_p, cfg_scale) = _inputs(model, batch, cfg)
+    guidance = cfg != 1.0
+    both = tf.concat([ids, model.text_tokenizer.null_ids(batch)], axis=0) if guidance else ids
     text_states, text_mask = model.text_encoder(both), padding_mask(both)
 
     @tf.function
     def step_fn(tokens, step):
-        feed = tf.concat([tokens, tokens], axis=0)
+        feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
         logits = tf.gather(model.generator(text_states, text_mask, feed), step, axis=1)  # full sequence, one position used
-        token = sample_token(guided(logits, cfg, True), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
+        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
         return tokens + one_hot(step, model.image_length)[None, :] * token[:, None]
 
     def run():
@@ -101,39 +121,60 @@ def recompute_steps(model, batch, steps):
             tokens = step_fn(tokens, tf.constant(step))
         return tokens.numpy()
 
-    return batch * steps / _timed(run)
+    return batch * steps / _best_seconds(run, 1)
+
+
+def flops_per_token(model, batch, cfg):
+    """Float ops of one decoding step (all rows, guidance included) per picture."""
+    ids, noise, (t, k, p, c) = _inputs(model, batch, cfg)
+    guidance = cfg != 1.0
+    state = model.sampler.start(ids, noise, t, k, p, c, guidance)
+    step = tf.function(lambda s: model.sampler.advance(tf.constant(5), s, noise, t, k, p, c, guidance))
+    return count_flops(step.get_concrete_function(state)) / batch
+
+
+VARIANTS = ("generate", "per token", "loop+XLA", "export loop", "recompute")
+
+
+def measure_row(model, batch, cfg, repeats):
+    return {
+        "generate": generate_rate(model, batch, cfg, None, repeats),
+        "per token": generate_rate(model, batch, cfg, 1, repeats),
+        "loop+XLA": whole_loop_rate(model, batch, cfg, True, repeats),
+        "export loop": whole_loop_rate(model, batch, cfg, False, repeats),
+        "recompute": recompute_rate(model, batch, cfg),
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="small")
+    parser.add_argument("--shapes", default="peer,small-64,small-256", help=f"comma-separated, from {list(SHAPES)}")
     parser.add_argument("--batches", default="1,16")
-    parser.add_argument("--lengths", default="64,256")
-    parser.add_argument("--steps", type=int, default=16, help="decoding steps timed per variant")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant (the best counts)")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
+    peak = matmul_peak()
     rows = []
-    for length in [int(x) for x in args.lengths.split(",")]:
-        model = build_model(args.preset, length)
+    for shape in args.shapes.split(","):
+        model = build_model(shape)
         for batch in [int(x) for x in args.batches.split(",")]:
-            row = {"tokens": length, "batch": batch}
-            row["cache XLA steps"] = cached_steps(model, batch, args.steps, compiled=True, jit=True)
-            row["cache compiled"] = cached_steps(model, batch, args.steps, compiled=True)
-            row["cache eager"] = cached_steps(model, batch, min(args.steps, 8), compiled=False)
-            row["cache while"] = whole_loop(model, batch, jit=False)
-            row["cache while+XLA"] = whole_loop(model, batch, jit=True)
-            row["recompute compiled"] = recompute_steps(model, batch, min(args.steps, 8))
-            rows.append(row)
-            print(row, flush=True)
-    names = ["cache XLA steps", "cache compiled", "cache eager", "cache while", "cache while+XLA", "recompute compiled"]
-    print(f"\nimage tokens per second, preset {args.preset}, guidance on (2 x batch rows per step), "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads")
-    print(f"{'tokens':>6} {'batch':>5} " + " ".join(f"{name:>18}" for name in names)
-          + f" {'generate / recompute':>20} {'compiled / recompute':>20} {'XLA steps / compiled':>20}")
+            for cfg in (1.0, CFG):
+                row = {"shape": shape, "batch": batch, "guidance": cfg != 1.0, **measure_row(model, batch, cfg, args.repeats)}
+                row["flops_per_token"] = flops_per_token(model, batch, cfg)
+                rows.append(row)
+                print(row, flush=True)
+    print(f"\nimage tokens per second ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
+          f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
+    header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)
+              + f" {'gen/loop':>8} {'gen/token':>9} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")
+    print(header)
     for row in rows:
-        print(f"{row['tokens']:6d} {row['batch']:5d} " + " ".join(f"{row[name]:18.1f}" for name in names)
-              + f" {row['cache XLA steps'] / row['recompute compiled']:19.1f}x {row['cache compiled'] / row['recompute compiled']:19.1f}x"
-              + f" {row['cache XLA steps'] / row['cache compiled']:19.2f}x")
+        peer = PEER_TOKENS_PER_SECOND.get((row["batch"], row["guidance"])) if row["shape"] == "peer" else None
+        print(f"{row['shape']:>9} {row['batch']:5d} {'on' if row['guidance'] else 'off':>4} "
+              + " ".join(f"{row[name]:11.1f}" for name in VARIANTS)
+              + f" {row['generate'] / row['loop+XLA']:7.0%} {row['generate'] / row['per token']:8.2f}x"
+              + f" {row['flops_per_token'] / 1e6:9.2f} {row['generate'] * row['flops_per_token'] / peak:7.2%}"
+              + (f" {peer:6.0f} {row['generate'] / peer:7.2f}x" if peer else f" {'':>6} {'':>8}"))
 
 
 if __name__ == "__main__":

@@ -100,28 +100,40 @@ def _carried(value, step):
     return value * tf.cast(step > 0, value.dtype)
 
 
+# `generate` reports progress this many times per picture (whole rows of the token grid each time):
+# every compiled call costs about a millisecond of call overhead on this CPU, so a call per token
+# halves the speed while a few calls per picture keep within ~10% of one whole-loop call
+# (`bench/sampling_speed.py`).
+PROGRESS_UPDATES = 8
+
+
 class TokenSampler:
     """Generates image tokens with a model's text encoder and generator over a key/value cache.
 
     `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
-    and draws the next. `generate_in_graph` loops with `tf.while_loop` (for export);
-    `generate` loops in Python over the same two functions, compiled once per batch size (with
-    XLA by default: faster on CPU, as `bench/sampling_speed.py` measures), and
-    calls `on_token(step, total)` after each token (for progress bars).
+    and draws the next; `advance_until` loops `advance` in one `tf.while_loop`; `begin` is `start`
+    then `advance_until`. `generate_in_graph` is the whole sequence in one `begin` (for export).
+    `generate` runs the same loop in chunks of `tokens_per_call` tokens, one compiled call each
+    (with XLA by default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
+    `on_token(step, total)` after each chunk (for progress bars).
 
     Args:
         text_encoder: a `TextEncoder`.
         generator: a `Generator`.
         null_ids: function batch_size -> null caption ids [batch_size, L].
-        jit_compile: compile `generate`'s step functions with XLA.
+        jit_compile: compile `generate`'s functions with XLA.
+        tokens_per_call: image tokens per compiled call of `generate` (None: whole rows of the
+            token grid, `PROGRESS_UPDATES` calls per picture).
     """
 
-    def __init__(self, text_encoder, generator, null_ids, jit_compile=True):
+    def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None):
         self.text_encoder = text_encoder
         self.generator = generator
         self.null_ids = null_ids
         self.jit_compile = jit_compile
         self.image_length = generator.image_length
+        grid = int(round(self.image_length**0.5))
+        self.tokens_per_call = tokens_per_call or grid * -(-grid // PROGRESS_UPDATES)  # whole rows, rounded up
         self._compiled = {}
 
     def _with_null_captions(self, prompt_ids, guidance):
@@ -146,49 +158,57 @@ class TokenSampler:
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
-    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
-        """All N tokens inside one `tf.while_loop`: int32 [B, N].
+    def advance_until(self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance):
+        """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
 
         Every value the loop reads is a loop variable that the body writes back through
         `_carried`, so no loop output is the very tensor of its input: TFLite's int8 calibrator
         crashes on such pass-through WHILE outputs (tensorflow/tensorflow#75140).
         """
-        token, tokens, text_mask, cache = self.start(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance)
-        settings = (noise, tf.convert_to_tensor(temperature), tf.convert_to_tensor(top_k), tf.convert_to_tensor(top_p),
-                    tf.convert_to_tensor(cfg_scale))
+        settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale))
 
         def body(step, token, tokens, text_mask, cache, *settings):
             token, tokens, text_mask, cache = self.advance(step, (token, tokens, text_mask, cache), *settings, guidance)
             return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
 
         loop = tf.while_loop(
-            lambda step, *_: step < self.image_length,
+            lambda step, *_: step < stop,
             body,
-            (tf.constant(1), token, tokens, text_mask, cache, *settings),
+            (tf.convert_to_tensor(first, tf.int32), *state, *settings),
             maximum_iterations=self.image_length,
         )
-        return loop[2]
+        return tuple(loop[1:5])
+
+    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance):
+        """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
+        settings = (noise, temperature, top_k, top_p, cfg_scale)
+        return self.advance_until(1, stop, self.start(prompt_ids, *settings, guidance), *settings, guidance)
+
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
+        """All N tokens inside one `tf.while_loop`: int32 [B, N]."""
+        return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance)[1]
 
     def _functions(self, guidance):
         if guidance not in self._compiled:
-            start = tf.function(
-                lambda ids, noise, t, k, p, c: self.start(ids, noise, t, k, p, c, guidance), jit_compile=self.jit_compile
-            )
-            advance = tf.function(
-                lambda step, state, noise, t, k, p, c: self.advance(step, state, noise, t, k, p, c, guidance),
+            begin = tf.function(
+                lambda ids, stop, noise, t, k, p, c: self.begin(ids, stop, noise, t, k, p, c, guidance),
                 jit_compile=self.jit_compile,
             )
-            self._compiled[guidance] = (start, advance)
+            advance_until = tf.function(
+                lambda first, stop, state, noise, t, k, p, c: self.advance_until(first, stop, state, noise, t, k, p, c, guidance),
+                jit_compile=self.jit_compile,
+            )
+            self._compiled[guidance] = (begin, advance_until)
         return self._compiled[guidance]
 
     def tracing_count(self):
-        """How many times the compiled Python-loop functions were traced (for retracing checks)."""
+        """How many times the compiled functions of `generate` were traced (for retracing checks)."""
         return sum(f.experimental_get_tracing_count() for pair in self._compiled.values() for f in pair)
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None):
-        """All N tokens, one compiled step at a time: int32 [B, N]."""
+        """All N tokens, `tokens_per_call` at a time: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        start, advance = self._functions(guidance)
+        begin, advance_until = self._functions(guidance)
         settings = (
             noise,
             tf.constant(temperature, tf.float32),
@@ -196,14 +216,15 @@ class TokenSampler:
             tf.constant(top_p, tf.float32),
             tf.constant(cfg_scale, tf.float32),
         )
-        state = start(prompt_ids, *settings)
-        if on_token:
-            on_token(1, self.image_length)
-        for step in range(1, self.image_length):
-            state = advance(tf.constant(step), state, *settings)
+        stop = min(self.image_length, self.tokens_per_call)
+        state = begin(prompt_ids, tf.constant(stop), *settings)  # tokens 0 .. stop - 1
+        while True:
             if on_token:
-                on_token(step + 1, self.image_length)
-        return state[1]
+                on_token(stop, self.image_length)
+            if stop == self.image_length:
+                return state[1]
+            step, stop = stop, min(self.image_length, stop + self.tokens_per_call)
+            state = advance_until(tf.constant(step), tf.constant(stop), state, *settings)
 
     def generate_uncached(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         """Reference without a cache: recomputes the whole sequence for every token. int32 [B, N]."""

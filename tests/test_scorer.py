@@ -116,6 +116,18 @@ def test_one_attribute_changes_differ_in_exactly_one_stated_attribute():
         assert caption not in variants
 
 
+@pytest.mark.parametrize("share", [0.0, grammar.RELATION_NEGATIVE_SHARE, 1.0])
+def test_relation_share_sets_how_often_two_object_negatives_flip_the_relation(share):
+    rng = np.random.default_rng(1)
+    spec = grammar.parse_caption("a red circle above a blue square")
+    flips = np.mean([grammar.one_attribute_changed(spec, rng, share).relation != spec.relation for _ in range(2000)])
+    assert abs(flips - share) < 0.04
+    one_object = grammar.parse_caption("a big red circle")
+    assert grammar.one_attribute_changed(one_object, rng, 1.0).relation is None  # one object: no relation to flip
+    with pytest.raises(ValueError, match="relation_share"):
+        grammar.one_attribute_changed(spec, rng, 1.5)
+
+
 def test_bad_inputs_raise_value_errors():
     model = tiny.scorer()
     with pytest.raises(ValueError, match="16 x 16"):

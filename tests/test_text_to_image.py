@@ -9,6 +9,7 @@ import tensorflow as tf
 from helpers import tiny
 from keras_dalle import cli
 from keras_dalle.data import shapes
+from keras_dalle.layers.masks import prefix_mask, prefix_mask_row
 
 SIZE = tiny.SIZE
 
@@ -54,6 +55,13 @@ def test_prefix_mask_holds(trained):
     assert not np.allclose(logits[:, 0], other_text[:, 0])
 
 
+def test_prefix_mask_row_is_the_row_of_the_full_mask():
+    text_mask = tf.constant([[True, True, False], [True, False, False]])
+    full = prefix_mask(text_mask, 4).numpy()  # (2, 7, 7)
+    for step in range(4):
+        np.testing.assert_array_equal(prefix_mask_row(text_mask, 4, tf.constant(step)).numpy(), full[:, 3 + step : 4 + step])
+
+
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
 def test_cached_equals_uncached(trained, cfg_scale):
     model, _ = trained
@@ -81,7 +89,23 @@ def test_generate_shapes_dtypes_and_progress(trained):
     steps = []
     pictures = model.generate(["a red circle", "a blue square"], num_images=3, seed=0, on_token=lambda s, t: steps.append((s, t)))
     assert pictures.shape == (6, SIZE, SIZE, 3) and pictures.dtype == np.uint8
-    assert steps == [(s, model.image_length) for s in range(1, model.image_length + 1)]
+    row = int(model.image_length**0.5)  # a 4 x 4 grid: one progress call per row
+    assert steps == [(s, model.image_length) for s in range(row, model.image_length + 1, row)]
+
+
+@pytest.mark.parametrize("tokens_per_call", [1, 3, 16])
+def test_chunked_generation_equals_the_whole_loop(trained, tokens_per_call):
+    model, _ = trained
+    ids = model.text_tokenizer(tf.constant(["a red circle", "a blue square"]))
+    noise = tf.random.uniform((2, model.image_length), seed=3)
+    settings = (0.9, 5, 0.95, 2.0)
+    whole = tf.function(model.sampler.generate_in_graph)(ids, noise, *settings)
+    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, tokens_per_call
+    try:
+        chunked = model.sampler.generate(ids, noise, *settings)
+    finally:
+        model.sampler.tokens_per_call = default
+    np.testing.assert_array_equal(chunked, whole)
 
 
 def test_keras_file_round_trip_gives_identical_generations(trained):

@@ -24,3 +24,14 @@ def prefix_mask(text_mask, image_length):
     image_part = query_is_image & key_is_image[None, :] & causal  # (T, T)
     text_keys = ops.concatenate([text_mask, ops.zeros((ops.shape(text_mask)[0], image_length), "bool")], axis=1)
     return text_keys[:, None, :] | image_part[None]  # (B, T, T)
+
+
+def prefix_mask_row(text_mask, image_length, step):
+    """Row `L + step` of `prefix_mask` (image query `step`, 0..N-1) alone: bool [B, 1, L + N].
+
+    What one decoding step needs, without building the [B, T, T] mask: the non-pad text keys and
+    the image keys up to `step`.
+    """
+    batch = ops.shape(text_mask)[0]
+    image_keys = ops.broadcast_to(ops.arange(image_length)[None, :] <= step, (batch, image_length))  # (B, N)
+    return ops.concatenate([text_mask, image_keys], axis=1)[:, None, :]

@@ -262,9 +262,9 @@ class KerasDALLE(AdversarialModel):
         """Image tokens for prompts: int32 [len(prompts) * num_images, N], pictures of one prompt together.
 
         Settings left as None take the model's defaults. `seed` makes the result reproducible
-        (picture i uses seed + i, so it can be made again alone);
-        `on_token(step, total)` is called after each token; `use_cache=False` recomputes the
-        whole sequence at every step (a slow reference).
+        (picture i uses seed + i, so it can be made again alone); `on_token(step, total)` is
+        called after each row of the token grid (step tokens drawn); `use_cache=False`
+        recomputes the whole sequence at every step (a slow reference).
         """
         given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
         settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
@@ -305,7 +305,7 @@ class KerasDALLE(AdversarialModel):
             top_p: keep the smallest set of tokens whose probability reaches top_p, in (0, 1].
             cfg_scale: classifier-free guidance, >= 0 (1 = off, higher follows the prompt more).
             seed: an int for reproducible pictures (picture i uses seed + i).
-            on_token: optional callback(step, total) after each image token.
+            on_token: optional callback(step, total) after each row of image tokens (step of total drawn).
             candidates: draw this many pictures for each one returned and keep the one `scorer`
                 rates highest (reranking, as DALL-E did with CLIP). Candidate 0 of picture i is the
                 picture plain generation makes (seed + i); candidate c uses seed + i + c * pictures.

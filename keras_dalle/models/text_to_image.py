@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
-from keras_dalle.layers.masks import padding_mask, prefix_mask
+from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -156,10 +156,8 @@ class Generator(keras.layers.Layer):
     def decode_step(self, token, step, text_mask, cache):
         """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache)."""
         x = self._embed_image(ops.cast(token, "int32")[:, None], step)  # (B, 1, D)
-        position = self.text_length + step
-        full = prefix_mask(text_mask, self.image_length)  # (B, T, T)
-        mask = ops.take(full, ops.reshape(position, (1,)), axis=1)  # (B, 1, T)
-        return self._run_cached(x, mask, cache, position)
+        mask = prefix_mask_row(text_mask, self.image_length, step)  # (B, 1, T)
+        return self._run_cached(x, mask, cache, self.text_length + step)
 
     def get_config(self):
         return {

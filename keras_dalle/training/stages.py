@@ -228,7 +228,7 @@ def train_image_tokenizer(
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
-    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, **overrides,
+    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
     `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
@@ -244,6 +244,7 @@ def train_text_to_image(
     it was lowest (the run says which). `early_stopping` = PATIENCE stops after that many epochs
     without a new best. Datasets under `SMALL_DATASET` training images get dropout
     `SMALL_DATASET_DROPOUT` unless `overrides` set `dropout`.
+    `callbacks`: more Keras callbacks, run each epoch before the stage's own (which save the model).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
@@ -286,7 +287,7 @@ def train_text_to_image(
             best = _keep_best("val_cross_entropy", early_stopping, epochs)
         history = _fit_stage(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
-            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=checker,
+            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
         )
     return model, history
