@@ -1,6 +1,6 @@
 """Peak resident memory of generation and of a train step against batch size.
 
-`python -m bench.memory [--preset small] [--batches 1,4,16,64]`
+`python -m bench.memory [--preset small] [--batches 1,4,16,64] [--works generate,...]`
 
 Each point runs in a fresh process (peak RSS only grows within a process): build the model, note
 the resident memory, run the work (generation: `KerasDALLE.generate` of `batch` pictures with
@@ -14,6 +14,9 @@ import json
 import resource
 import subprocess
 import sys
+
+
+WORKS = ("generate", "train text-to-image", "train tokenizer")
 
 
 def resident_mb(pid="self"):
@@ -61,13 +64,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
     parser.add_argument("--batches", default="1,4,16,64")
+    parser.add_argument("--works", default=",".join(WORKS), help=f"comma-separated, from {list(WORKS)}")
     parser.add_argument("--child", nargs=2, metavar=("WORK", "BATCH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.preset, int(args.child[1]))
         return
     rows = []
-    for work in ("generate", "train text-to-image", "train tokenizer"):
+    for work in args.works.split(","):
         for batch in [int(b) for b in args.batches.split(",")]:
             result = subprocess.run([sys.executable, "-m", "bench.memory", "--preset", args.preset, "--child", work, str(batch)],
                                     capture_output=True, text=True, check=True)

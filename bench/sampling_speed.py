@@ -12,8 +12,8 @@ Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch row
 
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
 `--repeats` after a warm-up):
-- generate: `KerasDALLE.generate_tokens`, what the API and the CLI run: one XLA-compiled while
-  loop per row of the token grid, progress reported after each row.
+- generate: `TokenSampler.generate`, what the API and the CLI run: the XLA-compiled token loop in
+  at most 8 calls per picture (whole rows of the token grid each), progress reported after each.
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
 - loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress): the bound

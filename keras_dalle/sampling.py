@@ -123,7 +123,7 @@ class TokenSampler:
         null_ids: function batch_size -> null caption ids [batch_size, L].
         jit_compile: compile `generate`'s functions with XLA.
         tokens_per_call: image tokens per compiled call of `generate` (None: whole rows of the
-            token grid, `PROGRESS_UPDATES` calls per picture).
+            token grid, at most `PROGRESS_UPDATES` calls per picture).
     """
 
     def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None):
