@@ -39,7 +39,7 @@ from keras_dalle import presets
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.sampling import guided, one_hot, sample_token
+from keras_dalle.sampling import SETTING_DTYPES, guided, one_hot, sample_token
 
 CFG = 3.0
 # DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
@@ -95,11 +95,14 @@ def generate_rate(model, batch, cfg, tokens_per_call, repeats):
 
 
 def whole_loop_rate(model, batch, cfg, jit, repeats):
-    ids, noise, (t, k, p, c) = _inputs(model, batch, cfg)
+    ids, noise, settings = _inputs(model, batch, cfg)
+    # Settings go in as tensors, as `generate` and the exports take them: as Python constants XLA
+    # would fold them into the graph and time a loop specialised to one setting.
+    settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
     loop = tf.function(
-        lambda: model.sampler.generate_in_graph(ids, noise, t, k, p, tf.constant(c), guidance=cfg != 1.0), jit_compile=jit
+        lambda *args: model.sampler.generate_in_graph(*args, guidance=cfg != 1.0), jit_compile=jit
     )
-    return batch * model.image_length / _best_seconds(lambda: loop().numpy(), repeats)
+    return batch * model.image_length / _best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
 
 
 def recompute_rate(model, batch, cfg, steps=8):
