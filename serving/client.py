@@ -1,7 +1,7 @@
 """A client for TF Serving (and the local server) over gRPC or REST.
 
 `python -m serving.client --server localhost:8500 --model keras_dalle "a red circle" --out out.png
-[--signature generate --temperature T --top-k K --top-p P --cfg-scale C --seed S]
+[--signature generate --temperature T --top-k K --top-p P --cfg-scale C --seed S] [--candidates N]
 [--prompts FILE --out DIR] [--rest http://localhost:8501]`
 
 Python users:
@@ -9,6 +9,7 @@ Python users:
     from serving.client import GrpcClient
     with GrpcClient("localhost:8500", "keras_dalle") as client:
         pngs = client.generate(["a red circle"], seed=0)          # list of PNG bytes
+        best = client.generate_best(["a red circle"], 8, seed=0)  # [(PNG bytes, score)], best of 8
         outputs = client.predict({"prompt": ["a red circle"]})   # raw outputs as numpy arrays
 
 Every call has a deadline; UNAVAILABLE (server starting or restarting) is retried with
@@ -81,6 +82,17 @@ class _Client:
         defaults = self.sampling_defaults() if signature == "generate" else None
         outputs = self.predict(generation_inputs(prompts, signature, seed, defaults, **settings), signature, ["image_bytes"])
         return list(outputs["image_bytes"])
+
+    def generate_best(self, prompts, candidates, seed=None, **settings):
+        """(PNG bytes, score) per prompt from the `generate_best` signature (a SavedModel exported with
+        a scorer): each prompt's best of `candidates` pictures by the scorer, in one Predict call.
+        Candidate 0 is what `generate` makes with the same seed; settings left out take the model's defaults."""
+        if not isinstance(candidates, int) or candidates < 1:
+            raise ValueError(f"candidates must be a positive int, got {candidates!r}")
+        inputs = generation_inputs(prompts, "generate", seed, self.sampling_defaults(), **settings)
+        inputs["candidates"] = np.full(len(prompts), candidates, np.int32)
+        outputs = self.predict(inputs, "generate_best", ["image_bytes", "score"])
+        return [(png, float(score)) for png, score in zip(outputs["image_bytes"], outputs["score"])]
 
     def __enter__(self):
         return self
@@ -237,6 +249,9 @@ def main(argv=None):
     parser.add_argument("--top-p", type=float)
     parser.add_argument("--cfg-scale", type=float)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="keep the best of N pictures by the served scorer (signature generate_best; "
+                             "needs a SavedModel exported with --scorer)")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per request with --prompts")
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline per call in seconds")
     args = parser.parse_args(argv)
@@ -244,7 +259,18 @@ def main(argv=None):
         parser.error("give one prompt or --prompts FILE")
     settings = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
     signature = args.signature or ("generate" if any(v is not None for v in (*settings.values(), args.seed)) else "serving_default")
+    if args.candidates < 1:
+        parser.error(f"--candidates must be at least 1, got {args.candidates}")
+    if args.candidates > 1 and args.signature is not None:
+        parser.error("--candidates uses the generate_best signature; leave out --signature")
     client = RestClient(args.rest, args.model, args.timeout) if args.rest else GrpcClient(args.server, args.model, args.timeout)
+
+    def pictures(prompts, seed):
+        """PNG bytes and their scores (None without --candidates) for a list of prompts."""
+        if args.candidates > 1:
+            return list(zip(*client.generate_best(prompts, args.candidates, seed, **settings)))
+        return client.generate(prompts, signature, seed, **settings), [None] * len(prompts)
+
     try:
         prompts = read_prompts(args.prompts) if args.prompts else [args.prompt]
         if args.prompts:
@@ -254,17 +280,17 @@ def main(argv=None):
                 for start in range(0, len(prompts), args.batch_size):
                     chunk = prompts[start : start + args.batch_size]
                     seed = None if args.seed is None else args.seed + start
-                    for offset, png in enumerate(client.generate(chunk, signature, seed, **settings)):
+                    for offset, png in enumerate(pictures(chunk, seed)[0]):
                         (out_dir / f"{start + offset:04d}.png").write_bytes(png)
                     bar.update(len(chunk))
             (out_dir / "prompts.txt").write_text("".join(f"{i:04d}.png\t{p}\n" for i, p in enumerate(prompts)), encoding="utf-8")
             print(f"wrote {len(prompts)} pictures to {out_dir}")
         else:
-            png = client.generate(prompts, signature, args.seed, **settings)[0]
+            (png,), (score,) = pictures(prompts, args.seed)
             out = pathlib.Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(png)
-            print(f"wrote {out}")
+            print(f"wrote {out}" + (f" (best of {args.candidates}, score {score:.3f})" if score is not None else ""))
     except ServingError as err:
         print(f"serving.client: error: {err}", file=sys.stderr)
         return 1

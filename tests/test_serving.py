@@ -99,6 +99,30 @@ def test_client_takes_left_out_settings_from_the_served_model(model, tmp_path):
                 assert left_out != client.generate(prompts, "generate", seed=7, cfg_scale=3.0)
 
 
+def test_client_reranks_with_the_served_scorer_over_grpc_and_rest(model, tmp_path, capsys):
+    from export import saved_model
+    from helpers import tiny
+
+    exported = saved_model.export_saved_model(model, tmp_path / "base" / "keras_dalle" / "1", scorer=tiny.scorer())
+    repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
+    prompts = ["a red circle", "a blue square above a green triangle"]
+    with serving_server.LocalServer(repository, port=0, rest_port=0, limits=LIMITS) as running:
+        grpc_target, rest_url = f"127.0.0.1:{running.port}", f"http://127.0.0.1:{running.rest_port}"
+        for client in (serving_client.GrpcClient(grpc_target, "keras_dalle", timeout=60),
+                       serving_client.RestClient(rest_url, "keras_dalle", timeout=60)):
+            with client:
+                one = client.generate_best(prompts, 1, seed=3)
+                assert [png for png, _ in one] == client.generate(prompts, "generate", seed=3)  # N = 1 is plain generation
+                best = client.generate_best(prompts, 4, seed=3)
+                assert all(b >= o - 1e-6 for (_, b), (_, o) in zip(best, one))  # never below candidate 0
+                with pytest.raises(ValueError, match="candidates"):
+                    client.generate_best(prompts, 0)
+        out = tmp_path / "best.png"
+        assert serving_client.main(["a red circle", "--server", grpc_target, "--candidates", "4", "--seed", "3",
+                                    "--out", str(out)]) == 0
+        assert out.read_bytes() == best[0][0] and "best of 4, score" in capsys.readouterr().out
+
+
 def test_model_status_is_available(server):
     with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
         request = get_model_status_pb2.GetModelStatusRequest()
