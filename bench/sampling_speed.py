@@ -36,10 +36,9 @@ import tensorflow as tf
 
 from bench.train_throughput import count_flops, matmul_peak
 from keras_dalle import presets
-from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.sampling import SETTING_DTYPES, guided, one_hot, sample_token
+from keras_dalle.sampling import SETTING_DTYPES
 
 CFG = 3.0
 # DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
@@ -106,17 +105,13 @@ def whole_loop_rate(model, batch, cfg, jit, repeats):
 
 
 def recompute_rate(model, batch, cfg, steps=8):
-    ids, noise, (temperature, top_k, top_p, cfg_scale) = _inputs(model, batch, cfg)
+    ids, noise, settings = _inputs(model, batch, cfg)
     guidance = cfg != 1.0
-    both = tf.concat([ids, model.text_tokenizer.null_ids(batch)], axis=0) if guidance else ids
-    text_states, text_mask = model.text_encoder(both), padding_mask(both)
-
-    @tf.function
-    def step_fn(tokens, step):
-        feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
-        logits = tf.gather(model.generator(text_states, text_mask, feed), step, axis=1)  # full sequence, one position used
-        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
-        return tokens + one_hot(step, model.image_length)[None, :] * token[:, None]
+    sampler = model.sampler
+    text_states, text_mask = sampler.encode_prompts(ids, guidance)
+    step_fn = tf.function(
+        lambda tokens, step: sampler.recompute_step(step, tokens, text_states, text_mask, noise, *settings, guidance)
+    )
 
     def run():
         tokens = tf.zeros((batch, model.image_length), tf.int32)

@@ -140,11 +140,16 @@ class TokenSampler:
         """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, L]."""
         return tf.concat([prompt_ids, self.null_ids(tf.shape(prompt_ids)[0])], axis=0) if guidance else prompt_ids
 
+    def encode_prompts(self, prompt_ids, guidance):
+        """Text states [B or 2B, L, D] and padding mask [B or 2B, L] of the prompts (then the null
+        captions, for guidance)."""
+        ids = self._with_null_captions(prompt_ids, guidance)
+        return self.text_encoder(ids), padding_mask(ids)
+
     def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance):
         """Prefill and first token: -> state (token, tokens, text_mask, cache)."""
-        ids = self._with_null_captions(prompt_ids, guidance)
-        text_mask = padding_mask(ids)
-        logits, cache = self.generator.prefill(self.text_encoder(ids), text_mask)
+        text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
+        logits, cache = self.generator.prefill(text_states, text_mask)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
         return token, tokens, text_mask, cache
@@ -226,16 +231,21 @@ class TokenSampler:
             step, stop = stop, min(self.image_length, stop + self.tokens_per_call)
             state = advance_until(tf.constant(step), tf.constant(stop), state, *settings)
 
+    def recompute_step(self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance):
+        """Draws token `step` by running the whole sequence, no cache (`encode_prompts` gives the
+        text): tokens int32 [B, N] -> tokens with position `step` set."""
+        feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
+        logits = tf.gather(self.generator(text_states, text_mask, feed), step, axis=1)  # (B or 2B, K)
+        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
+        return tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
+
     def generate_uncached(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         """Reference without a cache: recomputes the whole sequence for every token. int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        batch = tf.shape(prompt_ids)[0]
-        ids = self._with_null_captions(prompt_ids, guidance)
-        text_states, text_mask = self.text_encoder(ids), padding_mask(ids)
-        tokens = tf.zeros((batch, self.image_length), tf.int32)
+        text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
+        tokens = tf.zeros((tf.shape(prompt_ids)[0], self.image_length), tf.int32)
         for step in range(self.image_length):
-            feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
-            logits = self.generator(text_states, text_mask, feed)[:, step]
-            token = sample_token(guided(logits, cfg_scale, guidance), noise[:, step], temperature, top_k, top_p)
-            tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
+            tokens = self.recompute_step(
+                step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance
+            )
         return tokens
