@@ -7,9 +7,11 @@
     keras-dalle check IMAGE "CAPTION"
     keras-dalle train --stage tokenizer|generator|scorer|all --data DIR --out RUN [--preset tiny|small|base]
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
+                      [--leave-out-attributes RATE]
                       [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
         [--candidates N --scorer SCORER.keras]                 best of N candidates per picture
+        [--image IN.png --keep-rows R]                         image completion: keep IN.png's top R token rows
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
     keras-dalle evaluate --data DIR --scorer SCORER.keras [--model PATH] [--captions N]   CLIP score, R-precision, KID
@@ -100,9 +102,31 @@ def _load_scorer(path):
     return pretrained.load_scorer(path)
 
 
+def _completion(args, model):
+    """generate's image-completion arguments from --image and --keep-rows: {} or {image, keep_rows}
+    (the picture resized and center-cropped to the model's size; keep_rows by default half the grid)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from keras_dalle.data.images import pictures_from
+
+    if args.image is None:
+        if args.keep_rows is not None:
+            raise ValueError("--keep-rows applies to image completion: give --image too")
+        return {}
+    keep_rows = args.keep_rows if args.keep_rows is not None else model.grid_size // 2
+    model.check_keep_rows(keep_rows)
+    try:
+        with Image.open(args.image) as image:
+            picture = pictures_from(image, model.image_size)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"--image {args.image}: not a picture this loader reads ({err})") from err
+    return {"image": picture, "keep_rows": keep_rows}
+
+
 def cmd_generate(args):
     import json
 
+    import numpy as np
     from PIL import Image
 
     from keras_dalle.visualize import image_grid
@@ -116,17 +140,22 @@ def cmd_generate(args):
     scorer = _load_scorer(args.scorer) if args.scorer or args.candidates > 1 else None
     prompts = [args.prompt] if args.prompt is not None else sources.read_prompts(args.prompts)
     count = len(prompts) * args.num
+    completion = _completion(args, model)
     result = model.generate(
         prompts, num_images=args.num, seed=args.seed, on_token=_token_progress(count * args.candidates), candidates=args.candidates,
-        scorer=scorer, return_scores=scorer is not None, **_sampling(args),
+        scorer=scorer, return_scores=scorer is not None, **completion, **_sampling(args),
     )
     pictures, scores = result if scorer is not None else (result, None)
     seeds = model.picture_seeds(args.seed, count)
     out = pathlib.Path(args.out)
     if args.prompt is not None:
         labels = [f"seed {s}" + (f" score {scores[i]:.2f}" if scores is not None else "") for i, s in enumerate(seeds)]
+        tiles = pictures
+        if completion:  # the input first, as the model sees it
+            tiles = np.concatenate([completion["image"], pictures])
+            labels = [f"input, top {completion['keep_rows']} rows kept"] + labels
         out.parent.mkdir(parents=True, exist_ok=True)
-        image_grid(pictures, labels, columns=min(4, args.num), title=args.prompt).save(out)
+        image_grid(tiles, labels, columns=min(4, len(tiles)), title=args.prompt).save(out)
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
@@ -135,6 +164,8 @@ def cmd_generate(args):
             name = f"{index:05d}.png"
             Image.fromarray(picture).save(out / name)
             entry = {"prompt": prompts[index // args.num], "file": name, "seed": int(seed)}
+            if completion:
+                entry.update(image=args.image, keep_rows=completion["keep_rows"])
             if scores is not None:
                 entry["score"] = round(float(scores[index]), 4)
             manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -321,6 +352,10 @@ def build_parser():
                           help="draw N candidates per picture and keep the one --scorer rates best (default 1)")
     generate.add_argument("--scorer", default=None,
                           help="a trained scorer .keras (keras-dalle train --stage scorer; default: the shipped one)")
+    generate.add_argument("--image", default=None,
+                          help="image completion: a picture (any size or mode) whose top rows the pictures keep")
+    generate.add_argument("--keep-rows", type=_positive_int, default=None,
+                          help="with --image: rows of the token grid kept from the top (default: half the grid)")
     _add_sampling_arguments(generate)
     generate.set_defaults(run=cmd_generate)
 

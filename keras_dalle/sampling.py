@@ -93,6 +93,15 @@ def guided(logits, cfg_scale, guidance):
     return null + per_row(cfg_scale, logits.dtype) * (conditional - null)
 
 
+def kept_or_drawn(token, step, prefix):
+    """Image completion: `prefix` = (given tokens int32 [B, N], keep int32 [B]); row b keeps given
+    token `step` while step < keep[b], else takes the drawn `token` [B]. No prefix: `token`."""
+    if prefix is None:
+        return token
+    given, keep = prefix
+    return tf.where(step < keep, tf.gather(given, step, axis=1), token)
+
+
 def _carried(value, step):
     """`value` again, through an op the converters cannot fold away (step >= 1 inside the loop)."""
     if value.dtype == tf.bool:
@@ -116,6 +125,10 @@ class TokenSampler:
     `generate` runs the same loop in chunks of `tokens_per_call` tokens, one compiled call each
     (with XLA by default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
     `on_token(step, total)` after each chunk (for progress bars).
+
+    Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
+    completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
+    kept tokens still run through the generator, one step each, to fill the key/value cache.
 
     Args:
         text_encoder: a `TextEncoder`.
@@ -146,34 +159,39 @@ class TokenSampler:
         ids = self._with_null_captions(prompt_ids, guidance)
         return self.text_encoder(ids), padding_mask(ids)
 
-    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance):
+    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Prefill and first token: -> state (token, tokens, text_mask, cache)."""
         text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
         logits, cache = self.generator.prefill(text_states, text_mask)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
+        token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
         return token, tokens, text_mask, cache
 
-    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance):
+    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Feeds token `step - 1` and draws token `step` (1..N-1): state -> state."""
         token, tokens, text_mask, cache = state
         feed = tf.concat([token, token], axis=0) if guidance else token
         logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
         token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
+        token = kept_or_drawn(token, step, prefix)
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
-    def advance_until(self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance):
+    def advance_until(self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
 
         Every value the loop reads is a loop variable that the body writes back through
         `_carried`, so no loop output is the very tensor of its input: TFLite's int8 calibrator
         crashes on such pass-through WHILE outputs (tensorflow/tensorflow#75140).
         """
-        settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale))
+        settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale, *(prefix or ())))
 
         def body(step, token, tokens, text_mask, cache, *settings):
-            token, tokens, text_mask, cache = self.advance(step, (token, tokens, text_mask, cache), *settings, guidance)
+            sampling, carried_prefix = settings[:5], tuple(settings[5:]) or None
+            token, tokens, text_mask, cache = self.advance(
+                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix
+            )
             return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
 
         loop = tf.while_loop(
@@ -184,36 +202,42 @@ class TokenSampler:
         )
         return tuple(loop[1:5])
 
-    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance):
+    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
         settings = (noise, temperature, top_k, top_p, cfg_scale)
-        return self.advance_until(1, stop, self.start(prompt_ids, *settings, guidance), *settings, guidance)
+        state = self.start(prompt_ids, *settings, guidance, prefix=prefix)
+        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix)
 
-    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True):
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None):
         """All N tokens inside one `tf.while_loop`: int32 [B, N]."""
-        return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance)[1]
+        return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
-    def _functions(self, guidance):
-        if guidance not in self._compiled:
+    def _functions(self, guidance, completing):
+        key = (guidance, completing)
+        if key not in self._compiled:
+            # `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
             begin = tf.function(
-                lambda ids, stop, noise, t, k, p, c: self.begin(ids, stop, noise, t, k, p, c, guidance),
+                lambda ids, stop, noise, t, k, p, c, *prefix: self.begin(ids, stop, noise, t, k, p, c, guidance, prefix or None),
                 jit_compile=self.jit_compile,
             )
             advance_until = tf.function(
-                lambda first, stop, state, noise, t, k, p, c: self.advance_until(first, stop, state, noise, t, k, p, c, guidance),
+                lambda first, stop, state, noise, t, k, p, c, *prefix: self.advance_until(
+                    first, stop, state, noise, t, k, p, c, guidance, prefix or None
+                ),
                 jit_compile=self.jit_compile,
             )
-            self._compiled[guidance] = (begin, advance_until)
-        return self._compiled[guidance]
+            self._compiled[key] = (begin, advance_until)
+        return self._compiled[key]
 
     def tracing_count(self):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
         return sum(f.experimental_get_tracing_count() for pair in self._compiled.values() for f in pair)
 
-    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None):
+    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `tokens_per_call` at a time: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        begin, advance_until = self._functions(guidance)
+        begin, advance_until = self._functions(guidance, prefix is not None)
+        prefix = tuple(prefix or ())
         settings = (
             noise,
             tf.constant(temperature, tf.float32),
@@ -222,30 +246,33 @@ class TokenSampler:
             tf.constant(cfg_scale, tf.float32),
         )
         stop = min(self.image_length, self.tokens_per_call)
-        state = begin(prompt_ids, tf.constant(stop), *settings)  # tokens 0 .. stop - 1
+        state = begin(prompt_ids, tf.constant(stop), *settings, *prefix)  # tokens 0 .. stop - 1
         while True:
             if on_token:
                 on_token(stop, self.image_length)
             if stop == self.image_length:
                 return state[1]
             step, stop = stop, min(self.image_length, stop + self.tokens_per_call)
-            state = advance_until(tf.constant(step), tf.constant(stop), state, *settings)
+            state = advance_until(tf.constant(step), tf.constant(stop), state, *settings, *prefix)
 
-    def recompute_step(self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance):
+    def recompute_step(
+        self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None
+    ):
         """Draws token `step` by running the whole sequence, no cache (`encode_prompts` gives the
         text): tokens int32 [B, N] -> tokens with position `step` set."""
         feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
         logits = tf.gather(self.generator(text_states, text_mask, feed), step, axis=1)  # (B or 2B, K)
         token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
+        token = kept_or_drawn(token, step, prefix)
         return tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
 
-    def generate_uncached(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
+    def generate_uncached(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix=None):
         """Reference without a cache: recomputes the whole sequence for every token. int32 [B, N]."""
         guidance = cfg_scale != 1.0
         text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
         tokens = tf.zeros((tf.shape(prompt_ids)[0], self.image_length), tf.int32)
         for step in range(self.image_length):
             tokens = self.recompute_step(
-                step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance
+                step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix
             )
         return tokens

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_dalle.data.images import pictures_from
 from keras_dalle.models.adversarial import AdversarialModel
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
@@ -255,16 +256,47 @@ class KerasDALLE(AdversarialModel):
                 )
         return tf.repeat(self.text_tokenizer(text), num_images, axis=0)  # (P * num_images, L)
 
+    def check_keep_rows(self, keep_rows):
+        """Raises ValueError unless `keep_rows` is an int in 1 .. grid_size - 1."""
+        rows = self.grid_size
+        if isinstance(keep_rows, bool) or not isinstance(keep_rows, (int, np.integer)) or not 1 <= keep_rows < rows:
+            raise ValueError(
+                f"keep_rows must be an int in 1..{rows - 1} (rows of the {rows} x {rows} token grid kept from the top), "
+                f"got {keep_rows!r}"
+            )
+
+    def completion_prefix(self, image, keep_rows, prompt_count, num_images):
+        """What image completion keeps: (given tokens int32 [P * num_images, N], keep int32 [P * num_images])
+        for `prompt_count` (P) prompts, or None without an image.
+
+        `image`: one picture for every prompt or one per prompt, in any form `pictures_from` takes
+        (resized and center-cropped to the model's size). `keep_rows`: rows of the token grid kept
+        from the top, 1 .. grid_size - 1.
+        """
+        if image is None:
+            if keep_rows is not None:
+                raise ValueError("keep_rows applies to image completion: give an image too")
+            return None
+        self.check_keep_rows(keep_rows)
+        rows = self.grid_size
+        pictures = pictures_from(image, self.image_size)  # (1 or P, S, S, 3)
+        if len(pictures) not in (1, prompt_count):
+            raise ValueError(f"give one image, or one per prompt ({prompt_count}); got {len(pictures)}")
+        tokens = self.image_tokens(pictures)  # (1 or P, N)
+        given = tf.repeat(tokens, num_images if len(pictures) > 1 else prompt_count * num_images, axis=0)
+        return given, tf.fill([prompt_count * num_images], int(keep_rows) * rows)
+
     def generate_tokens(
         self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None,
-        on_token=None, use_cache=True,
+        on_token=None, use_cache=True, image=None, keep_rows=None,
     ):
         """Image tokens for prompts: int32 [len(prompts) * num_images, N], pictures of one prompt together.
 
         Settings left as None take the model's defaults. `seed` makes the result reproducible
         (picture i uses seed + i, so it can be made again alone); `on_token(step, total)` is
         called after each row of the token grid (step tokens drawn); `use_cache=False`
-        recomputes the whole sequence at every step (a slow reference).
+        recomputes the whole sequence at every step (a slow reference). `image` and `keep_rows`:
+        image completion (`completion_prefix`); the first keep_rows rows are the image's tokens.
         """
         given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
         settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
@@ -273,10 +305,11 @@ class KerasDALLE(AdversarialModel):
         if not isinstance(num_images, int) or num_images < 1:
             raise ValueError(f"num_images must be a positive int, got {num_images!r}")
         prompt_ids = self._prompt_ids(prompts, num_images)
+        prefix = self.completion_prefix(image, keep_rows, len(prompt_ids) // num_images, num_images)
         noise = noise_from_seeds(self.picture_seeds(seed, prompt_ids.shape[0]), self.image_length)
         if use_cache:
-            return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token)
-        return self.sampler.generate_uncached(prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+            return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token, prefix)
+        return self.sampler.generate_uncached(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
 
     def sampling_defaults(self):
         """The model's default sampling settings {temperature, top_k, top_p, cfg_scale}: the one source
@@ -292,7 +325,7 @@ class KerasDALLE(AdversarialModel):
 
     def generate(
         self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None,
-        candidates=1, scorer=None, return_scores=False,
+        candidates=1, scorer=None, return_scores=False, image=None, keep_rows=None,
     ):
         """Pictures for prompts: uint8 numpy [len(prompts) * num_images, S, S, 3].
 
@@ -312,6 +345,11 @@ class KerasDALLE(AdversarialModel):
                 All candidates run as one batch.
             scorer: a `ContrastiveScorer` for the model's picture size (needed for candidates > 1).
             return_scores: also return the kept pictures' scores, float32 [len(prompts) * num_images].
+            image: image completion: a picture to continue, for every prompt or one per prompt
+                (uint8 [S, S, 3] or [P, S, S, 3], any size or mode, a PIL image or a list of them;
+                resized and center-cropped like training data).
+            keep_rows: with `image`, how many rows of its token grid (from the top) to keep,
+                1 .. grid_size - 1; the model draws the rest under the prompt.
         """
         if not isinstance(candidates, int) or candidates < 1:
             raise ValueError(f"candidates must be a positive int, got {candidates!r}")
@@ -321,7 +359,12 @@ class KerasDALLE(AdversarialModel):
             scorer.check_fits(self)
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         base = int(self.picture_seeds(seed, 1)[0])  # one base for every candidate, also when seed is None
-        tokens = self.generate_tokens(prompts * candidates, num_images, temperature, top_k, top_p, cfg_scale, base, on_token)
+        if image is not None and candidates > 1:
+            image = pictures_from(image, self.image_size)
+            image = np.tile(image, (candidates if len(image) > 1 else 1, 1, 1, 1))  # one per prompt of prompts * candidates
+        tokens = self.generate_tokens(
+            prompts * candidates, num_images, temperature, top_k, top_p, cfg_scale, base, on_token, image=image, keep_rows=keep_rows
+        )
         pictures = self.decode_tokens(tokens)  # (C * P * num_images, S, S, 3), candidate-major
         if scorer is None:
             return pictures
