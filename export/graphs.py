@@ -4,6 +4,7 @@ and reranking with a contrastive scorer, and the batch-1 signatures that TFLite 
 import keras
 import tensorflow as tf
 
+from keras_dalle.data.images import resize_and_center_crop_tf
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.sampling import SETTING_DTYPES, noise_from_seeds
 
@@ -49,17 +50,44 @@ def png_bytes(images):
     return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
 
 
-def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale):
-    """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance)."""
-    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True)
+def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, prefix=None):
+    """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance);
+    `prefix` as in `TokenSampler` (image completion)."""
+    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=prefix)
 
 
-def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed):
-    """Prompt strings and per-row settings [B] -> {"image_bytes", "image", "tokens"}."""
+def pictures_from_bytes(image_bytes, size):
+    """Encoded pictures (PNG, JPEG, GIF, BMP strings [B]) -> uint8 [B, size, size, 3], converted as
+    training data is: transparency composited onto black, grey to RGB, the shorter side resized to
+    `size` and the center cropped. Bytes that do not decode raise InvalidArgument."""
+
+    def one(data):
+        rgba = tf.cast(tf.io.decode_image(data, channels=4, expand_animations=False), tf.float32)  # grey, RGB: opaque
+        rgb = tf.cast(tf.round(rgba[..., :3] * rgba[..., 3:] / 255.0), tf.uint8)
+        return resize_and_center_crop_tf(rgb, size)
+
+    return tf.map_fn(one, image_bytes, fn_output_signature=tf.TensorSpec((size, size, 3), tf.uint8))
+
+
+def completion_prefix(model, image, keep_rows):
+    """In-graph twin of `KerasDALLE.completion_prefix`: uint8 pictures [B, S, S, 3] and keep_rows int32 [B]
+    -> (given tokens [B, N], keep [B]); keep_rows outside 1 .. grid_size - 1 raises InvalidArgument."""
+    rows = model.grid_size
+    checks = [
+        tf.debugging.assert_greater_equal(keep_rows, 1, message=f"keep_rows must be in 1..{rows - 1}"),
+        tf.debugging.assert_less_equal(keep_rows, rows - 1, message=f"keep_rows must be in 1..{rows - 1}"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.cast(model.image_tokens(image), tf.int32), keep_rows * rows
+
+
+def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed, prefix=None):
+    """Prompt strings and per-row settings [B] -> {"image_bytes", "image", "tokens"}; `prefix`
+    (`completion_prefix`) continues pictures instead."""
     with tf.control_dependencies(check_settings(model, temperature, top_k, top_p, cfg_scale)):
         ids = prompt_ids(model, prompt)
     noise = noise_from_seeds(seed, model.image_length)
-    tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale)
+    tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
     images = images_from_tokens(model, tokens)
     return {"image_bytes": png_bytes(images), "image": images, "tokens": tokens}
 
@@ -97,8 +125,10 @@ def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, s
 
 class BatchOneGraphs:
     """The batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX): `generate`,
-    `decode_tokens`, and with a contrastive `scorer` also `score` (uint8 image [1, S, S, 3] and the
-    scorer's prompt ids int32 [1, L'] -> score float32 [1]), so app code can rerank candidates."""
+    `complete` (image completion: the `generate` inputs plus image uint8 [1, S, S, 3] and keep_rows
+    int32 [1]), `decode_tokens`, and with a contrastive `scorer` also `score` (uint8 image
+    [1, S, S, 3] and the scorer's prompt ids int32 [1, L'] -> score float32 [1]), so app code can
+    rerank candidates."""
 
     def __init__(self, model, scorer=None):
         if scorer is not None:
@@ -113,8 +143,13 @@ class BatchOneGraphs:
             *(scalar(dtype, name) for name, dtype in SETTING_DTYPES.items()),
         ]
         self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
+        size = model.image_size
+        self.complete_signature = [
+            *self.generate_signature,
+            tf.TensorSpec((1, size, size, 3), tf.uint8, name="image"),
+            scalar(tf.int32, "keep_rows"),
+        ]
         if scorer is not None:
-            size = model.image_size
             self.score_signature = [
                 tf.TensorSpec((1, size, size, 3), tf.uint8, name="image"),
                 tf.TensorSpec((1, scorer.text_length), tf.int32, name="prompt_ids"),
@@ -122,6 +157,11 @@ class BatchOneGraphs:
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+        return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
+
+    def complete(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, image, keep_rows):
+        prefix = (tf.cast(self.model.image_tokens(image), tf.int32), keep_rows * self.model.grid_size)
+        tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def decode_tokens(self, tokens):
@@ -133,13 +173,14 @@ class BatchOneGraphs:
 
     @property
     def signature_keys(self):
-        return ["generate", "decode_tokens"] + (["score"] if self.scorer is not None else [])
+        return ["generate", "complete", "decode_tokens"] + (["score"] if self.scorer is not None else [])
 
     def archive(self):
         """An ExportArchive with the signatures; it carries the weights so the converter freezes them."""
         archive = keras.export.ExportArchive()
         archive.track(self.model)
         archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
+        archive.add_endpoint("complete", self.complete, input_signature=self.complete_signature)
         archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
         if self.scorer is not None:
             archive.track(self.scorer)

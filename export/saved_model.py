@@ -6,6 +6,11 @@ Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
 - `generate`: prompt plus per-row temperature (float32 [B]), top_k (int32 [B]), top_p (float32 [B]),
   cfg_scale (float32 [B]), seed (int64 [B]) -> the same outputs. Per-row inputs keep every
   input batchable by TF Serving's batcher.
+- `complete`: image completion. The `generate` inputs plus image_bytes (an encoded picture per
+  row: PNG, JPEG, GIF or BMP, any size or mode, converted as training data is) and keep_rows
+  (int32 [B], 1 .. grid rows - 1) -> the same outputs; row i keeps the top keep_rows[i] rows of
+  its picture's token grid and draws the rest under its prompt. Corrupt bytes or a keep_rows
+  out of range fail with InvalidArgument.
 - `decode_tokens`: tokens (int32 [B, N]) -> image, image_bytes.
 - With a contrastive scorer (`--scorer`), two more:
   - `generate_best`: the `generate` inputs plus candidates (int32 [B]) -> the same outputs and
@@ -48,6 +53,7 @@ def build_archive(model, scorer=None):
     archive.track(model)
     rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
     prompt = rows(tf.string, "prompt")
+    settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
 
     def sampling_defaults(prompt):
         batch = tf.shape(prompt)[:1]
@@ -63,17 +69,18 @@ def build_archive(model, scorer=None):
     def generate(prompt, temperature, top_k, top_p, cfg_scale, seed):
         return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed)
 
+    def complete(prompt, image_bytes, keep_rows, temperature, top_k, top_p, cfg_scale, seed):
+        prefix = graphs.completion_prefix(model, graphs.pictures_from_bytes(image_bytes, model.image_size), keep_rows)
+        return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed, prefix)
+
     def decode_tokens(tokens):
         images = graphs.images_from_tokens(model, tokens)
         return {"image": images, "image_bytes": graphs.png_bytes(images)}
 
     archive.add_endpoint("serving_default", serving_default, input_signature=[prompt])
+    archive.add_endpoint("generate", generate, input_signature=[prompt, *settings])
     archive.add_endpoint(
-        "generate",
-        generate,
-        input_signature=[
-            prompt, *(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")
-        ],
+        "complete", complete, input_signature=[prompt, rows(tf.string, "image_bytes"), rows(tf.int32, "keep_rows"), *settings]
     )
     archive.add_endpoint("sampling_defaults", sampling_defaults, input_signature=[prompt])
     archive.add_endpoint(
@@ -81,7 +88,6 @@ def build_archive(model, scorer=None):
     )
     if scorer is not None:
         archive.track(scorer)
-        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
 
         def generate_best(prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
             return graphs.generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates)
@@ -139,7 +145,7 @@ def main(argv=None):
         print(f"export.saved_model: error: {err}", file=sys.stderr)
         return 2
     extra = ", generate_best, score" if args.scorer else ""
-    print(f"wrote SavedModel with signatures serving_default, generate, decode_tokens, sampling_defaults{extra} to {out}")
+    print(f"wrote SavedModel with signatures serving_default, generate, complete, decode_tokens, sampling_defaults{extra} to {out}")
     return 0
 
 

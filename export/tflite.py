@@ -5,6 +5,9 @@ Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static sha
   noise (float32 [1, N], uniform in [0, 1): one number per image token, from any seeded
   generator), temperature (float32 [1]), top_k (int32 [1]), top_p (float32 [1]),
   cfg_scale (float32 [1]) -> image (uint8 [1, S, S, 3]), tokens (int32 [1, N]).
+- `complete`: image completion: the `generate` inputs plus image (uint8 [1, S, S, 3], already at
+  the model's size) and keep_rows (int32 [1], 1 .. grid rows - 1) -> image, tokens; the top
+  keep_rows rows of the picture's token grid are kept and the rest drawn under the prompt.
 - `decode_tokens`: tokens (int32 [1, N]) -> image (uint8 [1, S, S, 3]).
 - With `--scorer S` also `score`: image (uint8 [1, S, S, 3]) and prompt_ids (int32 [1, L'], the
   scorer's own text length) -> score (float32 [1]), the cosine similarity app code reranks
@@ -50,7 +53,7 @@ def representative_dataset(model, count=32, seed=0, scorer=None):
     ids = model.text_tokenizer(tf.constant(captions)).numpy()
     tokens = model.image_tokens(images).numpy().astype(np.int32)
     for index in range(count):
-        yield "generate", {
+        sampling = {
             "prompt_ids": ids[index : index + 1],
             "noise": rng.random((1, model.image_length), dtype=np.float32),
             "temperature": np.array([model.temperature], np.float32),
@@ -58,6 +61,9 @@ def representative_dataset(model, count=32, seed=0, scorer=None):
             "top_p": np.array([model.top_p], np.float32),
             "cfg_scale": np.array([model.cfg_scale], np.float32),
         }
+        yield "generate", sampling
+        keep_rows = np.array([1 + index % (model.grid_size - 1)], np.int32)
+        yield "complete", {**sampling, "image": images[index : index + 1], "keep_rows": keep_rows}
         yield "decode_tokens", {"tokens": tokens[index : index + 1]}
         if scorer is not None:
             yield "score", {"image": images[index : index + 1], "prompt_ids": scorer.text_tokenizer(tf.constant(captions[index : index + 1])).numpy()}

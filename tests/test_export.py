@@ -14,6 +14,7 @@ from export import onnx as onnx_export
 from export import tflite
 
 PROMPTS = ["a red circle", "a blue square above a green triangle"]
+KEEP_ROWS = 2
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,24 @@ def greedy_tokens(model):
     return model.generate_tokens(PROMPTS, seed=0, top_k=1).numpy()
 
 
+@pytest.fixture(scope="module")
+def pictures_to_complete(model):
+    from keras_dalle.data import shapes
+
+    return shapes.generate_shapes(len(PROMPTS), seed=11, canvas_size=model.image_size)[0]
+
+
+@pytest.fixture(scope="module")
+def greedy_completion(model, pictures_to_complete):
+    return model.generate_tokens(PROMPTS, seed=0, top_k=1, image=pictures_to_complete, keep_rows=KEEP_ROWS).numpy()
+
+
+def _png(picture):
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 FRESH_PROCESS = textwrap.dedent(
@@ -38,23 +57,40 @@ FRESH_PROCESS = textwrap.dedent(
         cfg_scale=rows(float(sys.argv[3]), tf.float32), seed=rows(0, tf.int64))
     default = loaded.signatures["serving_default"](prompt=prompts)
     decoded = loaded.signatures["decode_tokens"](tokens=greedy["tokens"])
+    pngs = [open(f"{sys.argv[5]}.{index}.png", "rb").read() for index in range(len(json.loads(sys.argv[2])))]
+    completed = loaded.signatures["complete"](
+        prompt=prompts, image_bytes=tf.constant(pngs), keep_rows=rows(int(sys.argv[6]), tf.int32),
+        temperature=rows(1.0, tf.float32), top_k=rows(1, tf.int32), top_p=rows(1.0, tf.float32),
+        cfg_scale=rows(float(sys.argv[3]), tf.float32), seed=rows(0, tf.int64))
     for index, png in enumerate(greedy["image_bytes"].numpy()):
         open(f"{sys.argv[4]}.{index}.png", "wb").write(png)
     np.savez(sys.argv[4], tokens=greedy["tokens"].numpy(), image=greedy["image"].numpy(),
-             default_image=default["image"].numpy(), decoded=decoded["image"].numpy())
+             default_image=default["image"].numpy(), decoded=decoded["image"].numpy(),
+             completed=completed["tokens"].numpy())
     """
 )
 
 
-def test_saved_model_runs_in_a_fresh_process_with_tf_and_tf_text_only(model, greedy_tokens, exported, tmp_path):
+def test_saved_model_runs_in_a_fresh_process_with_tf_and_tf_text_only(
+    model, greedy_tokens, greedy_completion, pictures_to_complete, exported, tmp_path
+):
     out = tmp_path / "result.npz"
+    for index, picture in enumerate(pictures_to_complete):
+        (tmp_path / f"input.{index}.png").write_bytes(_png(picture))
     subprocess.run(
-        [sys.executable, "-c", FRESH_PROCESS, str(exported), json.dumps(PROMPTS), str(model.cfg_scale), str(out)],
+        [
+            sys.executable, "-c", FRESH_PROCESS, str(exported), json.dumps(PROMPTS), str(model.cfg_scale), str(out),
+            str(tmp_path / "input"), str(KEEP_ROWS),
+        ],
         check=True,
         env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"},
     )
     result = np.load(out)
     np.testing.assert_array_equal(result["tokens"], greedy_tokens)
+    # Completion: the same tokens as in Python, and the kept rows are the input's own tokens.
+    np.testing.assert_array_equal(result["completed"], greedy_completion)
+    kept = KEEP_ROWS * model.grid_size
+    np.testing.assert_array_equal(result["completed"][:, :kept], model.image_tokens(pictures_to_complete).numpy()[:, :kept])
     keras_images = model.decode_tokens(greedy_tokens)
     assert np.abs(result["image"].astype(int) - keras_images.astype(int)).max() <= 1
     np.testing.assert_array_equal(result["decoded"], result["image"])
@@ -98,6 +134,22 @@ def test_saved_model_rejects_bad_inputs(exported, override, message):
         loaded.signatures["decode_tokens"](tokens=tf.fill([1, 16], 10**6))
 
 
+@pytest.mark.parametrize(
+    "image_bytes,keep_rows,message",
+    [(b"not a picture", 1, "image"), ("png", 0, "keep_rows must be in"), ("png", "grid", "keep_rows must be in")],
+)
+def test_saved_model_complete_rejects_bad_inputs(model, exported, pictures_to_complete, image_bytes, keep_rows, message):
+    loaded = tf.saved_model.load(str(exported))
+    image_bytes = _png(pictures_to_complete[0]) if image_bytes == "png" else image_bytes
+    keep_rows = model.grid_size if keep_rows == "grid" else keep_rows
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["complete"](
+            prompt=tf.constant(["a red circle"]), image_bytes=tf.constant([image_bytes]), keep_rows=tf.constant([keep_rows]),
+            temperature=tf.constant([1.0]), top_k=tf.constant([0]), top_p=tf.constant([1.0]), cfg_scale=tf.constant([1.0]),
+            seed=tf.constant([0], tf.int64),
+        )
+
+
 def _lite_inputs(model, prompt):
     return dict(
         prompt_ids=model.text_tokenizer(tf.constant([prompt])).numpy(),
@@ -109,7 +161,7 @@ def _lite_inputs(model, prompt):
     )
 
 
-def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
+def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens, greedy_completion, pictures_to_complete):
     from ai_edge_litert.interpreter import Interpreter
 
     from helpers import tiny
@@ -117,11 +169,16 @@ def test_tflite_builtin_only_and_matches_keras(model, greedy_tokens):
     scorer = tiny.scorer()
     content = tflite.convert(model, "none", scorer=scorer)  # raises on any non-builtin op (the check is tested below)
     interpreter = Interpreter(model_content=content)
-    assert set(interpreter.get_signature_list()) == {"generate", "decode_tokens", "score"}
+    assert set(interpreter.get_signature_list()) == {"generate", "complete", "decode_tokens", "score"}
     generate = interpreter.get_signature_runner("generate")
+    complete = interpreter.get_signature_runner("complete")
     for index, prompt in enumerate(PROMPTS):
         result = generate(**_lite_inputs(model, prompt))
         np.testing.assert_array_equal(result["tokens"][0], greedy_tokens[index])
+        completed = complete(
+            **_lite_inputs(model, prompt), image=pictures_to_complete[index : index + 1], keep_rows=np.array([KEEP_ROWS], np.int32)
+        )
+        np.testing.assert_array_equal(completed["tokens"][0], greedy_completion[index])
         keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
         assert np.abs(result["image"].astype(int) - keras_image.astype(int)).max() <= 2
     decoded = interpreter.get_signature_runner("decode_tokens")(tokens=greedy_tokens[:1].astype(np.int32))

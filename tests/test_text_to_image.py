@@ -108,6 +108,66 @@ def test_chunked_generation_equals_the_whole_loop(trained, tokens_per_call):
     np.testing.assert_array_equal(chunked, whole)
 
 
+@pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
+def test_completion_keeps_the_input_rows_and_cached_equals_uncached(trained, cfg_scale):
+    model, _ = trained
+    pictures, _ = shapes.generate_shapes(2, seed=7, canvas_size=SIZE)
+    given = model.image_tokens(pictures).numpy()
+    keep = 2 * model.grid_size  # keep_rows=2
+    prompts = ["a red circle", "a blue square above a green triangle"]
+    completed = model.generate_tokens(prompts, seed=3, cfg_scale=cfg_scale, image=pictures, keep_rows=2).numpy()
+    np.testing.assert_array_equal(completed[:, :keep], given[:, :keep])
+    uncached = model.generate_tokens(prompts, seed=3, cfg_scale=cfg_scale, image=pictures, keep_rows=2, use_cache=False)
+    np.testing.assert_array_equal(completed, uncached)
+    # One picture serves every prompt and picture; candidates keep the input rows too.
+    shared = model.generate_tokens(prompts, num_images=2, seed=3, image=pictures[0], keep_rows=1).numpy()
+    np.testing.assert_array_equal(shared[:, : model.grid_size], np.tile(given[:1, : model.grid_size], (4, 1)))
+    assert not (shared[:, model.grid_size :] == given[:1, model.grid_size :]).all()
+    # Reranked: each kept picture is one of its two candidates, and both candidates keep its input's rows.
+    best = model.generate(prompts, seed=3, image=pictures, keep_rows=2, candidates=2, scorer=tiny.scorer())
+    candidates = model.generate_tokens(prompts * 2, seed=3, image=np.tile(pictures, (2, 1, 1, 1)), keep_rows=2).numpy()
+    np.testing.assert_array_equal(candidates[:, :keep], np.tile(given[:, :keep], (2, 1)))
+    drawn = model.decode_tokens(candidates).reshape(2, 2, *best.shape[1:])
+    assert all(any(np.array_equal(best[i], drawn[c, i]) for c in range(2)) for i in range(2))
+
+
+def test_completion_takes_any_size_and_mode(trained):
+    from PIL import Image
+
+    model, _ = trained
+    picture = shapes.generate_shapes(1, seed=8, canvas_size=3 * SIZE)[0][0]
+    big = Image.fromarray(picture)
+    as_array = model.generate_tokens("a red circle", seed=1, image=picture, keep_rows=1).numpy()
+    for image in (big, big.convert("RGBA"), [big], picture[None], picture.astype(np.float32) / 255):
+        np.testing.assert_array_equal(model.generate_tokens("a red circle", seed=1, image=image, keep_rows=1), as_array)
+    grey = model.generate_tokens("a red circle", seed=1, image=big.convert("L"), keep_rows=1).numpy()
+    np.testing.assert_array_equal(grey, model.generate_tokens("a red circle", seed=1, image=np.asarray(big.convert("L")), keep_rows=1))
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(keep_rows=0), "keep_rows must be an int in 1..3"),
+        (dict(keep_rows=4), "keep_rows must be an int in 1..3"),
+        (dict(keep_rows=1.5), "keep_rows must be an int"),
+        (dict(keep_rows=True), "keep_rows must be an int"),
+        (dict(image=None), "give an image too"),
+        (dict(image="pictures3"), "one per prompt"),
+        (dict(image=np.zeros((2, 8, 8, 2), np.uint8)), "1, 3 or 4 channels"),
+        (dict(image=np.zeros((2, 2, 8, 8, 3), np.uint8)), "must be"),
+        (dict(image=np.array(["a"])), "numeric"),
+    ],
+)
+def test_bad_completion_arguments_raise(trained, kwargs, message):
+    model, _ = trained
+    pictures = shapes.generate_shapes(3, seed=7, canvas_size=SIZE)[0]
+    arguments = {"image": pictures[0], "keep_rows": 1, **kwargs}
+    if isinstance(arguments["image"], str):
+        arguments["image"] = pictures
+    with pytest.raises(ValueError, match=message):
+        model.generate(["a red circle", "a blue square"], **arguments)
+
+
 def test_keras_file_round_trip_gives_identical_generations(trained):
     model, path = trained
     restored = keras.saving.load_model(path)
@@ -213,6 +273,22 @@ def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
     assert cli.main(["evaluate", "--model", str(path), "--prompts", str(prompts), "--num", "1"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["one_object"]["pictures"] == 1 and summary["two_object"]["pictures"] == 1
+    # Completion: the grid shows the input first, then the pictures.
+    from PIL import Image
+
+    Image.fromarray(shapes.generate_shapes(1, seed=3, canvas_size=2 * SIZE)[0][0]).convert("L").save(tmp_path / "in.png")
+    completion = ["generate", "a red circle", "--model", str(path), "--num", "3", "--image", str(tmp_path / "in.png")]
+    assert cli.main([*completion, "--keep-rows", "2", "--out", str(grid)]) == 0
+    assert cli.main(["generate", "a red circle", "--model", str(path), "--num", "3", "--out", str(tmp_path / "plain.png")]) == 0
+    tile, pad = SIZE * 4, 6  # image_grid's default scale and padding
+    assert Image.open(grid).width - Image.open(tmp_path / "plain.png").width == tile + pad  # one more tile
+    top = (12 + 3 + 6) + pad  # below the title line (font size 12)
+    first = np.asarray(Image.open(grid).convert("RGB"))[top : top + tile, pad : pad + tile].reshape(-1, 3).astype(int)
+    assert (first[:, 0] == first[:, 1]).all() and (first[:, 1] == first[:, 2]).all()  # the grey input comes first
+    assert cli.main([*completion, "--keep-rows", str(4), "--out", str(grid)]) == 2
+    (tmp_path / "bad.png").write_bytes(b"not a picture")
+    assert cli.main(["generate", "a red circle", "--model", str(path), "--image", str(tmp_path / "bad.png"), "--out", str(grid)]) == 2
+    assert cli.main(["generate", "a red circle", "--model", str(path), "--keep-rows", "1", "--out", str(grid)]) == 2
     assert cli.main(["generate", "a red circle", "--model", str(tmp_path / "missing.keras"), "--out", str(grid)]) == 2
     assert cli.main(["generate", "a red circle", "--model", str(path), "--top-p", "2", "--out", str(grid)]) == 2
 

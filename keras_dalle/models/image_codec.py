@@ -158,7 +158,11 @@ class VectorQuantizer(keras.layers.Layer):
     def call(self, latents):
         latents = ops.normalize(latents, axis=-1)  # (B, h, w, D)
         codebook = self.normalized_codebook()
-        indices = ops.cast(ops.argmax(ops.einsum("bhwd,kd->bhwk", latents, codebook), axis=-1), "int32")
+        # top_k(k=1), not argmax: Keras's TF argmax guards against -0.0 with a BitwiseAnd op, which
+        # TFLite has no builtin for (the `complete` signature encodes pictures on the phone). Both
+        # pick the lowest index on ties, so the tokens are the same.
+        similarity = ops.einsum("bhwd,kd->bhwk", latents, codebook)  # (B, h, w, K)
+        indices = ops.cast(ops.top_k(similarity, k=1, sorted=False)[1][..., 0], "int32")
         codes = ops.take(codebook, indices, axis=0)  # (B, h, w, D)
         quantized = latents + ops.stop_gradient(codes - latents)
         return {"quantized": quantized, "indices": indices, "latents": latents, "codes": codes}
