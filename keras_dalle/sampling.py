@@ -216,17 +216,13 @@ class TokenSampler:
         key = (guidance, completing)
         if key not in self._compiled:
             # `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
-            begin = tf.function(
-                lambda ids, stop, noise, t, k, p, c, *prefix: self.begin(ids, stop, noise, t, k, p, c, guidance, prefix or None),
-                jit_compile=self.jit_compile,
-            )
-            advance_until = tf.function(
-                lambda first, stop, state, noise, t, k, p, c, *prefix: self.advance_until(
-                    first, stop, state, noise, t, k, p, c, guidance, prefix or None
-                ),
-                jit_compile=self.jit_compile,
-            )
-            self._compiled[key] = (begin, advance_until)
+            def begin(ids, stop, *settings_and_prefix):
+                return self.begin(ids, stop, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
+
+            def advance_until(first, stop, state, *settings_and_prefix):
+                return self.advance_until(first, stop, state, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
+
+            self._compiled[key] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
         return self._compiled[key]
 
     def tracing_count(self):

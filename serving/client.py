@@ -2,6 +2,7 @@
 
 `python -m serving.client --server localhost:8500 --model keras_dalle "a red circle" --out out.png
 [--signature generate --temperature T --top-k K --top-p P --cfg-scale C --seed S] [--candidates N]
+[--image IN.png --keep-rows R]
 [--prompts FILE --out DIR] [--rest http://localhost:8501]`
 
 Python users:
@@ -10,6 +11,7 @@ Python users:
     with GrpcClient("localhost:8500", "keras_dalle") as client:
         pngs = client.generate(["a red circle"], seed=0)          # list of PNG bytes
         best = client.generate_best(["a red circle"], 8, seed=0)  # [(PNG bytes, score)], best of 8
+        done = client.complete(["a red circle"], open("in.png", "rb").read(), keep_rows=4, seed=0)  # completion
         outputs = client.predict({"prompt": ["a red circle"]})   # raw outputs as numpy arrays
 
 Every call has a deadline; UNAVAILABLE (server starting or restarting) is retried with
@@ -93,6 +95,20 @@ class _Client:
         inputs["candidates"] = np.full(len(prompts), candidates, np.int32)
         outputs = self.predict(inputs, "generate_best", ["image_bytes", "score"])
         return [(png, float(score)) for png, score in zip(outputs["image_bytes"], outputs["score"])]
+
+    def complete(self, prompts, image, keep_rows, seed=None, **settings):
+        """PNG bytes per prompt from the `complete` signature (image completion): each picture keeps
+        the top `keep_rows` rows of its picture's token grid and the model draws the rest under its
+        prompt. `image`: encoded picture bytes (PNG, JPEG, ...; any size) for every prompt, or a list
+        of them, one per prompt. Settings left out take the model's defaults."""
+        images = [image] * len(prompts) if isinstance(image, bytes) else list(image)
+        if len(images) != len(prompts) or not all(isinstance(i, bytes) for i in images):
+            raise ValueError(f"image must be encoded picture bytes, or a list of them, one per prompt ({len(prompts)})")
+        if isinstance(keep_rows, bool) or not isinstance(keep_rows, int) or keep_rows < 1:
+            raise ValueError(f"keep_rows must be a positive int, got {keep_rows!r}")
+        inputs = generation_inputs(prompts, "generate", seed, self.sampling_defaults(), **settings)
+        inputs.update(image_bytes=np.array(images, dtype=object), keep_rows=np.full(len(prompts), keep_rows, np.int32))
+        return list(self.predict(inputs, "complete", ["image_bytes"])["image_bytes"])
 
     def __enter__(self):
         return self
@@ -252,6 +268,8 @@ def main(argv=None):
     parser.add_argument("--candidates", type=int, default=1,
                         help="keep the best of N pictures by the served scorer (signature generate_best; "
                              "needs a SavedModel exported with --scorer)")
+    parser.add_argument("--image", help="image completion (signature complete): a picture whose top rows the pictures keep")
+    parser.add_argument("--keep-rows", type=int, default=None, help="with --image: token-grid rows kept from the top")
     parser.add_argument("--batch-size", type=int, default=8, help="prompts per request with --prompts")
     parser.add_argument("--timeout", type=float, default=120.0, help="deadline per call in seconds")
     args = parser.parse_args(argv)
@@ -263,12 +281,19 @@ def main(argv=None):
         parser.error(f"--candidates must be at least 1, got {args.candidates}")
     if args.candidates > 1 and args.signature is not None:
         parser.error("--candidates uses the generate_best signature; leave out --signature")
+    if (args.image is None) != (args.keep_rows is None):
+        parser.error("image completion needs both --image and --keep-rows")
+    if args.image is not None and (args.candidates > 1 or args.signature is not None):
+        parser.error("--image uses the complete signature; leave out --candidates and --signature")
     client = RestClient(args.rest, args.model, args.timeout) if args.rest else GrpcClient(args.server, args.model, args.timeout)
 
     def pictures(prompts, seed):
         """PNG bytes and their scores (None without --candidates) for a list of prompts."""
         if args.candidates > 1:
             return list(zip(*client.generate_best(prompts, args.candidates, seed, **settings)))
+        if args.image is not None:
+            image = pathlib.Path(args.image).read_bytes()
+            return client.complete(prompts, image, args.keep_rows, seed, **settings), [None] * len(prompts)
         return client.generate(prompts, signature, seed, **settings), [None] * len(prompts)
 
     try:

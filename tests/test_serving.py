@@ -72,7 +72,7 @@ def test_output_filter_returns_only_the_named_outputs(grpc_client):
 
 def test_metadata_lists_the_signatures_over_grpc_and_rest(grpc_client, rest_client):
     for signatures in (grpc_client.signatures(), rest_client.signatures()):
-        assert set(signatures) == {"serving_default", "generate", "decode_tokens", "sampling_defaults"}
+        assert set(signatures) == {"serving_default", "generate", "complete", "decode_tokens", "sampling_defaults"}
         assert signatures["serving_default"]["inputs"] == {"prompt": "string"}
         assert set(signatures["generate"]["inputs"]) == {"prompt", "temperature", "top_k", "top_p", "cfg_scale", "seed"}
         assert signatures["generate"]["outputs"] == {"image_bytes": "string", "image": "uint8", "tokens": "int32"}
@@ -121,6 +121,33 @@ def test_client_reranks_with_the_served_scorer_over_grpc_and_rest(model, tmp_pat
         assert serving_client.main(["a red circle", "--server", grpc_target, "--candidates", "4", "--seed", "3",
                                     "--out", str(out)]) == 0
         assert out.read_bytes() == best[0][0] and "best of 4, score" in capsys.readouterr().out
+
+
+def test_client_completes_pictures_over_grpc_and_rest(server, model, tmp_path):
+    from keras_dalle.data import shapes
+
+    picture = shapes.generate_shapes(1, seed=4, canvas_size=2 * model.image_size)[0][0]  # twice the model's size
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    prompts = ["a red circle", "a blue square above a green triangle"]
+    expected = model.generate_tokens(prompts, seed=5, image=picture, keep_rows=1).numpy()
+    rest = serving_client.RestClient(f"http://127.0.0.1:{server.rest_port}", "keras_dalle", timeout=60)
+    with serving_client.GrpcClient(f"127.0.0.1:{server.port}", "keras_dalle", timeout=60) as grpc_client:
+        for client in (grpc_client, rest):
+            pngs = client.complete(prompts, buffer.getvalue(), keep_rows=1, seed=5)
+            served = np.stack([np.asarray(Image.open(io.BytesIO(png))) for png in pngs]).astype(int)
+            assert np.abs(served - model.decode_tokens(expected)).max() <= 1  # the decoder's float rounding, as for generate
+            with pytest.raises(serving_client.ServingError, match="keep_rows must be in") as failure:
+                client.complete(prompts, buffer.getvalue(), keep_rows=model.grid_size, seed=5)
+            assert failure.value.code == "INVALID_ARGUMENT"
+            with pytest.raises(serving_client.ServingError) as failure:
+                client.complete(prompts, b"not a picture", keep_rows=1)
+            assert failure.value.code == "INVALID_ARGUMENT"
+    (tmp_path / "in.png").write_bytes(buffer.getvalue())
+    out = tmp_path / "done.png"
+    assert serving_client.main([prompts[0], "--server", f"127.0.0.1:{server.port}", "--image", str(tmp_path / "in.png"),
+                                "--keep-rows", "1", "--seed", "5", "--out", str(out)]) == 0
+    assert out.read_bytes() == pngs[0]
 
 
 def test_model_status_is_available(server):
