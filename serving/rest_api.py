@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2
 
 from serving.repository import TypedArray
+from serving import web
 from serving.status import ServingError
 
 
@@ -95,8 +96,9 @@ def rest_predict(model, body):
 _REST_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?(?P<rest>/metadata|:predict)?$")
 
 
-def rest_handler(repository, limits):
-    """An http.server handler class for TF Serving's REST API over `repository`."""
+def rest_handler(repository, limits, serve_web=False):
+    """An http.server handler class for TF Serving's REST API over `repository` (and with
+    `serve_web` the playground page at `/`, see `serving.web`)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -104,13 +106,15 @@ def rest_handler(repository, limits):
         def log_message(self, format, *args):  # noqa: A002  (http.server's signature)
             pass
 
-        def _reply(self, status, payload):
-            data = json.dumps(payload).encode()
+        def _send(self, status, data, content_type):
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def _reply(self, status, payload):
+            self._send(status, json.dumps(payload).encode(), "application/json")
 
         def _route(self, method):
             match = _REST_PATH.match(self.path)
@@ -120,6 +124,10 @@ def rest_handler(repository, limits):
             return model, match["rest"]
 
         def do_GET(self):
+            page = web.static_file(self.path) if serve_web else None
+            if page is not None:
+                self._send(200, *page)
+                return
             try:
                 model, rest = self._route("GET")
                 if rest == ":predict":

@@ -1,7 +1,8 @@
 """A local server that speaks TF Serving's gRPC and REST APIs, for development and tests.
 
-`python -m serving.server --model-base-path BASE/NAME [--model-name NAME] [--port 8500] [--rest-port 8501]`
-or `--model-config-file serving/models.config`.
+`python -m serving.server --model-base-path BASE/NAME [--model-name NAME] [--port 8500] [--rest-port 8501] [--web]`
+or `--model-config-file serving/models.config`. `--web` also serves the playground page
+(`serving.web`) at `http://HOST:REST_PORT/?model=NAME`.
 
 Production serving is TF Serving itself (the `tensorflow/serving` image, see the README); this
 server loads the same exported directories and answers the same requests with the same status
@@ -37,7 +38,7 @@ from serving.status import ServingError
 class LocalServer:
     """The gRPC and REST servers over one repository; `start()`, then `stop()` (or a context manager)."""
 
-    def __init__(self, repository, host="127.0.0.1", port=8500, rest_port=8501, limits=Limits(), workers=32):
+    def __init__(self, repository, host="127.0.0.1", port=8500, rest_port=8501, limits=Limits(), workers=32, web=False):
         self.repository = repository
         options = [
             ("grpc.max_receive_message_length", limits.max_message_bytes),
@@ -51,7 +52,7 @@ class LocalServer:
             raise OSError(f"cannot bind gRPC to {host}:{port}")
         self.rest_server = None
         if rest_port is not None:
-            self.rest_server = http.server.ThreadingHTTPServer((host, rest_port), rest_handler(repository, limits))
+            self.rest_server = http.server.ThreadingHTTPServer((host, rest_port), rest_handler(repository, limits, web))
             self.rest_server.daemon_threads = True
             self.rest_port = self.rest_server.server_address[1]
         self._rest_thread = None
@@ -87,6 +88,7 @@ def main(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8500, help="gRPC port")
     parser.add_argument("--rest-port", type=int, default=8501, help="REST port (-1: no REST)")
+    parser.add_argument("--web", action="store_true", help="also serve the playground page at / on the REST port")
     parser.add_argument("--max-batch-size", type=int, default=Limits.max_batch_size)
     parser.add_argument("--max-prompt-bytes", type=int, default=Limits.max_prompt_bytes)
     parser.add_argument("--max-message-bytes", type=int, default=Limits.max_message_bytes)
@@ -98,7 +100,10 @@ def main(argv=None):
         else:
             name = args.model_name or pathlib.Path(args.model_base_path).resolve().name
             repository = ModelRepository([ServedModel(name, args.model_base_path, limits)])
-        server = LocalServer(repository, args.host, args.port, None if args.rest_port < 0 else args.rest_port, limits)
+        if args.web and args.rest_port < 0:
+            raise ValueError("--web serves the page on the REST port: give a --rest-port")
+        rest_port = None if args.rest_port < 0 else args.rest_port
+        server = LocalServer(repository, args.host, args.port, rest_port, limits, web=args.web)
     except (ServingError, ValueError, OSError) as err:
         print(f"serving.server: error: {getattr(err, 'message', err)}", file=sys.stderr)
         return 2
@@ -110,6 +115,9 @@ def main(argv=None):
         print(f"serving {model.name} version {model.version} (signatures: {', '.join(sorted(model.batchers))})")
     rest = f", REST on {args.host}:{server.rest_port}" if server.rest_server else ""
     print(f"gRPC on {args.host}:{server.port}{rest}; Ctrl-C or SIGTERM stops", flush=True)
+    if args.web:
+        name = next(iter(repository.models))
+        print(f"playground: http://{args.host}:{server.rest_port}/?model={name}", flush=True)
     stopping.wait()
     print("shutting down", flush=True)
     server.stop()
