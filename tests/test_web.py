@@ -2,29 +2,23 @@
 
 import base64
 import io
-import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from serving import server as serving_server
+from serving import web
 
 LIMITS = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("no Chromium and chromedriver installed (`make browser` installs Debian's)")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    try:
+        driver = web.headless_chromium()
+    except RuntimeError as err:
+        pytest.skip(str(err))
     yield driver
     driver.quit()
 
@@ -72,6 +66,9 @@ def test_the_page_fills_the_models_defaults(page, model):
 
 def test_generate_shows_pngs_of_the_models_size_with_their_seeds(page, model):
     page.find_element("id", "seed").send_keys("7")
+    temperature = page.find_element("id", "temperature")
+    temperature.clear()
+    temperature.send_keys("0.83")  # off any input step: the form must still submit
     images = _generate(page, "a red circle", 3)
     assert len(images) == 3
     for index, img in enumerate(images):
@@ -81,7 +78,7 @@ def test_generate_shows_pngs_of_the_models_size_with_their_seeds(page, model):
     links = page.find_elements("css selector", "#results figcaption a")
     assert [a.get_attribute("download") for a in links] == [f"keras_dalle_seed_{7 + i}.png" for i in range(3)]
     # The same seed draws the same pictures as the model does in Python.
-    expected = model.generate(["a red circle"], num_images=3, seed=7)
+    expected = model.generate(["a red circle"], num_images=3, seed=7, temperature=0.83)
     for img, picture in zip(images, expected):
         assert np.abs(np.asarray(_png(img).convert("RGB")).astype(int) - picture).max() <= 1
 
@@ -108,7 +105,32 @@ def test_completion_from_an_uploaded_picture(page, model, tmp_path):
         images = _generate(page, "a blue square", 2)
     finally:
         page.find_element("id", "clear-image").click()
-    expected = model.decode_tokens(model.generate_tokens(["a blue square"], num_images=2, seed=5, image=picture, keep_rows=1))
+    settings = {name: float(page.find_element("id", name).get_attribute("value")) for name in ("temperature", "top_p", "cfg_scale")}
+    settings["top_k"] = int(page.find_element("id", "top_k").get_attribute("value"))
+    expected = model.decode_tokens(
+        model.generate_tokens(["a blue square"], num_images=2, seed=5, image=picture, keep_rows=1, **settings)
+    )
     assert len(images) == 2
     for img, want in zip(images, expected):
         assert np.abs(np.asarray(_png(img).convert("RGB")).astype(int) - want).max() <= 1
+
+
+def test_the_server_hands_out_the_page_only_with_web_and_only_its_files(exported):
+    import urllib.error
+    import urllib.request
+
+    repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
+    for serve_web in (True, False):
+        with serving_server.LocalServer(repository, port=0, rest_port=0, limits=LIMITS, web=serve_web) as running:
+            base = f"http://127.0.0.1:{running.rest_port}"
+            for path, kind in (("/?model=keras_dalle", "text/html"), ("/web/playground.js", "text/javascript")):
+                if serve_web:
+                    with urllib.request.urlopen(base + path, timeout=10) as reply:
+                        assert reply.headers["Content-Type"].startswith(kind) and reply.read()
+                else:
+                    with pytest.raises(urllib.error.HTTPError) as failure:
+                        urllib.request.urlopen(base + path, timeout=10)
+                    assert failure.value.code == 404
+            with pytest.raises(urllib.error.HTTPError) as failure:  # nothing outside the page's own files
+                urllib.request.urlopen(base + "/web/__init__.py", timeout=10)
+            assert failure.value.code == 404

@@ -26,3 +26,23 @@ def static_file(url_path):
         return None
     name, content_type = entry
     return (_HERE / name).read_bytes(), content_type
+
+
+def headless_chromium(width=1100, height=900):
+    """A Selenium driver for Debian's headless Chromium (`make browser` installs it and its driver).
+    Raises RuntimeError when Chromium, chromedriver or the selenium package is missing."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (chromium and driver):
+        raise RuntimeError("no Chromium and chromedriver installed (`make browser` installs Debian's)")
+    try:
+        from selenium import webdriver
+    except ImportError as err:
+        raise RuntimeError("the selenium package is missing (pip install -e '.[test]')") from err
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={width},{height}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver), options=options)

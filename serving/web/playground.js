@@ -46,7 +46,8 @@ async function start() {
     $("keep_rows").value = Math.floor(rows / 2);
     $("completion").disabled = !("complete" in signatures);
     const [defaults] = await predict("sampling_defaults", ["defaults"]);
-    for (const name of ["temperature", "top_k", "top_p", "cfg_scale"]) $(name).value = defaults[name];
+    // float32 defaults arrive as e.g. 0.800000011920929: show them as the model's author wrote them.
+    for (const name of ["temperature", "top_k", "top_p", "cfg_scale"]) $(name).value = Number(defaults[name].toPrecision(6));
     $("model-status").textContent = `model ${model}: ${rows} x ${rows} token grid`;
     document.body.dataset.ready = "true";
   } catch (err) {
