@@ -102,3 +102,49 @@ class CachedMultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim}
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class AttentionPooling(keras.layers.Layer):
+    """Pools a sequence with attention, as CLIP's image tower does (the "attention pool" of its
+    ResNets): the query is the sequence's mean (over unmasked positions), projected per head, and
+    attends over the positions; the heads' outputs are joined and projected. float [B, T, D] (and
+    an optional bool mask [B, T], True = a position to pool) -> [B, D]. The attention learns which
+    positions matter (the objects, not the empty background), where a mean weighs them all alike.
+
+    Args:
+        num_heads: heads; D must be a multiple of it.
+    """
+
+    def __init__(self, num_heads, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        if width % self.num_heads:
+            raise ValueError(f"the width {width} is not a multiple of {self.num_heads} heads")
+        self.key_dim = width // self.num_heads
+        self.query_dense = keras.layers.Dense(width, name="query")
+        self.key_dense = keras.layers.Dense(width, name="key")
+        self.value_dense = keras.layers.Dense(width, name="value")
+        self.output_dense = keras.layers.Dense(width, name="output")
+        for dense in (self.query_dense, self.key_dense, self.value_dense, self.output_dense):
+            dense.build(input_shape)
+
+    def _split_heads(self, x):
+        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        return ops.transpose(ops.reshape(x, (batch, steps, self.num_heads, self.key_dim)), (0, 2, 1, 3))  # (B, H, T, K)
+
+    def call(self, x, mask=None):
+        weight = ops.ones(ops.shape(x)[:2], x.dtype) if mask is None else ops.cast(mask, x.dtype)  # (B, T)
+        mean = ops.sum(x * weight[:, :, None], axis=1, keepdims=True) / ops.maximum(ops.sum(weight, axis=1)[:, None, None], 1.0)
+        query = self._split_heads(self.query_dense(mean))  # (B, H, 1, K)
+        key, value = self._split_heads(self.key_dense(x)), self._split_heads(self.value_dense(x))  # (B, H, T, K)
+        scores = ops.einsum("bhqk,bhtk->bhqt", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))  # (B, H, 1, T)
+        weights = masked_softmax(ops.cast(scores, "float32"), None if mask is None else mask[:, None, :])
+        pooled = ops.einsum("bhqt,bhtk->bhk", ops.cast(weights, value.dtype), value)  # (B, H, K)
+        return self.output_dense(ops.reshape(pooled, (ops.shape(x)[0], self.num_heads * self.key_dim)))  # (B, D)
+
+    def get_config(self):
+        return {**super().get_config(), "num_heads": self.num_heads}
