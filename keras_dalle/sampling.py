@@ -212,9 +212,8 @@ class TokenSampler:
         """All N tokens inside one `tf.while_loop`: int32 [B, N]."""
         return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
-    def _functions(self, guidance, completing):
-        key = (guidance, completing)
-        if key not in self._compiled:
+    def _functions(self, guidance):
+        if guidance not in self._compiled:
             # `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
             def begin(ids, stop, *settings_and_prefix):
                 return self.begin(ids, stop, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
@@ -222,8 +221,8 @@ class TokenSampler:
             def advance_until(first, stop, state, *settings_and_prefix):
                 return self.advance_until(first, stop, state, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
 
-            self._compiled[key] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
-        return self._compiled[key]
+            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
+        return self._compiled[guidance]
 
     def tracing_count(self):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
@@ -232,7 +231,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `tokens_per_call` at a time: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        begin, advance_until = self._functions(guidance, prefix is not None)
+        begin, advance_until = self._functions(guidance)
         prefix = tuple(prefix or ())
         settings = (
             noise,
