@@ -1,9 +1,8 @@
 """`ContrastiveScorer`: pictures and prompts in one latent space (the CLIP idea).
 
-An image tower (the visual encoder's design: CNN, then a Transformer over the grid, pooled) and
-a text tower (a byte Transformer, pooled over non-pad positions, projected) each end in an
-l2-normalised embedding of `embed_dim`. Pooling is a mean, or with `pooling="attention"` a
-learned attention query per head (`AttentionPooling`, as CLIP's image tower). Their dot product is a cosine similarity: the score of
+An image tower (the visual encoder's design: CNN, then a Transformer over the grid, mean-pooled)
+and a text tower (a byte Transformer, mean-pooled over non-pad positions, projected) each end in
+an l2-normalised embedding of `embed_dim`. Their dot product is a cosine similarity: the score of
 a (picture, prompt) pair. Training is symmetric InfoNCE over the batch with a learnable
 temperature, as in CLIP, with two changes for captioned data:
 - Pairs with the same caption are all positives (shapes captions repeat within a batch; CLIP's
@@ -19,7 +18,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_dalle.layers.attention import AttentionPooling
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.image_codec import VisualEncoder, to_unit_range
 from keras_dalle.models.image_tokenizer import validate_images
@@ -28,7 +26,6 @@ from keras_dalle.models.trainable import TrainableModel
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
 MAX_LOGIT_SCALE = 100.0  # CLIP clips its learned inverse temperature here
-POOLINGS = ("mean", "attention")
 
 
 def l2_normalize(x):
@@ -62,7 +59,6 @@ class ContrastiveScorer(TrainableModel):
         text_width, text_layers, text_heads: the text tower's Transformer.
         embed_dim: width of the shared latent space.
         initial_temperature: the softmax temperature at the start (learned from there).
-        pooling: "mean" or "attention" (one learned query per head), for both towers.
 
     Example:
         >>> scorer = keras.saving.load_model("shapes_scorer.keras")
@@ -84,14 +80,11 @@ class ContrastiveScorer(TrainableModel):
         text_heads,
         embed_dim,
         initial_temperature=0.07,
-        pooling="mean",
         **kwargs,
     ):
         super().__init__(("loss", "accuracy", "hard_negative_accuracy"), **kwargs)
         if not 0 < initial_temperature <= 1:
             raise ValueError(f"initial_temperature must be in (0, 1], got {initial_temperature}")
-        if pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
         self.image_size = image_size
         self.downsample_factor = downsample_factor
         self.channels = tuple(channels)
@@ -104,16 +97,12 @@ class ContrastiveScorer(TrainableModel):
         self.text_heads = text_heads
         self.embed_dim = embed_dim
         self.initial_temperature = initial_temperature
-        self.pooling = pooling
         self.text_tokenizer = ByteTokenizer(text_length, name="text_tokenizer")
         self.image_encoder = VisualEncoder(
             image_size, downsample_factor, channels, image_layers, image_heads, image_width, embed_dim, name="image_encoder"
         )
         self.text_encoder = TextEncoder(VOCAB_SIZE, text_length, text_width, text_layers, text_heads, name="text_encoder")
         self.text_projection = keras.layers.Dense(embed_dim, name="text_projection")
-        if pooling == "attention":
-            self.image_pooling = AttentionPooling(image_heads, name="image_pooling")
-            self.text_pooling = AttentionPooling(text_heads, name="text_pooling")
 
     def build(self, input_shape=None):
         self.log_logit_scale = self.add_weight(
@@ -140,19 +129,13 @@ class ContrastiveScorer(TrainableModel):
     def embed_image_pixels(self, pixels):
         """float pictures [B, S, S, 3] in [-1, 1] -> unit embeddings [B, E]."""
         latents = self.image_encoder(pixels)  # (B, g, g, E)
-        if self.pooling == "mean":
-            return l2_normalize(ops.mean(latents, axis=(1, 2)))
-        grid = ops.shape(latents)
-        return l2_normalize(self.image_pooling(ops.reshape(latents, (grid[0], grid[1] * grid[2], grid[3]))))  # (B, E)
+        return l2_normalize(ops.mean(latents, axis=(1, 2)))
 
     def embed_ids(self, ids, training=False):
-        """Prompt ids int [B, L] -> unit embeddings [B, E] (pooled over the non-pad positions)."""
+        """Prompt ids int [B, L] -> unit embeddings [B, E] (mean over the non-pad positions)."""
         states = self.text_encoder(ids, training=training)  # (B, L, D)
-        if self.pooling == "attention":
-            pooled = self.text_pooling(states, padding_mask(ids))  # (B, D)
-        else:
-            mask = ops.cast(padding_mask(ids), states.dtype)[:, :, None]  # (B, L, 1)
-            pooled = ops.sum(states * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)  # (B, D)
+        mask = ops.cast(padding_mask(ids), states.dtype)[:, :, None]  # (B, L, 1)
+        pooled = ops.sum(states * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)  # (B, D)
         return l2_normalize(self.text_projection(pooled))
 
     def _ids(self, captions):
@@ -235,5 +218,4 @@ class ContrastiveScorer(TrainableModel):
             "text_heads": self.text_heads,
             "embed_dim": self.embed_dim,
             "initial_temperature": self.initial_temperature,
-            "pooling": self.pooling,
         }
