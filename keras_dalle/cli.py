@@ -155,7 +155,7 @@ def cmd_generate(args):
             tiles = np.concatenate([completion["image"], pictures])
             labels = [f"input, top {completion['keep_rows']} rows kept"] + labels
         out.parent.mkdir(parents=True, exist_ok=True)
-        image_grid(tiles, labels, columns=min(4, len(tiles)), title=args.prompt).save(out)
+        image_grid(tiles, labels, columns=min(4, args.num) + (1 if completion else 0), title=args.prompt).save(out)
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
