@@ -300,8 +300,7 @@ def cmd_train(args):
         # only the chief wrote the file).
         stages.train_text_to_image(
             args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, validation_split=args.validation_split,
-            early_stopping=args.early_stopping, leave_out_attributes=args.leave_out_attributes,
-            **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
+            early_stopping=args.early_stopping, **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
@@ -423,9 +422,6 @@ def build_parser():
                        help="generator, scorer: stop after PATIENCE epochs without a lower validation loss")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
-    train.add_argument("--leave-out-attributes", type=float, default=0.0, metavar="RATE",
-                       help="generator, shapes data: fraction of captions with one color or shape word left out "
-                            "(the caption stays true), so color and shape words are learned apart")
     train.add_argument("--sample-prompts", default=None,
                        help="prompts file for the per-epoch sample grid (default: a handful of the data's captions)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")

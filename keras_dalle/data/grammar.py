@@ -50,8 +50,6 @@ OPPOSITE_RELATION = {
 # R-precision on two-object pictures was 50.9%, relation distractors at chance); half makes the
 # relation as present in training as the four object attributes together.
 RELATION_NEGATIVE_SHARE = 0.5
-# The noun that stands for an object whose shape a caption leaves out ("a purple shape").
-ANY_SHAPE = "shape"
 # Color-shape pairs never shown in training pictures, to test composition.
 HELD_OUT_PAIRS = frozenset(
     {("purple", "triangle"), ("orange", "circle"), ("cyan", "square"), ("white", "triangle")}
@@ -185,20 +183,6 @@ def one_attribute_changed(spec, rng, relation_share=RELATION_NEGATIVE_SHARE):
     (obj,) = spec.objects
     stated = [name for name in ("color", "shape", "size", "position") if getattr(obj, name) is not None]
     return dataclasses.replace(spec, objects=(_changed_object(obj, stated[rng.integers(len(stated))], rng),))
-
-
-def attribute_left_out(spec, rng):
-    """Caption text for `spec` with one object's color or shape left out, drawn with `rng` (a numpy
-    Generator): "a triangle in the top left", "a purple shape to the left of a red circle". Still
-    true of the picture `spec` describes, but outside the grammar (`parse_caption` rejects it): a
-    training caption only, which makes the generator learn color and shape words apart."""
-    index = int(rng.integers(len(spec.objects)))
-    leave_out_color = bool(rng.integers(2))
-    objects = list(spec.objects)
-    obj = objects[index]
-    objects[index] = dataclasses.replace(obj, color="" if leave_out_color else obj.color,
-                                         shape=obj.shape if leave_out_color else ANY_SHAPE)
-    return " ".join(format_caption(dataclasses.replace(spec, objects=tuple(objects))).split())
 
 
 def hard_negatives(captions, rng, relation_share=RELATION_NEGATIVE_SHARE):

@@ -215,33 +215,6 @@ def with_hard_negatives(dataset, seed=0):
     return dataset.map(add)
 
 
-def with_attributes_left_out(dataset, rate, seed=0):
-    """(captions [B], images) batches of shapes-grammar captions -> the same batches with a `rate`
-    fraction of the captions replaced by `grammar.attribute_left_out` (one color or shape word left
-    out, so the caption stays true), drawn from a numpy Generator seeded with `seed`. Pictures are
-    untouched. A generator training option: captions that name a shape without its color (and the
-    other way round) against learning each color-shape pair as one unit."""
-    import tensorflow as tf
-
-    if not 0 <= rate <= 1:
-        raise ValueError(f"the rate of captions with an attribute left out must be in [0, 1], got {rate}")
-    rng = np.random.default_rng(seed)
-
-    def leave_out(captions):
-        texts = [c.decode("utf-8") for c in captions.numpy()]
-        return np.array(
-            [grammar.attribute_left_out(grammar.parse_caption(t), rng) if rng.random() < rate else t for t in texts],
-            dtype=object,
-        )
-
-    def apply(captions, images):
-        changed = tf.py_function(leave_out, [captions], tf.string)
-        changed.set_shape(captions.shape)
-        return changed, images
-
-    return dataset.map(apply)
-
-
 def write_shapes_folder(out_dir, num, seed=0, canvas_size=32, objects="mixed", include_held_out=False, progress=True):
     """Writes `num` pictures as `NNNNNN.png` with a same-stem `.txt` caption; returns the folder."""
     if num < 1:

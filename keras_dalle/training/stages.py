@@ -228,8 +228,7 @@ def train_image_tokenizer(
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
-    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(),
-    leave_out_attributes=0.0, **overrides,
+    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
     `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
@@ -246,8 +245,6 @@ def train_text_to_image(
     without a new best. Datasets under `SMALL_DATASET` training images get dropout
     `SMALL_DATASET_DROPOUT` unless `overrides` set `dropout`.
     `callbacks`: more Keras callbacks, run each epoch before the stage's own (which save the model).
-    `leave_out_attributes` (shapes data only): the fraction of training captions with one color or
-    shape word left out (`shapes.with_attributes_left_out`).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
     out = pathlib.Path(out)
@@ -271,10 +268,6 @@ def train_text_to_image(
             print(f"{report.training} training images: dropout {SMALL_DATASET_DROPOUT} (a small dataset; set dropout to override)")
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
-        if leave_out_attributes:
-            if not is_shapes_data(data):
-                raise ValueError("leaving attributes out of captions needs shapes-grammar captions (--data shapes or a shapes folder)")
-            dataset = shapes.with_attributes_left_out(dataset, leave_out_attributes, seed)
         model = KerasDALLE(tokenizer, **config)
         if jit_compile:
             tokenize = lambda captions, images: (model.text_tokenizer(captions), images)  # noqa: E731
