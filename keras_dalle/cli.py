@@ -7,7 +7,6 @@
     keras-dalle check IMAGE "CAPTION"
     keras-dalle train --stage tokenizer|generator|scorer|all --data DIR --out RUN [--preset tiny|small|base]
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
-                      [--leave-out-attributes RATE]
                       [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
         [--candidates N --scorer SCORER.keras]                 best of N candidates per picture
