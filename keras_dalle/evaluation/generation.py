@@ -28,7 +28,8 @@ def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progr
         sampling: temperature, top_k, top_p, cfg_scale overrides.
 
     Returns {group: {"pictures": n, "all": fraction with every attribute right, attribute: fraction}}
-    for each group present and "overall".
+    for each group present (the built-in groups first, in `EVAL_GROUPS` order, then any other
+    group a caller named, in prompt order) and "overall".
     """
     results = collections.defaultdict(list)  # group -> list of CheckResult
     texts = [item.prompt for item in prompts]
@@ -38,9 +39,11 @@ def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progr
             result = check_caption(picture, item.prompt)
             results[item.group].append(result)
             results["overall"].append(result)
+    named = dict.fromkeys(item.group for item in prompts)
+    groups = [g for g in EVAL_GROUPS if g in named] + [g for g in named if g not in EVAL_GROUPS]
     return {
         group: {"pictures": len(results[group]), **summarize(results[group])}
-        for group in (*EVAL_GROUPS, "overall")
+        for group in (*groups, "overall")
         if results[group]
     }
 
