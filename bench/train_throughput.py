@@ -1,16 +1,20 @@
 """Train-step throughput: samples/s and achieved FLOP/s of each train step, against this machine's matmul peak.
 
-`python -m bench.train_throughput [--preset small] [--batch-size 32] [--steps 10] [--jit both|on|off]`
+`python -m bench.train_throughput [--preset small] [--batch-size 32] [--steps 10] [--jit both|on|off]
+[--precisions float32,mixed_bfloat16]`
 
 The steps run as `model.fit` runs them (the model's train function on a repeated batch of shapes
 pictures). FLOPs are counted on the traced train step's graph with TensorFlow's profiler
 (forward, backward and optimizer ops), with FLOP counts registered here for the ops it does not
 count (Einsum, BatchMatMulV2, convolution gradients). The reference is tf.matmul of two
 2048 x 2048 float32 matrices measured in the same run. Rows: the image tokenizer step (with its
-discriminator step) and the text-to-image step with and without the adversarial term.
+discriminator step) and the text-to-image step with and without the adversarial term, for each
+dtype policy in `--precisions` (mixed_bfloat16: bfloat16 matmuls, which this CPU runs on its AMX
+units; `keras-dalle train --mixed-precision` uses it on CPUs). FLOPs are counted the same way for both.
 """
 
 import argparse
+import itertools
 import re
 import statistics
 import time
@@ -126,6 +130,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--jit", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--precisions", default="float32", help="comma-separated Keras dtype policies")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     tokenizer_config = presets.preset(args.preset, "image_tokenizer")
@@ -134,22 +139,25 @@ def main():
     peak = matmul_peak()
     jits = {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]
     rows = []
-    for jit in jits:
+    for precision, jit in itertools.product(args.precisions.split(","), jits):
+        keras.mixed_precision.set_global_policy(precision)
         tokenizer = ImageTokenizer(**{**tokenizer_config, "adversarial_start": 0})
         tokenizer.build((None, size, size, 3))
-        rows.append(("image tokenizer (+ discriminator)", jit, *measure(tokenizer, tf.constant(images), args.steps, jit)))
+        rows.append(("image tokenizer (+ discriminator)", precision, jit, *measure(tokenizer, tf.constant(images), args.steps, jit)))
         for weight, label in ((0.05, "text-to-image (+ discriminator)"), (0.0, "text-to-image, no adversarial")):
             dalle = KerasDALLE(tokenizer, **{**presets.preset(args.preset, "text_to_image"), "adversarial_weight": weight,
                                              "adversarial_start": 0})
             dalle.build(None)
             ids = dalle.text_tokenizer(tf.constant(captions))  # ids, so the step compiles with XLA too
-            rows.append((label, jit, *measure(dalle, (ids, tf.constant(images)), args.steps, jit)))
+            rows.append((label, precision, jit, *measure(dalle, (ids, tf.constant(images)), args.steps, jit)))
         print(rows[-3:], flush=True)
     print(f"\npreset {args.preset}, batch {args.batch_size}, fp32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'train step':34} {'XLA':>4} {'samples/s':>10} {'s/step':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} {'of peak':>8}")
-    for label, jit, rate, flops, seconds in rows:
+    print(f"{'train step':34} {'policy':>14} {'XLA':>4} {'samples/s':>10} {'s/step':>7} {'GFLOP/step':>11} {'GFLOP/s':>8} "
+          f"{'of peak':>8}")
+    for label, precision, jit, rate, flops, seconds in rows:
         achieved = flops / seconds
-        print(f"{label:34} {'on' if jit else 'off':>4} {rate:10.1f} {seconds:7.3f} {flops / 1e9:11.2f} {achieved / 1e9:8.1f} "
+        print(f"{label:34} {precision:>14} {'on' if jit else 'off':>4} {rate:10.1f} {seconds:7.3f} {flops / 1e9:11.2f} "
+              f"{achieved / 1e9:8.1f} "
               f"{achieved / peak:8.1%}")
 
 
