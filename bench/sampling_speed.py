@@ -16,9 +16,7 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
 `--repeats` after a warm-up):
 - generate: `TokenSampler.generate`, what the API and the CLI run: the XLA-compiled token loop in
   at most 8 calls per picture (whole rows of the token grid each), progress reported after each.
-- full sort: `generate` sorting all codes at every step, as it did before `PARTIAL_TOP_K` (the
-  same as generate at top-k 0).
-- per token: the same as generate with one compiled call per token (`tokens_per_call=1`; the loop `generate`
+- per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
 - loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress), with the
   partial sort when `generate` uses it: the bound `generate` is measured against.
@@ -87,16 +85,14 @@ def _best_seconds(function, repeats):
     return min(times)
 
 
-def generate_rate(model, batch, cfg, top_k, tokens_per_call, repeats, partial_top_k=None):
+def generate_rate(model, batch, cfg, top_k, tokens_per_call, repeats):
     ids, noise, settings = _inputs(model, batch, cfg, top_k)
     sampler = model.sampler
-    defaults = sampler.tokens_per_call, sampler.partial_top_k
-    sampler.tokens_per_call = tokens_per_call or sampler.tokens_per_call
-    sampler.partial_top_k = sampler.partial_top_k if partial_top_k is None else partial_top_k
+    default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
     try:
         seconds = _best_seconds(lambda: sampler.generate(ids, noise, *settings).numpy(), repeats)
     finally:
-        sampler.tokens_per_call, sampler.partial_top_k = defaults
+        sampler.tokens_per_call = default
     return batch * model.image_length / seconds
 
 
@@ -141,13 +137,12 @@ def flops_per_token(model, batch, cfg, top_k):
     return count_flops(step.get_concrete_function(state)) / batch
 
 
-VARIANTS = ("generate", "full sort", "per token", "loop+XLA", "export loop", "recompute")
+VARIANTS = ("generate", "per token", "loop+XLA", "export loop", "recompute")
 
 
 def measure_row(model, batch, cfg, top_k, repeats):
     return {
         "generate": generate_rate(model, batch, cfg, top_k, None, repeats),
-        "full sort": generate_rate(model, batch, cfg, top_k, None, repeats, partial_top_k=0),
         "per token": generate_rate(model, batch, cfg, top_k, 1, repeats),
         "loop+XLA": whole_loop_rate(model, batch, cfg, top_k, True, repeats),
         "export loop": whole_loop_rate(model, batch, cfg, top_k, False, repeats),
