@@ -1,16 +1,14 @@
 """Image tokens per second of the sampler, against the whole-loop XLA rate, this machine's matmul peak
 and the best peer.
 
-`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3] [--top-k 0]`
+`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3]`
 
 Models with random weights (speed does not depend on training), one per shape:
 - `peer`: the configuration DALLE-pytorch was measured at (generator width 256, 4 layers, 8 heads
   of 32, 64 text + 64 image tokens);
 - `small-64`, `small-256`: the `small` preset's generator with 64 image tokens (32 x 32 pictures,
   8 x 8 grid) and 256 (64 x 64 pictures, 16 x 16 grid).
-Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step), at
-temperature 1, top-p 1 and `--top-k` (0: no filter, every code sorted at every step; the shipped
-model's default is 16, where `generate` sorts only the 64 largest logits, `sampling.PARTIAL_TOP_K`).
+Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step).
 
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
 `--repeats` after a warm-up):
@@ -18,10 +16,9 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
   at most 8 calls per picture (whole rows of the token grid each), progress reported after each.
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
-- loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress), with the
-  partial sort when `generate` uses it: the bound `generate` is measured against.
-- export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA, every code
-  sorted: top_k is a runtime input there).
+- loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress): the bound
+  `generate` is measured against.
+- export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
 - recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
 FLOP/token counts the float ops of one compiled decoding step (TensorFlow's profiler, guidance rows
@@ -69,10 +66,10 @@ def build_model(shape):
     return model
 
 
-def _inputs(model, batch, cfg, top_k):
+def _inputs(model, batch, cfg):
     ids = model.text_tokenizer(tf.constant(["a red circle in the top left"] * batch))
     noise = tf.random.uniform((batch, model.image_length), seed=0)
-    return ids, noise, (1.0, top_k, 1.0, cfg)
+    return ids, noise, (1.0, 0, 1.0, cfg)
 
 
 def _best_seconds(function, repeats):
@@ -85,8 +82,8 @@ def _best_seconds(function, repeats):
     return min(times)
 
 
-def generate_rate(model, batch, cfg, top_k, tokens_per_call, repeats):
-    ids, noise, settings = _inputs(model, batch, cfg, top_k)
+def generate_rate(model, batch, cfg, tokens_per_call, repeats):
+    ids, noise, settings = _inputs(model, batch, cfg)
     sampler = model.sampler
     default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
     try:
@@ -96,20 +93,19 @@ def generate_rate(model, batch, cfg, top_k, tokens_per_call, repeats):
     return batch * model.image_length / seconds
 
 
-def whole_loop_rate(model, batch, cfg, top_k, jit, repeats):
-    ids, noise, settings = _inputs(model, batch, cfg, top_k)
-    candidates = model.sampler.candidates(top_k) if jit else None
+def whole_loop_rate(model, batch, cfg, jit, repeats):
+    ids, noise, settings = _inputs(model, batch, cfg)
     # Settings go in as tensors, as `generate` and the exports take them: as Python constants XLA
     # would fold them into the graph and time a loop specialised to one setting.
     settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
     loop = tf.function(
-        lambda *args: model.sampler.generate_in_graph(*args, guidance=cfg != 1.0, candidates=candidates), jit_compile=jit
+        lambda *args: model.sampler.generate_in_graph(*args, guidance=cfg != 1.0), jit_compile=jit
     )
     return batch * model.image_length / _best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
 
 
-def recompute_rate(model, batch, cfg, top_k, steps=8):
-    ids, noise, settings = _inputs(model, batch, cfg, top_k)
+def recompute_rate(model, batch, cfg, steps=8):
+    ids, noise, settings = _inputs(model, batch, cfg)
     guidance = cfg != 1.0
     sampler = model.sampler
     text_states, text_mask = sampler.encode_prompts(ids, guidance)
@@ -126,27 +122,25 @@ def recompute_rate(model, batch, cfg, top_k, steps=8):
     return batch * steps / _best_seconds(run, 1)
 
 
-def flops_per_token(model, batch, cfg, top_k):
+def flops_per_token(model, batch, cfg):
     """Float ops of one decoding step (all rows, guidance included) per picture."""
-    ids, noise, (t, k, p, c) = _inputs(model, batch, cfg, top_k)
-    guidance, candidates = cfg != 1.0, model.sampler.candidates(top_k)
-    state = model.sampler.start(ids, noise, t, k, p, c, guidance, candidates=candidates)
-    step = tf.function(
-        lambda s: model.sampler.advance(tf.constant(5), s, noise, t, k, p, c, guidance, candidates=candidates)
-    )
+    ids, noise, (t, k, p, c) = _inputs(model, batch, cfg)
+    guidance = cfg != 1.0
+    state = model.sampler.start(ids, noise, t, k, p, c, guidance)
+    step = tf.function(lambda s: model.sampler.advance(tf.constant(5), s, noise, t, k, p, c, guidance))
     return count_flops(step.get_concrete_function(state)) / batch
 
 
 VARIANTS = ("generate", "per token", "loop+XLA", "export loop", "recompute")
 
 
-def measure_row(model, batch, cfg, top_k, repeats):
+def measure_row(model, batch, cfg, repeats):
     return {
-        "generate": generate_rate(model, batch, cfg, top_k, None, repeats),
-        "per token": generate_rate(model, batch, cfg, top_k, 1, repeats),
-        "loop+XLA": whole_loop_rate(model, batch, cfg, top_k, True, repeats),
-        "export loop": whole_loop_rate(model, batch, cfg, top_k, False, repeats),
-        "recompute": recompute_rate(model, batch, cfg, top_k),
+        "generate": generate_rate(model, batch, cfg, None, repeats),
+        "per token": generate_rate(model, batch, cfg, 1, repeats),
+        "loop+XLA": whole_loop_rate(model, batch, cfg, True, repeats),
+        "export loop": whole_loop_rate(model, batch, cfg, False, repeats),
+        "recompute": recompute_rate(model, batch, cfg),
     }
 
 
@@ -155,7 +149,6 @@ def main():
     parser.add_argument("--shapes", default="peer,small-64,small-256", help=f"comma-separated, from {list(SHAPES)}")
     parser.add_argument("--batches", default="1,16")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant (the best counts)")
-    parser.add_argument("--top-k", type=int, default=0, help="0: no top-k filter; 16: the shipped default")
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     peak = matmul_peak()
@@ -164,13 +157,11 @@ def main():
         model = build_model(shape)
         for batch in [int(x) for x in args.batches.split(",")]:
             for cfg in (1.0, CFG):
-                rates = measure_row(model, batch, cfg, args.top_k, args.repeats)
-                row = {"shape": shape, "batch": batch, "guidance": cfg != 1.0, **rates}
-                row["flops_per_token"] = flops_per_token(model, batch, cfg, args.top_k)
+                row = {"shape": shape, "batch": batch, "guidance": cfg != 1.0, **measure_row(model, batch, cfg, args.repeats)}
+                row["flops_per_token"] = flops_per_token(model, batch, cfg)
                 rows.append(row)
                 print(row, flush=True)
-    print(f"\nimage tokens per second at top-k {args.top_k} "
-          f"({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
+    print(f"\nimage tokens per second ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
           f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
     header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)
               + f" {'gen/loop':>8} {'gen/token':>9} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")
