@@ -9,9 +9,8 @@ make it with any uniform generator.
 
 Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
 `range == index`, which tf2onnx converts inside loops too); `generate` in Python, when top-k
-keeps at most `PARTIAL_TOP_K` codes, sorts only that many and normalises with exp and a sum.
-The key/value cache is written with `where` and a one-hot blend (see
-`keras_dalle.layers.attention.write_to_cache`).
+keeps at most `PARTIAL_TOP_K` codes, sorts only that many and normalises with exp and a sum; the key/value cache is written
+with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cache`).
 """
 
 import numpy as np
