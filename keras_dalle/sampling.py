@@ -8,12 +8,10 @@ callers and the SavedModel make the noise from seeds with `noise_from_seeds`; ap
 make it with any uniform generator.
 
 Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
-`range == index`, which tf2onnx converts inside loops too); `generate` in Python, when top-k
-keeps at most `PARTIAL_TOP_K` codes, sorts only that many and normalises with exp and a sum; the key/value cache is written
+`range == index`, which tf2onnx converts inside loops too); the key/value cache is written
 with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cache`).
 """
 
-import numpy as np
 import tensorflow as tf
 
 from keras_dalle.layers.masks import padding_mask
@@ -61,45 +59,27 @@ def per_row(value, dtype):
     return tf.reshape(tf.cast(value, dtype), (-1, 1))
 
 
-def sample_token(logits, noise, temperature, top_k, top_p, candidates=None):
+def sample_token(logits, noise, temperature, top_k, top_p):
     """Draws one token per row by inverse-CDF over the temperature-scaled, top-k and top-p filtered logits.
 
     logits float [B, K], noise float [B] in [0, 1); temperature (> 0), top_k (0 = all, 1 =
     greedy) and top_p (in (0, 1]) are scalars or per-row [B] -> int32 [B].
-    `candidates` (a Python int, or None for all K): sort only this many of the largest logits;
-    every row's top_k must then be in 1..candidates. Probabilities are still normalised over
-    all K codes, so the token is the one a full sort gives.
     """
     codebook_size = logits.shape[-1]
     scaled = logits / per_row(temperature, logits.dtype)
-    if candidates is None or candidates >= codebook_size:
-        candidates = codebook_size
-        sorted_logits, sorted_ids = tf.math.top_k(scaled, k=codebook_size)  # (B, K), descending
-        probs = tf.nn.softmax(sorted_logits, axis=-1)
-    else:
-        sorted_logits, sorted_ids = tf.math.top_k(scaled, k=candidates)  # (B, C), descending
-        unnormalised = tf.exp(scaled - sorted_logits[:, :1])  # (B, K), the row's largest is 1
-        probs = tf.exp(sorted_logits - sorted_logits[:, :1]) / tf.reduce_sum(unnormalised, axis=-1, keepdims=True)
-    rank = tf.range(candidates)[None, :]  # (1, C)
+    sorted_logits, sorted_ids = tf.math.top_k(scaled, k=codebook_size)  # (B, K), descending
+    probs = tf.nn.softmax(sorted_logits, axis=-1)
+    rank = tf.range(codebook_size)[None, :]  # (1, K)
     top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, probs.dtype)
     limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
     mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
     keep = (rank < limit) & (mass_before < top_p)  # rank 0 is always kept
-    cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, C)
+    cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, K)
     below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
     kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
     position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
-    chosen = one_hot(position, candidates)
+    chosen = one_hot(position, codebook_size)
     return tf.reduce_sum(chosen * sorted_ids, axis=-1)
-
-
-def sorted_candidates(top_k, partial_top_k, codebook_size):
-    """The `candidates` for `sample_token`: `partial_top_k` when every row's top_k (an int or per-row
-    values) is in 1..partial_top_k < codebook_size, else None (sort all codes)."""
-    top_k = np.asarray(top_k)
-    if 0 < partial_top_k < codebook_size and top_k.min() > 0 and top_k.max() <= partial_top_k:
-        return int(partial_top_k)
-    return None
 
 
 def guided(logits, cfg_scale, guidance):
@@ -129,11 +109,6 @@ def _carried(value, step):
     return value * tf.cast(step > 0, value.dtype)
 
 
-# `generate` sorts only this many of the largest logits when every row's top_k is at most this
-# (the shipped default is 16): under XLA on this CPU, top_k over all 512 codes is a full sort that
-# took 1.4 ms of each batch-16 decoding step, the 64 largest 0.19 ms (`bench/sampling_speed.py`).
-PARTIAL_TOP_K = 64
-
 # `generate` reports progress this many times per picture (whole rows of the token grid each time):
 # every compiled call costs about a millisecond of call overhead on this CPU, so a call per token
 # halves the speed; 8 calls per picture run at 69-88% of one whole-loop call
@@ -162,11 +137,9 @@ class TokenSampler:
         jit_compile: compile `generate`'s functions with XLA.
         tokens_per_call: image tokens per compiled call of `generate` (None: whole rows of the
             token grid, at most `PROGRESS_UPDATES` calls per picture).
-        partial_top_k: when every row's top_k is in 1..partial_top_k, `generate` sorts only the
-            partial_top_k largest logits per step (0: always all codes); same tokens, less sorting.
     """
 
-    def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None, partial_top_k=PARTIAL_TOP_K):
+    def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None):
         self.text_encoder = text_encoder
         self.generator = generator
         self.null_ids = null_ids
@@ -174,12 +147,7 @@ class TokenSampler:
         self.image_length = generator.image_length
         grid = int(round(self.image_length**0.5))
         self.tokens_per_call = tokens_per_call or grid * -(-grid // PROGRESS_UPDATES)  # whole rows, rounded up
-        self.partial_top_k = partial_top_k
         self._compiled = {}
-
-    def candidates(self, top_k):
-        """How many sorted logits `generate` draws from for these top_k settings (None: all codes)."""
-        return sorted_candidates(top_k, self.partial_top_k, self.generator.codebook_size)
 
     def _with_null_captions(self, prompt_ids, guidance):
         """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, L]."""
@@ -191,29 +159,26 @@ class TokenSampler:
         ids = self._with_null_captions(prompt_ids, guidance)
         return self.text_encoder(ids), padding_mask(ids)
 
-    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, candidates=None):
+    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Prefill and first token: -> state (token, tokens, text_mask, cache)."""
         text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
         logits, cache = self.generator.prefill(text_states, text_mask)
-        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, candidates)
+        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p)
         token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
         return token, tokens, text_mask, cache
 
-    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, candidates=None):
+    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Feeds token `step - 1` and draws token `step` (1..N-1): state -> state."""
         token, tokens, text_mask, cache = state
         feed = tf.concat([token, token], axis=0) if guidance else token
         logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
-        noise_now = tf.gather(noise, step, axis=1)
-        token = sample_token(guided(logits, cfg_scale, guidance), noise_now, temperature, top_k, top_p, candidates)
+        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
         token = kept_or_drawn(token, step, prefix)
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
-    def advance_until(
-        self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, candidates=None
-    ):
+    def advance_until(self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
 
         Every value the loop reads is a loop variable that the body writes back through
@@ -225,7 +190,7 @@ class TokenSampler:
         def body(step, token, tokens, text_mask, cache, *settings):
             sampling, carried_prefix = settings[:5], tuple(settings[5:]) or None
             token, tokens, text_mask, cache = self.advance(
-                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix, candidates=candidates
+                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix
             )
             return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
 
@@ -237,34 +202,27 @@ class TokenSampler:
         )
         return tuple(loop[1:5])
 
-    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, candidates=None):
+    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None):
         """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
         settings = (noise, temperature, top_k, top_p, cfg_scale)
-        state = self.start(prompt_ids, *settings, guidance, prefix=prefix, candidates=candidates)
-        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix, candidates=candidates)
+        state = self.start(prompt_ids, *settings, guidance, prefix=prefix)
+        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix)
 
-    def generate_in_graph(
-        self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, candidates=None
-    ):
-        """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports sort all codes (their
-        top_k is a runtime input); `candidates` as in `sample_token`."""
-        settings = (noise, temperature, top_k, top_p, cfg_scale)
-        return self.begin(prompt_ids, self.image_length, *settings, guidance, prefix, candidates)[1]
+    def generate_in_graph(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None):
+        """All N tokens inside one `tf.while_loop`: int32 [B, N]."""
+        return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
-    def _functions(self, guidance, candidates):
-        key = (guidance, candidates)
-        if key not in self._compiled:
+    def _functions(self, guidance):
+        if guidance not in self._compiled:
             # `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
             def begin(ids, stop, *settings_and_prefix):
-                settings, prefix = settings_and_prefix[:5], settings_and_prefix[5:] or None
-                return self.begin(ids, stop, *settings, guidance, prefix, candidates)
+                return self.begin(ids, stop, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
 
             def advance_until(first, stop, state, *settings_and_prefix):
-                settings, prefix = settings_and_prefix[:5], settings_and_prefix[5:] or None
-                return self.advance_until(first, stop, state, *settings, guidance, prefix, candidates)
+                return self.advance_until(first, stop, state, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
 
-            self._compiled[key] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
-        return self._compiled[key]
+            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
+        return self._compiled[guidance]
 
     def tracing_count(self):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
@@ -273,7 +231,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `tokens_per_call` at a time: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        begin, advance_until = self._functions(guidance, self.candidates(top_k))
+        begin, advance_until = self._functions(guidance)
         prefix = tuple(prefix or ())
         settings = (
             noise,
@@ -293,15 +251,13 @@ class TokenSampler:
             state = advance_until(tf.constant(step), tf.constant(stop), state, *settings, *prefix)
 
     def recompute_step(
-        self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None,
-        candidates=None,
+        self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None
     ):
         """Draws token `step` by running the whole sequence, no cache (`encode_prompts` gives the
         text): tokens int32 [B, N] -> tokens with position `step` set."""
         feed = tf.concat([tokens, tokens], axis=0) if guidance else tokens
         logits = tf.gather(self.generator(text_states, text_mask, feed), step, axis=1)  # (B or 2B, K)
-        noise_now = tf.gather(noise, step, axis=1)
-        token = sample_token(guided(logits, cfg_scale, guidance), noise_now, temperature, top_k, top_p, candidates)
+        token = sample_token(guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p)
         token = kept_or_drawn(token, step, prefix)
         return tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
 
@@ -310,10 +266,8 @@ class TokenSampler:
         guidance = cfg_scale != 1.0
         text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
         tokens = tf.zeros((tf.shape(prompt_ids)[0], self.image_length), tf.int32)
-        candidates = self.candidates(top_k)
         for step in range(self.image_length):
             tokens = self.recompute_step(
-                step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix,
-                candidates,
+                step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix
             )
         return tokens

@@ -108,23 +108,6 @@ def test_chunked_generation_equals_the_whole_loop(trained, tokens_per_call):
     np.testing.assert_array_equal(chunked, whole)
 
 
-def test_sorting_only_the_top_k_candidates_gives_the_same_pictures(trained):
-    model, _ = trained
-    prompts, settings = ["a red circle", "a blue square above a green triangle"], dict(top_k=5, temperature=0.9, cfg_scale=2.0)
-    default = model.sampler.partial_top_k
-    try:
-        model.sampler.partial_top_k = 0  # sort all codes
-        full = model.generate_tokens(prompts, num_images=4, seed=3, **settings).numpy()
-        model.sampler.partial_top_k = 8  # the tiny codebook has 32 codes
-        assert model.sampler.candidates(5) == 8 and model.sampler.candidates(0) is None
-        partial = model.generate_tokens(prompts, num_images=4, seed=3, **settings).numpy()
-        uncached = model.generate_tokens(prompts, num_images=4, seed=3, use_cache=False, **settings).numpy()
-    finally:
-        model.sampler.partial_top_k = default
-    np.testing.assert_array_equal(partial, full)
-    np.testing.assert_array_equal(uncached, full)
-
-
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
 def test_completion_keeps_the_input_rows_and_cached_equals_uncached(trained, cfg_scale):
     model, _ = trained
