@@ -102,7 +102,9 @@ def line_chart(series, title=None, x_label="", size=(640, 360), y_range=None, fo
         draw.text((4, py - font_size / 2), f"{y:.3g}", fill=_TEXT, font=font)
         x = x_low + fraction * (x_high - x_low)
         px, _ = point(x, y_low)
-        draw.text((px - 12, height - bottom + 4), f"{x:.4g}", fill=_TEXT, font=font)
+        label = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"  # "12,125", not "1.212e+04"
+        label_width = draw.textlength(label, font=font)
+        draw.text((min(px - label_width / 2, width - label_width - 2), height - bottom + 4), label, fill=_TEXT, font=font)
     draw.text((left, height - font_size - 4), x_label, fill=_TEXT, font=font)
     for index, (name, (xs, ys)) in enumerate(series.items()):
         color = _SERIES_COLORS[index % len(_SERIES_COLORS)]
