@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from keras_dalle import pretrained
 from keras_dalle.data import grammar, shapes
-from keras_dalle.evaluation.caption_checker import ATTRIBUTES, check_caption
-from keras_dalle.evaluation.generation import evaluate_model
+from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.evaluation.generation import evaluate_model, format_table
 from keras_dalle.sampling import TokenSampler
 
 # Held-out prompt -> (donor of the color word's states, donor of the shape word's states): training
@@ -75,10 +75,7 @@ def held_out_by_object_count(model, num):
     prompts = [regroup(item) for item in shapes.evaluation_prompts()]
     summary = evaluate_model(model, prompts, num_images=num, seed=0, **model.sampling_defaults())
     print(f"\n2. evaluation prompts x {num} pictures, the model's defaults; fraction right")
-    print(f"{'group':22} {'pictures':>8} {'all':>7} " + " ".join(f"{a:>8}" for a in ATTRIBUTES))
-    for group, row in summary.items():
-        cells = " ".join(f"{row[a]:8.1%}" if a in row else f"{'-':>8}" for a in ATTRIBUTES)
-        print(f"{group:22} {row['pictures']:8d} {row['all']:7.1%} {cells}")
+    print(format_table(summary))
 
 
 def _text_states(model, prompt):

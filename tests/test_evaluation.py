@@ -1,7 +1,7 @@
 import numpy as np
 
 from keras_dalle.data import shapes
-from keras_dalle.evaluation.generation import evaluate_model
+from keras_dalle.evaluation.generation import evaluate_model, format_table
 
 
 class _Painter:
@@ -26,3 +26,6 @@ def test_evaluate_model_keeps_the_groups_a_caller_names():
     assert summary["mine"]["all"] == 1.0 and summary["one_object"]["all"] == 1.0
     assert summary["unknown to the painter"]["all"] == 0.0
     assert summary["overall"]["all"] == 12 / 14
+    lines = format_table(summary).splitlines()
+    assert len({line.index(" ", len("unknown to the painter")) for line in lines[2:]}) == 1  # one column for long names too
+    assert lines[3].startswith("mine ") and "100.0%" in lines[3]

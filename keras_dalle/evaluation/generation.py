@@ -50,9 +50,10 @@ def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progr
 
 def format_table(summary):
     """A text table of `evaluate_model`'s result: one row per group, one column per attribute."""
-    header = f"{'group':12} {'pictures':>8} {'all':>7} " + " ".join(f"{a:>8}" for a in ATTRIBUTES)
+    width = max([12, *(len(group) for group in summary)])  # callers may name longer groups
+    header = f"{'group':{width}} {'pictures':>8} {'all':>7} " + " ".join(f"{a:>8}" for a in ATTRIBUTES)
     lines = [header, "-" * len(header)]
     for group, row in summary.items():
         cells = " ".join(f"{row[a]:8.1%}" if a in row else f"{'-':>8}" for a in ATTRIBUTES)
-        lines.append(f"{group:12} {row['pictures']:8d} {row['all']:7.1%} {cells}")
+        lines.append(f"{group:{width}} {row['pictures']:8d} {row['all']:7.1%} {cells}")
     return "\n".join(lines)
