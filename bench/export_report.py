@@ -1,13 +1,15 @@
 """Export report: file size, batch-1 generate latency and caption-checker accuracy per format.
 
-    python -m bench.export_report [--model M.keras] [--prompts 60] [--runs 5]   (from the repository root)
+    python -m bench.export_report [--model M.keras] [--prompts 60] [--seeds 1] [--runs 5] [--formats keras,tflite-int8]
 
 Formats: Keras (.keras), SavedModel (generate signature), TFLite none / dynamic / float16 /
 int8, ONNX. All take the same prompt ids and noise (seed per picture), so differences come
 from the format alone. Latency: median of `--runs` batch-1 generate calls after one warm-up
 call. Accuracy: the fraction of pictures with every stated attribute right, on every k-th
-evaluation prompt; token agreement: the fraction of image tokens equal to Keras's for the same
-prompt and seed. Ratios are to Keras, measured in this run.
+evaluation prompt, `--seeds` pictures each (more pictures shrink the noise of a difference
+between formats); token agreement: the fraction of image tokens equal to Keras's for the same
+prompt and seed. Ratios are to Keras, measured in this run; `--formats` keeps Keras and the
+named formats only.
 """
 
 import argparse
@@ -42,8 +44,12 @@ def _first(outputs):
     return outputs["image"][0], outputs["tokens"][0]
 
 
-def runners(model, workdir):
-    """{format: (file size in bytes, function(prompt, seed) -> (uint8 picture [S, S, 3], tokens [N]))}."""
+FORMATS = ("keras", "savedmodel", *(f"tflite-{q}" for q in tflite.QUANTIZATIONS), "onnx")
+
+
+def runners(model, workdir, formats=FORMATS):
+    """{format: (file size in bytes, function(prompt, seed) -> (uint8 picture [S, S, 3], tokens [N]))}
+    for "keras" and the other `formats`."""
     from ai_edge_litert.interpreter import Interpreter
     import onnxruntime
 
@@ -61,7 +67,21 @@ def runners(model, workdir):
         return model.decode_tokens(tokens)[0], tokens.numpy()[0]
 
     out = {"keras": (keras_path.stat().st_size, keras_run)}
+    if "savedmodel" in formats:
+        out["savedmodel"] = _saved_model_runner(model, workdir)
+    for quantize in tflite.QUANTIZATIONS:
+        if f"tflite-{quantize}" in formats:
+            content = tflite.convert(model, quantize)
+            runner = Interpreter(model_content=content).get_signature_runner("generate")
+            out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: _first(r(**batch_one_inputs(p, s))))
+    if "onnx" in formats:
+        proto = onnx_export.convert(model).SerializeToString()
+        session = onnxruntime.InferenceSession(proto)
+        out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(p, s))))))
+    return out
 
+
+def _saved_model_runner(model, workdir):
     served = saved_model.export_saved_model(model, workdir / "serving" / "keras_dalle" / "1")
     signature = tf.saved_model.load(str(served)).signatures["generate"]
     size = sum(f.stat().st_size for f in served.rglob("*") if f.is_file())
@@ -72,38 +92,37 @@ def runners(model, workdir):
                            **{k: tf.constant(v) for k, v in settings.items()})
         return result["image"].numpy()[0], result["tokens"].numpy()[0]
 
-    out["savedmodel"] = (size, saved_model_run)
-    for quantize in tflite.QUANTIZATIONS:
-        content = tflite.convert(model, quantize)
-        runner = Interpreter(model_content=content).get_signature_runner("generate")
-        out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: _first(r(**batch_one_inputs(p, s))))
-    proto = onnx_export.convert(model).SerializeToString()
-    session = onnxruntime.InferenceSession(proto)
-    out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(p, s))))))
-    return out
+    return size, saved_model_run
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
     parser.add_argument("--prompts", type=int, default=60, help="evaluation prompts used for accuracy")
+    parser.add_argument("--seeds", type=int, default=1, help="pictures per prompt (seeds differ per picture)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
     args = parser.parse_args()
+    formats = args.formats.split(",")
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        parser.error(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
     model = pretrained.load_model(args.model)
     everything = shapes.evaluation_prompts()
     prompts = everything[:: max(1, len(everything) // args.prompts)][: args.prompts]
     rows, tokens = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (size, run) in runners(model, pathlib.Path(tmp)).items():
+        for name, (size, run) in runners(model, pathlib.Path(tmp), formats).items():
             run(prompts[0].prompt, 0)  # warm-up
             times = []
             for index in range(args.runs):
                 start = time.perf_counter()
                 run(prompts[index % len(prompts)].prompt, index)
                 times.append(time.perf_counter() - start)
-            results = [run(p.prompt, i) for i, p in enumerate(prompts)]
+            pictures = [(p, i + k * len(prompts)) for k in range(args.seeds) for i, p in enumerate(prompts)]
+            results = [run(p.prompt, seed) for p, seed in pictures]
             tokens[name] = np.stack([t for _, t in results])
-            correct = [check_caption(image, p.prompt).all_hold for (image, _), p in zip(results, prompts)]
+            correct = [check_caption(image, p.prompt).all_hold for (image, _), (p, _) in zip(results, pictures)]
             rows[name] = {
                 "bytes": size,
                 "latency_s": statistics.median(times),
@@ -111,7 +130,7 @@ def main():
                 "token_agreement": float(np.mean(tokens[name] == tokens["keras"])),
             }
     base = rows["keras"]
-    print(f"{len(prompts)} evaluation prompts, batch 1, median of {args.runs} runs")
+    print(f"{len(prompts)} evaluation prompts x {args.seeds} seeds, batch 1, median of {args.runs} runs")
     print(f"{'format':16} {'size MB':>8} {'x keras':>8} {'latency s':>10} {'x keras':>8} {'accuracy':>9} {'tokens = keras':>15}")
     for name, row in rows.items():
         print(

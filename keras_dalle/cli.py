@@ -9,7 +9,8 @@
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
                       [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
-        [--candidates N --scorer SCORER.keras]                 best of N candidates per picture
+        [--candidates N [--scorer SCORER.keras]]               best of N candidates per picture (scorer
+                                                               default: scorer.keras beside --model)
         [--image IN.png --keep-rows R]                         image completion: keep IN.png's top R token rows
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
@@ -101,6 +102,21 @@ def _load_scorer(path):
     return pretrained.load_scorer(path)
 
 
+def _scorer_beside(model_path):
+    """The scorer a run folder holds beside its model (`train --stage all` writes both), for
+    `--candidates` without `--scorer`; ValueError if there is none."""
+    from keras_dalle.training.stages import SCORER_FILE
+
+    beside = pathlib.Path(model_path).parent / SCORER_FILE
+    if not beside.is_file():
+        raise ValueError(
+            f"--candidates with your own --model needs --scorer, or a {SCORER_FILE} beside the model "
+            f"(no {beside}; train one: keras-dalle train --stage scorer)"
+        )
+    print(f"reranking with {beside}", file=sys.stderr)
+    return str(beside)
+
+
 def _completion(args, model):
     """generate's image-completion arguments from --image and --keep-rows: {} or {image, keep_rows}
     (the picture resized and center-cropped to the model's size; keep_rows by default half the grid)."""
@@ -132,11 +148,12 @@ def cmd_generate(args):
 
     if (args.prompt is None) == (args.prompts is None):
         raise ValueError("give either a PROMPT or --prompts FILE")
-    if args.candidates > 1 and args.scorer is None and args.model is not None:
-        raise ValueError("--candidates with your own --model needs --scorer (a trained scorer: keras-dalle train --stage scorer)")
+    scorer_path = args.scorer
+    if args.candidates > 1 and scorer_path is None and args.model is not None:
+        scorer_path = _scorer_beside(args.model)
     model = _load_model(args.model)
     # The shipped model reranks with the shipped scorer unless told otherwise.
-    scorer = _load_scorer(args.scorer) if args.scorer or args.candidates > 1 else None
+    scorer = _load_scorer(scorer_path) if scorer_path or args.candidates > 1 else None
     prompts = [args.prompt] if args.prompt is not None else sources.read_prompts(args.prompts)
     count = len(prompts) * args.num
     completion = _completion(args, model)
@@ -303,10 +320,14 @@ def cmd_train(args):
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
-    if args.stage == "scorer":
-        if overrides.keys() - {"learning_rate"}:
+    if args.stage in ("scorer", "all"):
+        adversarial = overrides.keys() - {"learning_rate"}
+        if args.stage == "scorer" and adversarial:
             raise ValueError("the scorer has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
-        stages.train_scorer(args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping, **common)
+        scorer_settings = {key: value for key, value in common.items() if key not in adversarial}
+        stages.train_scorer(
+            args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping, **scorer_settings
+        )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.SCORER_FILE}")
     return 0
@@ -349,7 +370,8 @@ def build_parser():
     generate.add_argument("--candidates", type=_positive_int, default=1,
                           help="draw N candidates per picture and keep the one --scorer rates best (default 1)")
     generate.add_argument("--scorer", default=None,
-                          help="a trained scorer .keras (keras-dalle train --stage scorer; default: the shipped one)")
+                          help="a trained scorer .keras (keras-dalle train --stage scorer; default: scorer.keras beside "
+                               "--model, or the shipped one for the shipped model)")
     generate.add_argument("--image", default=None,
                           help="image completion: a picture (any size or mode) whose top rows the pictures keep")
     generate.add_argument("--keep-rows", type=_positive_int, default=None,
@@ -402,7 +424,7 @@ def build_parser():
 
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
     train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all"], required=True,
-                       help="all = tokenizer, then generator (the scorer trains on its own)")
+                       help="all = tokenizer, then generator, then the scorer that reranks its candidates")
     train.add_argument("--data", required=True,
                        help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")

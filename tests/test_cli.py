@@ -40,7 +40,7 @@ def test_train_all_stages_with_strategy_mixed_precision_and_xla(tmp_path, capsys
             "--batch-size", "8", "--steps-per-epoch", "2", "--strategy", "mirrored", "--mixed-precision", "--jit-compile"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out
-    assert "saved" in out and (run / "image_tokenizer.keras").is_file() and (run / "keras_dalle.keras").is_file()
+    assert "saved" in out and all((run / name).is_file() for name in ("image_tokenizer.keras", "keras_dalle.keras", "scorer.keras"))
     assert sorted(p.name for p in (run / "samples").glob("*.png")) == ["epoch_001.png"]
     model = keras.saving.load_model(run / "keras_dalle.keras")
     assert model.generate(["a red circle"], seed=0).shape == (1, 16, 16, 3)

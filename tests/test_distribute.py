@@ -70,9 +70,9 @@ def test_keras_dalle_train_runs_as_two_multi_worker_processes(tmp_path, unused_p
         ))
     outputs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
-    # The chief wrote both models into the run folder; the other worker wrote into its own backup folder.
+    # The chief wrote the three models into the run folder; the other worker wrote into its own backup folder.
     run = tmp_path / "run"
-    assert (run / "image_tokenizer.keras").is_file() and (run / "keras_dalle.keras").is_file()
+    assert all((run / name).is_file() for name in ("image_tokenizer.keras", "keras_dalle.keras", "scorer.keras"))
     assert (run / "backup" / "generator" / "worker_1" / "keras_dalle.keras").is_file()
     assert "saved" in outputs[0] and "saved" not in outputs[1]
 

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -177,4 +178,11 @@ def test_cli_trains_a_scorer_and_generates_best_of_n_with_scores(tmp_path, capsy
     assert all(-1 <= e["score"] <= 1 for e in entries)
     # --candidates without a scorer, and an adversarial flag for the scorer, are errors (status 2).
     assert cli.main(["generate", "a red circle", "--model", str(model_path), "--candidates", "2", "--out", str(out / "g.png")]) == 2
+    assert "--candidates with your own --model needs --scorer" in capsys.readouterr().err
+    # A scorer.keras beside the model (as `train --stage all` leaves one) reranks without --scorer.
+    shutil.copy(run / "scorer.keras", tmp_path / "scorer.keras")
+    assert cli.main(["generate", "--prompts", str(prompts), "--model", str(model_path), "--num", "1", "--candidates", "2",
+                     "--out", str(out / "beside")]) == 0
+    assert f"reranking with {tmp_path / 'scorer.keras'}" in capsys.readouterr().err
+    assert all("score" in json.loads(line) for line in (out / "beside" / "manifest.jsonl").read_text().splitlines())
     assert cli.main([*args, "--adversarial-weight", "0.1"]) == 2
