@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test browser clean
+.PHONY: install demo test browser jvm clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(VENV)/.installed-test
 # Chromium and its driver from Debian's packages, for the web playground's browser test.
 browser:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver
+
+# A JDK, JUnit 4 and ICU4J from Debian's packages, for the Android sample's plain-Java test.
+jvm:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends openjdk-17-jdk-headless junit4 libicu4j-java
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

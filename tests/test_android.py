@@ -1,4 +1,5 @@
-"""The Android sample's app-side logic (prompt -> ids, RGB tensor -> ARGB pixels) against the Python reference.
+"""The Android sample's app-side logic (prompt -> ids, RGB tensor -> ARGB pixels, the kept candidate) against the
+Python reference.
 
 The Java sources under serving/android are compiled and their JUnit test run on the JVM when a JDK, JUnit 4 and
 ICU4J are installed (Debian: `apt-get install openjdk-17-jdk-headless junit4 libicu4j-java`); otherwise that test
@@ -47,4 +48,4 @@ def test_android_prompt_encoder_and_pictures_on_the_jvm(tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "OK (3 tests)" in result.stdout
+    assert "OK (4 tests)" in result.stdout

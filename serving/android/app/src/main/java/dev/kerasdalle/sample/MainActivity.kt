@@ -21,10 +21,13 @@ import org.tensorflow.lite.Interpreter
  * A prompt field, a Generate button and the picture. Runs the `generate` signature of
  * assets/keras_dalle.tflite (from `python -m export.tflite`) with LiteRT's Interpreter, builtin ops only,
  * and the model's default sampling settings from assets/keras_dalle.json (written beside it by the export).
+ * When the file has a `score` signature too (`--scorer` at export), it draws CANDIDATES pictures and
+ * shows the one the scorer rates highest, as `keras-dalle generate --candidates 8` does.
  */
 class MainActivity : AppCompatActivity() {
     private lateinit var interpreter: Interpreter
     private lateinit var encoder: PromptEncoder
+    private var scorerEncoder: PromptEncoder? = null // the scorer's text length, with a `score` signature
     private lateinit var defaults: JSONObject
     private val worker = Executors.newSingleThreadExecutor()
 
@@ -37,20 +40,25 @@ class MainActivity : AppCompatActivity() {
         val textLength = interpreter.getInputTensorFromSignature("prompt_ids", SIGNATURE).shape()[1]
         val nfkcCasefold = Normalizer2.getNFKCCasefoldInstance()
         encoder = PromptEncoder(textLength) { nfkcCasefold.normalize(it) }
+        if (SCORE in interpreter.signatureKeys) {
+            val scorerLength = interpreter.getInputTensorFromSignature("prompt_ids", SCORE).shape()[1]
+            scorerEncoder = PromptEncoder(scorerLength) { nfkcCasefold.normalize(it) }
+        }
 
         val prompt = findViewById<EditText>(R.id.prompt)
         val picture = findViewById<ImageView>(R.id.picture)
         val button = findViewById<Button>(R.id.generate)
         button.setOnClickListener {
-            val ids = try {
-                encoder.encode(prompt.text.toString())
+            val text = prompt.text.toString()
+            val (ids, scorerIds) = try {
+                Pair(encoder.encode(text), scorerEncoder?.encode(text))
             } catch (error: IllegalArgumentException) {
                 prompt.error = error.message
                 return@setOnClickListener
             }
             button.isEnabled = false
             worker.execute {
-                val bitmap = generate(ids, Random().nextLong())
+                val bitmap = generate(ids, scorerIds, Random().nextLong())
                 runOnUiThread {
                     picture.setImageBitmap(bitmap)
                     button.isEnabled = true
@@ -59,11 +67,27 @@ class MainActivity : AppCompatActivity() {
         }
     }
 
-    /** prompt ids [L] -> the picture, upscaled 8x without smoothing. */
-    private fun generate(ids: IntArray, seed: Long): Bitmap {
-        val tokens = interpreter.getInputTensorFromSignature("noise", SIGNATURE).shape()[1]
+    /**
+     * prompt ids [L] -> the picture, upscaled 8x without smoothing. With scorer ids [L'], the best of
+     * CANDIDATES pictures by the `score` signature (one batch-1 call per candidate).
+     */
+    private fun generate(ids: IntArray, scorerIds: IntArray?, seed: Long): Bitmap {
         val size = interpreter.getOutputTensorFromSignature("image", SIGNATURE).shape()[1]
         val random = Random(seed)
+        val rgb = if (scorerIds == null) {
+            draw(ids, random)
+        } else {
+            val drawn = List(CANDIDATES) { draw(ids, random) }
+            drawn[Candidates.best(FloatArray(CANDIDATES) { score(drawn[it], scorerIds) })]
+        }
+        val pixels = Bitmap.createBitmap(Pictures.argbFromRgb(rgb, size), size, size, Bitmap.Config.ARGB_8888)
+        return Bitmap.createScaledBitmap(pixels, size * 8, size * 8, false)
+    }
+
+    /** One picture from the `generate` signature: row-major RGB bytes [S * S * 3]. */
+    private fun draw(ids: IntArray, random: Random): ByteArray {
+        val tokens = interpreter.getInputTensorFromSignature("noise", SIGNATURE).shape()[1]
+        val size = interpreter.getOutputTensorFromSignature("image", SIGNATURE).shape()[1]
         val inputs = mapOf<String, Any>(
             "prompt_ids" to arrayOf(ids),
             "noise" to arrayOf(FloatArray(tokens) { random.nextFloat() }), // uniform [0, 1), one per image token
@@ -78,8 +102,21 @@ class MainActivity : AppCompatActivity() {
         val rgb = ByteArray(size * size * 3)
         image.rewind()
         image.get(rgb)
-        val pixels = Bitmap.createBitmap(Pictures.argbFromRgb(rgb, size), size, size, Bitmap.Config.ARGB_8888)
-        return Bitmap.createScaledBitmap(pixels, size * 8, size * 8, false)
+        return rgb
+    }
+
+    /** The `score` signature: cosine similarity of an RGB picture [S * S * 3] and the prompt's scorer ids. */
+    private fun score(rgb: ByteArray, scorerIds: IntArray): Float {
+        val image = ByteBuffer.allocateDirect(rgb.size).order(ByteOrder.nativeOrder())
+        image.put(rgb)
+        image.rewind()
+        val score = FloatArray(1)
+        interpreter.runSignature(
+            mapOf<String, Any>("image" to image, "prompt_ids" to arrayOf(scorerIds)),
+            mutableMapOf<String, Any>("score" to score),
+            SCORE,
+        )
+        return score[0]
     }
 
     private fun loadModel(name: String): MappedByteBuffer =
@@ -97,5 +134,7 @@ class MainActivity : AppCompatActivity() {
 
     private companion object {
         const val SIGNATURE = "generate"
+        const val SCORE = "score"
+        const val CANDIDATES = 8 // best of 8, as `keras-dalle demo`
     }
 }

@@ -54,6 +54,15 @@ public class SharedVectorsTest {
   }
 
   @Test
+  public void theBestCandidateIsTheFirstHighestScore() {
+    assertEquals(1, Candidates.best(new float[] {0.1f, 0.5f, 0.5f, -0.2f}));
+    assertEquals(0, Candidates.best(new float[] {0.3f}));
+    assertEquals(2, Candidates.best(new float[] {Float.NaN, -0.9f, 0.4f}));
+    assertEquals(0, Candidates.best(new float[] {Float.NaN, Float.NaN}));
+    assertThrows(IllegalArgumentException.class, () -> Candidates.best(new float[0]));
+  }
+
+  @Test
   public void pixelsMatchThePictureVectors() throws IOException {
     Map<String, Object> file = asMap(Json.parse(Files.readString(DATA.resolve("picture_vectors.json"), StandardCharsets.UTF_8)));
     int size = ((Number) file.get("size")).intValue();
