@@ -72,6 +72,11 @@ PRESETS = {
             image_grid_positions=True,
             discriminator_channels=(32, 64),
             adversarial_start=1000,
+            # Default sampling settings, chosen on the shapes tuning prompts (bench/sampling_sweep.py):
+            # the shipped model's, and what the per-epoch tuning accuracy samples with.
+            temperature=0.8,
+            top_k=16,
+            cfg_scale=1.5,
         ),
         "scorer": dict(
             image_size=32,
