@@ -44,21 +44,39 @@ def _first(outputs):
     return outputs["image"][0], outputs["tokens"][0]
 
 
+def batch_one_inputs(model, prompt, seed):
+    """The batch-1 `generate` inputs of TFLite and ONNX for one prompt and seed (the model's default settings)."""
+    return dict(
+        prompt_ids=model.text_tokenizer(tf.constant([prompt])).numpy(),
+        noise=noise_from_seeds([seed], model.image_length).numpy(),
+        **_settings(model),
+    )
+
+
+def tflite_runner(content):
+    """function(model, prompt, seed) -> (uint8 picture [S, S, 3], tokens [N]) over a .tflite's `generate`."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content).get_signature_runner("generate")
+    return lambda model, prompt, seed: _first(runner(**batch_one_inputs(model, prompt, seed)))
+
+
+def grade(run, prompts, seeds):
+    """`run(prompt, seed)` for every prompt, `seeds` pictures each (seed i + k * len(prompts)):
+    -> (all-attributes-right per picture [P * seeds], tokens [P * seeds, N])."""
+    pictures = [(p, i + k * len(prompts)) for k in range(seeds) for i, p in enumerate(prompts)]
+    results = [run(p.prompt, seed) for p, seed in pictures]
+    correct = np.array([check_caption(image, p.prompt).all_hold for (image, _), (p, _) in zip(results, pictures)])
+    return correct, np.stack([t for _, t in results])
+
+
 FORMATS = ("keras", "savedmodel", *(f"tflite-{q}" for q in tflite.QUANTIZATIONS), "onnx")
 
 
 def runners(model, workdir, formats=FORMATS):
     """{format: (file size in bytes, function(prompt, seed) -> (uint8 picture [S, S, 3], tokens [N]))}
     for "keras" and the other `formats`."""
-    from ai_edge_litert.interpreter import Interpreter
     import onnxruntime
-
-    def batch_one_inputs(prompt, seed):
-        return dict(
-            prompt_ids=model.text_tokenizer(tf.constant([prompt])).numpy(),
-            noise=noise_from_seeds([seed], model.image_length).numpy(),
-            **_settings(model),
-        )
 
     keras_path = workdir / "model.keras"
     model.save(keras_path)
@@ -72,12 +90,11 @@ def runners(model, workdir, formats=FORMATS):
     for quantize in tflite.QUANTIZATIONS:
         if f"tflite-{quantize}" in formats:
             content = tflite.convert(model, quantize)
-            runner = Interpreter(model_content=content).get_signature_runner("generate")
-            out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=runner: _first(r(**batch_one_inputs(p, s))))
+            out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=tflite_runner(content): r(model, p, s))
     if "onnx" in formats:
         proto = onnx_export.convert(model).SerializeToString()
         session = onnxruntime.InferenceSession(proto)
-        out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(p, s))))))
+        out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(model, p, s))))))
     return out
 
 
@@ -119,10 +136,7 @@ def main():
                 start = time.perf_counter()
                 run(prompts[index % len(prompts)].prompt, index)
                 times.append(time.perf_counter() - start)
-            pictures = [(p, i + k * len(prompts)) for k in range(args.seeds) for i, p in enumerate(prompts)]
-            results = [run(p.prompt, seed) for p, seed in pictures]
-            tokens[name] = np.stack([t for _, t in results])
-            correct = [check_caption(image, p.prompt).all_hold for (image, _), (p, _) in zip(results, pictures)]
+            correct, tokens[name] = grade(run, prompts, args.seeds)
             rows[name] = {
                 "bytes": size,
                 "latency_s": statistics.median(times),
