@@ -40,6 +40,22 @@ def test_scorer_learns_to_prefer_the_true_caption(trained):
     assert own.shape == (128,) and own.dtype == np.float32 and np.all(np.abs(own) <= 1 + 1e-5)
 
 
+def test_scorer_trains_under_mixed_precision():
+    """bfloat16 towers, float32 similarities: the embeddings meet the float32 logit scale (as
+    `train --stage all --mixed-precision` runs it)."""
+    images, captions = shapes.generate_shapes(16, seed=0, canvas_size=SIZE, objects="1")
+    dataset = tf.data.Dataset.from_tensor_slices(((captions, _hard_negatives(captions)), images)).batch(8)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = tiny.scorer(keras.optimizers.Adam(1e-3))
+        history = model.fit(dataset, epochs=1, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.text_encoder.compute_dtype == "bfloat16"
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.embed_images(images[:2]).dtype == np.float32
+
+
 def test_embeddings_are_unit_vectors_and_score_is_their_dot_product(trained):
     model, _, images, captions = trained
     image_embeddings, text_embeddings = model.embed_images(images[:4]), model.embed_text(captions[:4])

@@ -129,14 +129,15 @@ class ContrastiveScorer(TrainableModel):
     def embed_image_pixels(self, pixels):
         """float pictures [B, S, S, 3] in [-1, 1] -> unit embeddings [B, E]."""
         latents = self.image_encoder(pixels)  # (B, g, g, E)
-        return l2_normalize(ops.mean(latents, axis=(1, 2)))
+        # float32 under mixed precision too: the similarities meet the float32 logit scale.
+        return l2_normalize(ops.cast(ops.mean(latents, axis=(1, 2)), "float32"))
 
     def embed_ids(self, ids, training=False):
         """Prompt ids int [B, L] -> unit embeddings [B, E] (mean over the non-pad positions)."""
         states = self.text_encoder(ids, training=training)  # (B, L, D)
         mask = ops.cast(padding_mask(ids), states.dtype)[:, :, None]  # (B, L, 1)
         pooled = ops.sum(states * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)  # (B, D)
-        return l2_normalize(self.text_projection(pooled))
+        return l2_normalize(ops.cast(self.text_projection(pooled), "float32"))
 
     def _ids(self, captions):
         if captions.dtype == tf.string:
