@@ -112,6 +112,21 @@ def _saved_model_runner(model, workdir):
     return size, saved_model_run
 
 
+def listed(parser, value, allowed, what):
+    """The items of a comma-separated option `value`, each one of `allowed` (else `parser.error`)."""
+    items = value.split(",")
+    unknown = sorted(set(items) - set(allowed))
+    if unknown:
+        parser.error(f"unknown {what} {unknown}; choose from {', '.join(allowed)}")
+    return items
+
+
+def spread_prompts(count):
+    """`count` evaluation prompts, every k-th one, so each group is represented."""
+    everything = shapes.evaluation_prompts()
+    return everything[:: max(1, len(everything) // count)][:count]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None)
@@ -120,13 +135,9 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated, from {','.join(FORMATS)}")
     args = parser.parse_args()
-    formats = args.formats.split(",")
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        parser.error(f"unknown formats {unknown}; choose from {', '.join(FORMATS)}")
+    formats = listed(parser, args.formats, FORMATS, "formats")
     model = pretrained.load_model(args.model)
-    everything = shapes.evaluation_prompts()
-    prompts = everything[:: max(1, len(everything) // args.prompts)][: args.prompts]
+    prompts = spread_prompts(args.prompts)
     rows, tokens = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (size, run) in runners(model, pathlib.Path(tmp), formats).items():

@@ -27,10 +27,9 @@ import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
 import numpy as np
 import tensorflow as tf
 
-from bench.export_report import grade, tflite_runner
+from bench.export_report import grade, listed, spread_prompts, tflite_runner
 from export import graphs, tflite
 from keras_dalle import pretrained
-from keras_dalle.data import shapes
 
 VARIANTS = ("float32", "int8", "int8-per-channel", "int8-float-softmax", "int8-float-head", "int16x8")
 # Output tensor names of the logits head and the sampling softmax in the converted signatures (the
@@ -112,13 +111,9 @@ def main():
     parser.add_argument("--seeds", type=int, default=2, help="pictures per prompt")
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, from {','.join(VARIANTS)}")
     args = parser.parse_args()
-    variants = args.variants.split(",")
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    variants = listed(parser, args.variants, VARIANTS, "variants")
     model = pretrained.load_model(args.model)
-    everything = shapes.evaluation_prompts()
-    prompts = everything[:: max(1, len(everything) // args.prompts)][: args.prompts]
+    prompts = spread_prompts(args.prompts)
     rows = {}
     for variant, content in convert_variants(model, ["float32", *[v for v in variants if v != "float32"]]).items():
         if isinstance(content, str):
