@@ -12,6 +12,8 @@ Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors a
 with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cache`).
 """
 
+import threading
+
 import tensorflow as tf
 
 from keras_dalle.layers.masks import padding_mask
@@ -109,11 +111,25 @@ def _carried(value, step):
     return value * tf.cast(step > 0, value.dtype)
 
 
-# `generate` reports progress this many times per picture (whole rows of the token grid each time):
-# every compiled call costs about a millisecond of call overhead on this CPU, so a call per token
-# halves the speed; 8 calls per picture run at 69-88% of one whole-loop call
-# (`bench/sampling_speed.py`).
+def _store(variables, values):
+    """Assigns each value to its variable (the key/value cache kept between `generate`'s calls)."""
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def _read(variables):
+    """The values of the key/value cache variables: a list of tensors."""
+    return [variable.read_value() for variable in variables]
+
+
+# `generate` runs the token loop in compiled calls and reports progress after each one. Each call
+# covers whole rows of the token grid, at most `PROGRESS_UPDATES` calls per picture, and at least
+# `MIN_TOKEN_ROWS_PER_CALL` tokens x batch rows: every call costs about 2.5 ms here (arguments,
+# launch, and the key/value cache leaving the loop), so a batch-1 picture (about 60 ms in all)
+# runs as one call, batch 16 with guidance (32 rows) as 4, and the CLI's batches of 128 rows and
+# more as 8 (`bench/sampling_speed.py`).
 PROGRESS_UPDATES = 8
+MIN_TOKEN_ROWS_PER_CALL = 512
 
 
 class TokenSampler:
@@ -122,9 +138,11 @@ class TokenSampler:
     `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
     and draws the next; `advance_until` loops `advance` in one `tf.while_loop`; `begin` is `start`
     then `advance_until`. `generate_in_graph` is the whole sequence in one `begin` (for export).
-    `generate` runs the same loop in chunks of `tokens_per_call` tokens, one compiled call each
-    (with XLA by default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
-    `on_token(step, total)` after each chunk (for progress bars).
+    `generate` runs the same loop in chunks (`chunk_tokens`), one compiled call each (with XLA by
+    default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
+    `on_token(step, total)` after each chunk (for progress bars). Between its calls the key/value
+    cache stays in tf.Variables, which XLA updates in place (`_cache_variables`); the last call
+    drops it. One `generate` at a time runs per sampler (a lock), so threads may share a model.
 
     Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
     completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
@@ -135,8 +153,8 @@ class TokenSampler:
         generator: a `Generator`.
         null_ids: function batch_size -> null caption ids [batch_size, L].
         jit_compile: compile `generate`'s functions with XLA.
-        tokens_per_call: image tokens per compiled call of `generate` (None: whole rows of the
-            token grid, at most `PROGRESS_UPDATES` calls per picture).
+        tokens_per_call: image tokens per compiled call of `generate` (None: `chunk_tokens`
+            chooses by batch size).
     """
 
     def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None):
@@ -145,9 +163,10 @@ class TokenSampler:
         self.null_ids = null_ids
         self.jit_compile = jit_compile
         self.image_length = generator.image_length
-        grid = int(round(self.image_length**0.5))
-        self.tokens_per_call = tokens_per_call or grid * -(-grid // PROGRESS_UPDATES)  # whole rows, rounded up
+        self.tokens_per_call = tokens_per_call
         self._compiled = {}
+        self._cache = None  # `generate`'s key/value cache variables, see `_cache_variables`
+        self._cache_lock = threading.Lock()  # one `generate` at a time writes the cache
 
     def _with_null_captions(self, prompt_ids, guidance):
         """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, L]."""
@@ -213,25 +232,71 @@ class TokenSampler:
         return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
     def _functions(self, guidance):
+        """`generate`'s compiled functions for one guidance setting: (whole, begin, advance, finish).
+
+        `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
+        The key/value cache lives in `cache` (tf.Variables) between calls, not in the returned state:
+        XLA updates a variable's buffer in place, while a cache passed in and out as tensors is
+        copied at every call. `whole` (one call) and `finish` (the last) keep the cache inside the
+        loop: a cache that leaves the loop costs about 0.1 ms per token at batch 1.
+        """
         if guidance not in self._compiled:
-            # `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
-            def begin(ids, stop, *settings_and_prefix):
-                return self.begin(ids, stop, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
 
-            def advance_until(first, stop, state, *settings_and_prefix):
-                return self.advance_until(first, stop, state, *settings_and_prefix[:5], guidance, settings_and_prefix[5:] or None)
+            def split(settings_and_prefix):
+                return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
-            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (begin, advance_until))
+            def whole(ids, *settings_and_prefix):  # all N tokens: int32 [B, N]
+                settings, prefix = split(settings_and_prefix)
+                return self.generate_in_graph(ids, *settings, guidance, prefix)
+
+            def begin(ids, stop, cache, *settings_and_prefix):  # tokens 0 .. stop - 1 -> (token, tokens, text_mask)
+                settings, prefix = split(settings_and_prefix)
+                *state, values = self.begin(ids, stop, *settings, guidance, prefix)
+                _store(cache, values)
+                return tuple(state)
+
+            def advance(first, stop, state, cache, *settings_and_prefix):  # tokens first .. stop - 1
+                settings, prefix = split(settings_and_prefix)
+                *state, values = self.advance_until(first, stop, (*state, _read(cache)), *settings, guidance, prefix)
+                _store(cache, values)
+                return tuple(state)
+
+            def finish(first, state, cache, *settings_and_prefix):  # tokens first .. N - 1 -> int32 [B, N]
+                settings, prefix = split(settings_and_prefix)
+                return self.advance_until(first, self.image_length, (*state, _read(cache)), *settings, guidance, prefix)[1]
+
+            self._compiled[guidance] = tuple(
+                tf.function(f, jit_compile=self.jit_compile) for f in (whole, begin, advance, finish)
+            )
         return self._compiled[guidance]
+
+    def chunk_tokens(self, rows):
+        """Image tokens per compiled call of `generate` for `rows` batch rows (guidance rows included):
+        `tokens_per_call` if set, else whole rows of the token grid, at most `PROGRESS_UPDATES` calls
+        per picture and at least `MIN_TOKEN_ROWS_PER_CALL` tokens x rows per call."""
+        if self.tokens_per_call:
+            return min(self.tokens_per_call, self.image_length)
+        grid = int(round(self.image_length**0.5))
+        grid_rows = max(-(-grid // PROGRESS_UPDATES), -(-MIN_TOKEN_ROWS_PER_CALL // (rows * grid)))
+        return min(grid * grid_rows, self.image_length)
+
+    def _cache_variables(self, rows):
+        """The key/value cache of `generate` for `rows` rows: tf.Variables, kept for the next call
+        with as many rows (making 2 * num_layers variables costs about 3 ms, 5% of a batch-1 picture),
+        replaced otherwise. So a sampler holds one cache between calls: rows x 1.2 MB for `small`."""
+        if self._cache is None or self._cache[0].shape[0] != rows:
+            self._cache = None  # frees the old cache before the new one is allocated
+            self._cache = [tf.Variable(tf.zeros_like(zeros), trainable=False) for zeros in self.generator.empty_cache(rows)]
+        return self._cache
 
     def tracing_count(self):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
-        return sum(f.experimental_get_tracing_count() for pair in self._compiled.values() for f in pair)
+        return sum(f.experimental_get_tracing_count() for functions in self._compiled.values() for f in functions)
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
-        """All N tokens, `tokens_per_call` at a time: int32 [B, N]."""
+        """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        begin, advance_until = self._functions(guidance)
+        whole, begin, advance, finish = self._functions(guidance)
         prefix = tuple(prefix or ())
         settings = (
             noise,
@@ -240,15 +305,26 @@ class TokenSampler:
             tf.constant(top_p, tf.float32),
             tf.constant(cfg_scale, tf.float32),
         )
-        stop = min(self.image_length, self.tokens_per_call)
-        state = begin(prompt_ids, tf.constant(stop), *settings, *prefix)  # tokens 0 .. stop - 1
-        while True:
-            if on_token:
-                on_token(stop, self.image_length)
-            if stop == self.image_length:
-                return state[1]
-            step, stop = stop, min(self.image_length, stop + self.tokens_per_call)
-            state = advance_until(tf.constant(step), tf.constant(stop), state, *settings, *prefix)
+        rows = prompt_ids.shape[0] * (2 if guidance else 1)
+        chunk = self.chunk_tokens(rows)
+        with self._cache_lock:
+            if chunk == self.image_length:
+                tokens = whole(prompt_ids, *settings, *prefix)
+            else:
+                cache = self._cache_variables(rows)
+                stop = chunk
+                state = begin(prompt_ids, tf.constant(stop), cache, *settings, *prefix)
+                while stop + chunk < self.image_length:
+                    if on_token:
+                        on_token(stop, self.image_length)
+                    step, stop = stop, stop + chunk
+                    state = advance(tf.constant(step), tf.constant(stop), state, cache, *settings, *prefix)
+                if on_token:
+                    on_token(stop, self.image_length)
+                tokens = finish(tf.constant(stop), state, cache, *settings, *prefix)
+        if on_token:
+            on_token(self.image_length, self.image_length)
+        return tokens
 
     def recompute_step(
         self, step, tokens, text_states, text_mask, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None

@@ -1,3 +1,4 @@
+import concurrent.futures
 import json
 import logging
 
@@ -7,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from keras_dalle import cli
+from keras_dalle import cli, sampling
 from keras_dalle.data import shapes
 from keras_dalle.layers.masks import prefix_mask, prefix_mask_row
 
@@ -84,13 +85,43 @@ def test_generate_does_not_retrace_and_is_reproducible(trained):
     np.testing.assert_array_equal(first[1], alone[0])
 
 
+def test_threads_sharing_a_model_get_the_pictures_they_would_alone(trained):
+    # `generate` keeps its key/value cache in variables between its compiled calls: threads must not mix them.
+    model, _ = trained
+    jobs = [(["a red circle", "a small blue square at the top"], seed, cfg) for seed in range(4) for cfg in (1.0, 3.0)]
+    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, 3  # several calls per picture
+    try:
+        alone = [model.generate_tokens(prompts, seed=seed, cfg_scale=cfg) for prompts, seed, cfg in jobs]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            together = list(pool.map(lambda job: model.generate_tokens(job[0], seed=job[1], cfg_scale=job[2]), jobs))
+    finally:
+        model.sampler.tokens_per_call = default
+    for expected, got in zip(alone, together):
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_generate_shapes_dtypes_and_progress(trained):
     model, _ = trained
     steps = []
     pictures = model.generate(["a red circle", "a blue square"], num_images=3, seed=0, on_token=lambda s, t: steps.append((s, t)))
     assert pictures.shape == (6, SIZE, SIZE, 3) and pictures.dtype == np.uint8
-    row = int(model.image_length**0.5)  # a 4 x 4 grid: one progress call per row
-    assert steps == [(s, model.image_length) for s in range(row, model.image_length + 1, row)]
+    assert steps == [(model.image_length, model.image_length)]  # 6 rows: one call
+    row = int(model.image_length**0.5)  # a 4 x 4 grid
+    steps.clear()
+    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, row
+    try:
+        model.generate(["a red circle"], seed=0, on_token=lambda s, t: steps.append((s, t)))
+    finally:
+        model.sampler.tokens_per_call = default
+    assert steps == [(s, model.image_length) for s in range(row, model.image_length + 1, row)]  # one call per row
+
+
+def test_chunk_tokens_from_the_batch_rows(trained):
+    sampler = trained[0].sampler
+    row = int(sampler.image_length**0.5)  # a 4 x 4 grid, 16 tokens
+    assert sampler.chunk_tokens(1) == sampler.image_length  # batch 1: one call
+    assert sampler.chunk_tokens(sampling.MIN_TOKEN_ROWS_PER_CALL // (2 * row)) == 2 * row  # whole rows, enough work per call
+    assert sampler.chunk_tokens(10_000) == row  # big batches: one row per call (at most PROGRESS_UPDATES calls)
 
 
 @pytest.mark.parametrize("tokens_per_call", [1, 3, 16])
