@@ -13,7 +13,8 @@ Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch row
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
 `--repeats` after a warm-up):
 - generate: `TokenSampler.generate`, what the API and the CLI run: the XLA-compiled token loop in
-  at most 8 calls per picture (whole rows of the token grid each), progress reported after each.
+  whole rows of the token grid per call, progress reported after each (`TokenSampler.chunk_tokens`:
+  one call at batch 1, up to 8 for big batches), the key/value cache in variables between calls.
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
 - loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress): the bound

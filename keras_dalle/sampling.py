@@ -141,8 +141,8 @@ class TokenSampler:
     `generate` runs the same loop in chunks (`chunk_tokens`), one compiled call each (with XLA by
     default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
     `on_token(step, total)` after each chunk (for progress bars). Between its calls the key/value
-    cache stays in tf.Variables, which XLA updates in place (`_cache_variables`); the last call
-    drops it. One `generate` at a time runs per sampler (a lock), so threads may share a model.
+    cache stays in tf.Variables, which XLA updates in place (`_cache_variables`). One `generate`
+    at a time runs per sampler (a lock), so threads may share a model.
 
     Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
     completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
@@ -232,22 +232,22 @@ class TokenSampler:
         return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
     def _functions(self, guidance):
-        """`generate`'s compiled functions for one guidance setting: (whole, begin, advance, finish).
+        """`generate`'s compiled functions for one guidance setting: (whole, begin, advance).
 
         `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
         The key/value cache lives in `cache` (tf.Variables) between calls, not in the returned state:
         XLA updates a variable's buffer in place, while a cache passed in and out as tensors is
-        copied at every call. `whole` (one call) and `finish` (the last) keep the cache inside the
-        loop: a cache that leaves the loop costs about 0.1 ms per token at batch 1.
+        copied at every call. `whole` (all tokens in one call) keeps the cache inside its loop: a
+        cache that leaves the loop costs about 0.1 ms per token at batch 1.
         """
         if guidance not in self._compiled:
 
             def split(settings_and_prefix):
                 return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
-            def whole(ids, *settings_and_prefix):  # all N tokens: int32 [B, N]
+            def whole(ids, stop, *settings_and_prefix):  # tokens 0 .. stop - 1 (stop = N) -> int32 [B, N]
                 settings, prefix = split(settings_and_prefix)
-                return self.generate_in_graph(ids, *settings, guidance, prefix)
+                return self.begin(ids, stop, *settings, guidance, prefix)[1]
 
             def begin(ids, stop, cache, *settings_and_prefix):  # tokens 0 .. stop - 1 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
@@ -261,13 +261,7 @@ class TokenSampler:
                 _store(cache, values)
                 return tuple(state)
 
-            def finish(first, state, cache, *settings_and_prefix):  # tokens first .. N - 1 -> int32 [B, N]
-                settings, prefix = split(settings_and_prefix)
-                return self.advance_until(first, self.image_length, (*state, _read(cache)), *settings, guidance, prefix)[1]
-
-            self._compiled[guidance] = tuple(
-                tf.function(f, jit_compile=self.jit_compile) for f in (whole, begin, advance, finish)
-            )
+            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (whole, begin, advance))
         return self._compiled[guidance]
 
     def chunk_tokens(self, rows):
@@ -296,7 +290,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        whole, begin, advance, finish = self._functions(guidance)
+        whole, begin, advance = self._functions(guidance)
         prefix = tuple(prefix or ())
         settings = (
             noise,
@@ -309,19 +303,17 @@ class TokenSampler:
         chunk = self.chunk_tokens(rows)
         with self._cache_lock:
             if chunk == self.image_length:
-                tokens = whole(prompt_ids, *settings, *prefix)
+                tokens = whole(prompt_ids, tf.constant(chunk), *settings, *prefix)
             else:
                 cache = self._cache_variables(rows)
                 stop = chunk
                 state = begin(prompt_ids, tf.constant(stop), cache, *settings, *prefix)
-                while stop + chunk < self.image_length:
+                while stop < self.image_length:
                     if on_token:
                         on_token(stop, self.image_length)
-                    step, stop = stop, stop + chunk
+                    step, stop = stop, min(self.image_length, stop + chunk)
                     state = advance(tf.constant(step), tf.constant(stop), state, cache, *settings, *prefix)
-                if on_token:
-                    on_token(stop, self.image_length)
-                tokens = finish(tf.constant(stop), state, cache, *settings, *prefix)
+                tokens = state[1]
         if on_token:
             on_token(self.image_length, self.image_length)
         return tokens
