@@ -141,8 +141,8 @@ class TokenSampler:
     `generate` runs the same loop in chunks (`chunk_tokens`), one compiled call each (with XLA by
     default: faster on CPU, as `bench/sampling_speed.py` measures), and calls
     `on_token(step, total)` after each chunk (for progress bars). Between its calls the key/value
-    cache stays in tf.Variables, which XLA updates in place (`_cache_variables`). One `generate`
-    at a time runs per sampler (a lock), so threads may share a model.
+    cache stays in tf.Variables, which XLA updates in place (`_cache_variables`). One chunked
+    `generate` at a time runs per sampler (a lock), so threads may share a model.
 
     Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
     completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
@@ -276,8 +276,8 @@ class TokenSampler:
 
     def _cache_variables(self, rows):
         """The key/value cache of `generate` for `rows` rows: tf.Variables, kept for the next call
-        with as many rows (making 2 * num_layers variables costs about 3 ms, 5% of a batch-1 picture),
-        replaced otherwise. So a sampler holds one cache between calls: rows x 1.2 MB for `small`."""
+        with as many rows (making 2 * num_layers variables costs about 3 ms), replaced otherwise. So
+        a sampler holds one cache between calls: rows x 1.2 MB for `small`."""
         if self._cache is None or self._cache[0].shape[0] != rows:
             self._cache = None  # frees the old cache before the new one is allocated
             self._cache = [tf.Variable(tf.zeros_like(zeros), trainable=False) for zeros in self.generator.empty_cache(rows)]
@@ -301,10 +301,10 @@ class TokenSampler:
         )
         rows = prompt_ids.shape[0] * (2 if guidance else 1)
         chunk = self.chunk_tokens(rows)
-        with self._cache_lock:
-            if chunk == self.image_length:
-                tokens = whole(prompt_ids, tf.constant(chunk), *settings, *prefix)
-            else:
+        if chunk == self.image_length:  # one call: no state outside it, so no lock
+            tokens = whole(prompt_ids, tf.constant(chunk), *settings, *prefix)
+        else:
+            with self._cache_lock:
                 cache = self._cache_variables(rows)
                 stop = chunk
                 state = begin(prompt_ids, tf.constant(stop), cache, *settings, *prefix)

@@ -85,11 +85,12 @@ def test_generate_does_not_retrace_and_is_reproducible(trained):
     np.testing.assert_array_equal(first[1], alone[0])
 
 
-def test_threads_sharing_a_model_get_the_pictures_they_would_alone(trained):
+@pytest.mark.parametrize("tokens_per_call", [3, None])  # several calls per picture (a shared cache), one call
+def test_threads_sharing_a_model_get_the_pictures_they_would_alone(trained, tokens_per_call):
     # `generate` keeps its key/value cache in variables between its compiled calls: threads must not mix them.
     model, _ = trained
     jobs = [(["a red circle", "a small blue square at the top"], seed, cfg) for seed in range(4) for cfg in (1.0, 3.0)]
-    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, 3  # several calls per picture
+    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, tokens_per_call
     try:
         alone = [model.generate_tokens(prompts, seed=seed, cfg_scale=cfg) for prompts, seed, cfg in jobs]
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
