@@ -280,7 +280,10 @@ class TokenSampler:
         a sampler holds one cache between calls: rows x 1.2 MB for `small`."""
         if self._cache is None or self._cache[0].shape[0] != rows:
             self._cache = None  # frees the old cache before the new one is allocated
-            self._cache = [tf.Variable(tf.zeros_like(zeros), trainable=False) for zeros in self.generator.empty_cache(rows)]
+            dtype = self.generator.compute_dtype  # keys and values come out in it (bfloat16 under mixed precision)
+            self._cache = [
+                tf.Variable(tf.zeros(zeros.shape, dtype), trainable=False) for zeros in self.generator.empty_cache(rows)
+            ]
         return self._cache
 
     def tracing_count(self):
