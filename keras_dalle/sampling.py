@@ -245,9 +245,9 @@ class TokenSampler:
             def split(settings_and_prefix):
                 return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
-            def whole(ids, stop, *settings_and_prefix):  # tokens 0 .. stop - 1 (stop = N) -> int32 [B, N]
+            def whole(ids, *settings_and_prefix):  # all N tokens -> int32 [B, N]
                 settings, prefix = split(settings_and_prefix)
-                return self.begin(ids, stop, *settings, guidance, prefix)[1]
+                return self.generate_in_graph(ids, *settings, guidance, prefix)
 
             def begin(ids, stop, cache, *settings_and_prefix):  # tokens 0 .. stop - 1 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
@@ -305,7 +305,7 @@ class TokenSampler:
         rows = prompt_ids.shape[0] * (2 if guidance else 1)
         chunk = self.chunk_tokens(rows)
         if chunk == self.image_length:  # one call: no state outside it, so no lock
-            tokens = whole(prompt_ids, tf.constant(chunk), *settings, *prefix)
+            tokens = whole(prompt_ids, *settings, *prefix)
         else:
             with self._cache_lock:
                 cache = self._cache_variables(rows)
