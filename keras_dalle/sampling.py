@@ -126,8 +126,8 @@ def _read(variables):
 # covers whole rows of the token grid, at most `PROGRESS_UPDATES` calls per picture, and at least
 # `MIN_TOKEN_ROWS_PER_CALL` tokens x batch rows: every call costs about 2.5 ms here (arguments,
 # launch, and the key/value cache leaving the loop), so a batch-1 picture (about 60 ms in all)
-# runs as one call, batch 16 with guidance (32 rows) as 4, and the CLI's batches of 128 rows and
-# more as 8 (`bench/sampling_speed.py`).
+# runs as one call; batch 16 with guidance (32 rows) as a prefill call and 4 loop calls, and the
+# CLI's batches of 128 rows and more as a prefill call and 8 (`bench/sampling_speed.py`).
 PROGRESS_UPDATES = 8
 MIN_TOKEN_ROWS_PER_CALL = 512
 
@@ -232,13 +232,15 @@ class TokenSampler:
         return self.begin(prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix)[1]
 
     def _functions(self, guidance):
-        """`generate`'s compiled functions for one guidance setting: (whole, begin, advance).
+        """`generate`'s compiled functions for one guidance setting: (whole, start, advance).
 
         `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
         The key/value cache lives in `cache` (tf.Variables) between calls, not in the returned state:
         XLA updates a variable's buffer in place, while a cache passed in and out as tensors is
         copied at every call. `whole` (all tokens in one call) keeps the cache inside its loop: a
-        cache that leaves the loop costs about 0.1 ms per token at batch 1.
+        cache that leaves the loop costs about 0.1 ms per token at batch 1. `start` is the prefill
+        alone, with no loop, so chunked calls compile the decoding loop once (in `advance`): each
+        compiled copy of it costs tens of MB of peak memory while XLA compiles it.
         """
         if guidance not in self._compiled:
 
@@ -249,9 +251,9 @@ class TokenSampler:
                 settings, prefix = split(settings_and_prefix)
                 return self.generate_in_graph(ids, *settings, guidance, prefix)
 
-            def begin(ids, stop, cache, *settings_and_prefix):  # tokens 0 .. stop - 1 -> (token, tokens, text_mask)
+            def start(ids, cache, *settings_and_prefix):  # token 0 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
-                *state, values = self.begin(ids, stop, *settings, guidance, prefix)
+                *state, values = self.start(ids, *settings, guidance, prefix)
                 _store(cache, values)
                 return tuple(state)
 
@@ -261,7 +263,7 @@ class TokenSampler:
                 _store(cache, values)
                 return tuple(state)
 
-            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (whole, begin, advance))
+            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (whole, start, advance))
         return self._compiled[guidance]
 
     def chunk_tokens(self, rows):
@@ -293,7 +295,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        whole, begin, advance = self._functions(guidance)
+        whole, start, advance = self._functions(guidance)
         prefix = tuple(prefix or ())
         settings = (
             noise,
@@ -309,13 +311,14 @@ class TokenSampler:
         else:
             with self._cache_lock:
                 cache = self._cache_variables(rows)
-                stop = chunk
-                state = begin(prompt_ids, tf.constant(stop), cache, *settings, *prefix)
-                while stop < self.image_length:
-                    if on_token:
-                        on_token(stop, self.image_length)
-                    step, stop = stop, min(self.image_length, stop + chunk)
+                state = start(prompt_ids, cache, *settings, *prefix)  # the prefill and token 0
+                step = 1
+                while step < self.image_length:  # calls end on multiples of `chunk`
+                    stop = min(self.image_length, (step // chunk + 1) * chunk)
                     state = advance(tf.constant(step), tf.constant(stop), state, cache, *settings, *prefix)
+                    if on_token and stop < self.image_length:
+                        on_token(stop, self.image_length)
+                    step = stop
                 tokens = state[1]
         if on_token:
             on_token(self.image_length, self.image_length)
