@@ -306,6 +306,10 @@ def cmd_train(args):
         **overrides,
     )
     tokenizer = args.tokenizer
+    if args.stage != "generator" and (args.init_from or args.two_object_fraction is not None):
+        raise ValueError("--init-from and --two-object-fraction apply to --stage generator only")
+    if args.init_from and args.tokenizer:
+        raise ValueError("--init-from brings its model's image tokenizer: leave out --tokenizer")
     if args.stage in ("tokenizer", "all"):
         tokenizer, _ = stages.train_image_tokenizer(args.data, args.out, **common)
         if distribute.is_chief(strategy):
@@ -316,7 +320,8 @@ def cmd_train(args):
         # only the chief wrote the file).
         stages.train_text_to_image(
             args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, validation_split=args.validation_split,
-            early_stopping=args.early_stopping, **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
+            early_stopping=args.early_stopping, init_from=args.init_from, two_object_fraction=args.two_object_fraction,
+            **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
@@ -443,6 +448,10 @@ def build_parser():
                        help="generator, scorer: stop after PATIENCE epochs without a lower validation loss")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
+    train.add_argument("--init-from", default=None, metavar="MODEL",
+                       help="fine-tune: start the generator stage from this trained .keras model (and its tokenizer)")
+    train.add_argument("--two-object-fraction", type=float, default=None,
+                       help="built-in shapes data: share of two-object pictures (default 0.5)")
     train.add_argument("--sample-prompts", default=None,
                        help="prompts file for the per-epoch sample grid (default: a handful of the data's captions)")
     train.add_argument("--adversarial-weight", type=float, default=None, help="0 trains without a discriminator")

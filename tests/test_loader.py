@@ -166,3 +166,14 @@ def test_validation_split_gives_disjoint_subsets_that_cover_the_data(tmp_path, p
         loader.load_dataset(root, validation_split=0.25, progress=False)
     with pytest.raises(ValueError, match="needs no validation split"):
         loader.load_dataset("shapes", validation_split=0.1, subset="training")
+
+
+def test_two_object_fraction_is_for_the_built_in_shapes_only(tmp_path):
+    from keras_dalle.data import grammar
+
+    dataset, report = loader.load_dataset("shapes", image_size=16, batch_size=4, two_object_fraction=1.0, progress=False)
+    assert "100% two-object" in report.summary()
+    captions = next(iter(dataset))[0].numpy()
+    assert all(grammar.parse_caption(c.decode()).relation is not None for c in captions)
+    with pytest.raises(ValueError, match="built-in"):
+        loader.load_dataset(str(tmp_path), two_object_fraction=0.5, progress=False)

@@ -349,3 +349,37 @@ def test_training_on_a_folder_keeps_the_best_epoch_by_validation_loss(tmp_path, 
     # The file holds the weights of the epoch with the lowest validation loss.
     assert abs(saved.evaluate(validation, verbose=0, return_dict=True)["cross_entropy"] - min(losses)) < 1e-4
     assert "best epoch" in capsys.readouterr().out
+
+
+def test_fine_tuning_starts_from_the_given_model(trained, tmp_path):
+    from keras_dalle.training import stages
+
+    source, path = trained
+    fresh = _model()
+    batch = _batch()
+    tuned, history = stages.train_text_to_image(
+        "shapes", tmp_path / "run", init_from=path, preset="tiny", epochs=1, steps_per_epoch=2, batch_size=8,
+        learning_rate=1e-6, two_object_fraction=1.0, verbose=0,
+    )
+    tuned.compile(optimizer="adam")
+    fresh.compile(optimizer="adam")
+    source_loss, tuned_loss, fresh_loss = (
+        m.evaluate(batch, verbose=0, return_dict=True)["cross_entropy"] for m in (source, tuned, fresh)
+    )
+    assert abs(tuned_loss - source_loss) < 0.01 < fresh_loss - source_loss
+    # The run uses the model's own image tokenizer, so its tokens mean the same codes.
+    for mine, theirs in zip(tuned.image_tokenizer.weights, source.image_tokenizer.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert json.loads((tmp_path / "run" / "generator_config.json").read_text())["init_from"] == str(path)
+
+
+def test_fine_tuning_rejects_other_sizes_and_a_second_tokenizer(trained, tmp_path):
+    from keras_dalle.training import stages
+
+    _, path = trained
+    with pytest.raises(ValueError, match="other sizes"):
+        stages.train_text_to_image("shapes", tmp_path / "a", init_from=path, preset="tiny", width=32, epochs=1,
+                                   steps_per_epoch=1, batch_size=8, verbose=0)
+    with pytest.raises(ValueError, match="not both"):
+        stages.train_text_to_image("shapes", tmp_path / "b", init_from=path, image_tokenizer=path, preset="tiny",
+                                   epochs=1, steps_per_epoch=1, batch_size=8, verbose=0)

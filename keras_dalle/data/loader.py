@@ -18,7 +18,7 @@ from keras_dalle.progress import progress_bar
 
 logger = logging.getLogger("keras_dalle")
 from keras_dalle.data.images import load_image, resize_and_center_crop, resize_and_center_crop_tf, to_rgb
-from keras_dalle.data.sources import DataError, LoadReport, is_builtin_shapes, read_text, scan_folder
+from keras_dalle.data.sources import SHAPES_SOURCE, DataError, LoadReport, is_builtin_shapes, read_text, scan_folder
 
 PACK_FORMAT = "keras_dalle.tfrecord.v1"
 PACK_INFO = "dataset.json"
@@ -40,6 +40,7 @@ def load_dataset(
     progress=True,
     validation_split=0.0,
     subset=None,
+    two_object_fraction=None,
 ):
     """A batched, prefetched `tf.data.Dataset` of (caption string [B], image uint8 [B, S, S, 3]).
 
@@ -50,7 +51,9 @@ def load_dataset(
     `validation_split` (a fraction in [0, 1)) and `subset` ("training" or "validation") split a
     folder or pack as Keras's `image_dataset_from_directory` does: the same arguments with each
     subset give disjoint parts (folders: a seeded draw of images; packs: by a hash of each
-    picture). The report's `validation` counts the held-out images. Returns (dataset, LoadReport).
+    picture). The report's `validation` counts the held-out images. `two_object_fraction` sets the
+    built-in shapes' share of two-object pictures (default 0.5; other sources: ValueError).
+    Returns (dataset, LoadReport).
     """
     import tensorflow as tf
 
@@ -63,13 +66,16 @@ def load_dataset(
     if (subset is None) != (validation_split == 0) or subset not in (None, "training", "validation"):
         raise ValueError(f"give subset 'training' or 'validation' with a validation_split > 0 (got {subset!r}, {validation_split})")
     root = pathlib.Path(path)
+    if two_object_fraction is not None and not is_builtin_shapes(path):
+        raise ValueError(f"{path}: two_object_fraction applies only to the built-in {SHAPES_SOURCE!r} source")
     if is_builtin_shapes(path):
         from keras_dalle.data import shapes
 
         if validation_split:
             raise ValueError("the built-in shapes source is endless and never repeats a picture: it needs no validation split")
-        dataset = shapes.endless_dataset(seed, image_size)
-        report = LoadReport(f"built-in shapes (seed {seed})", endless=True)
+        mix = 0.5 if two_object_fraction is None else two_object_fraction
+        dataset = shapes.endless_dataset(seed, image_size, two_object_fraction=mix)
+        report = LoadReport(f"built-in shapes (seed {seed}, {mix:.0%} two-object)", endless=True)
     elif root.is_dir() and _is_packed(root):
         dataset, report = _packed_dataset(root, image_size, seed, shuffle, validation_split, subset)
     else:

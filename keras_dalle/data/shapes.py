@@ -149,15 +149,22 @@ def _two_objects(rng, canvas_size, pairs):
     return (a, b), grammar.format_caption(spec)
 
 
-def make_sample(seed, index, canvas_size=32, objects="mixed", include_held_out=False):
-    """Sample `index` of the dataset with `seed`: a `ShapeSample`."""
+def make_sample(seed, index, canvas_size=32, objects="mixed", include_held_out=False, two_object_fraction=0.5):
+    """Sample `index` of the dataset with `seed`: a `ShapeSample`.
+
+    With `objects` "mixed", a share `two_object_fraction` of the pictures hold two objects.
+    """
     if objects not in OBJECT_COUNTS:
         raise ValueError(f"objects must be one of {OBJECT_COUNTS}, got {objects!r}")
     if canvas_size < 16:
         raise ValueError(f"canvas_size must be at least 16 pixels, got {canvas_size}")
+    if not 0 <= two_object_fraction <= 1:
+        raise ValueError(f"two_object_fraction must be in [0, 1], got {two_object_fraction}")
     rng = np.random.default_rng([seed, index])
     pairs = _ALL_PAIRS if include_held_out else _TRAIN_PAIRS
-    two = objects == "2" or (objects == "mixed" and rng.integers(2) == 1)
+    # An even mix draws a coin as it always has, so seeded datasets (and the shipped recipe) stay as they were.
+    coin = rng.integers(2) == 1 if two_object_fraction == 0.5 else rng.random() < two_object_fraction
+    two = objects == "2" or (objects == "mixed" and coin)
     placed, caption = (_two_objects if two else _one_object)(rng, canvas_size, pairs)
     return ShapeSample(render(placed, canvas_size), caption, placed)
 
@@ -169,8 +176,9 @@ def generate_shapes(num, seed=0, canvas_size=32, objects="mixed", include_held_o
     return images, [s.caption for s in samples]
 
 
-def endless_dataset(seed=0, canvas_size=32, objects="mixed", chunk=1024):
-    """An endless `tf.data.Dataset` of (caption string, image uint8 [S, S, 3]): samples 0, 1, 2, ... of `seed`.
+def endless_dataset(seed=0, canvas_size=32, objects="mixed", chunk=1024, two_object_fraction=0.5):
+    """An endless `tf.data.Dataset` of (caption string, image uint8 [S, S, 3]): samples 0, 1, 2, ... of `seed`
+    (`objects` and `two_object_fraction` as in `make_sample`).
 
     Training straight from the generator means no picture repeats. Python makes `chunk`
     samples at a time (about 6,500 samples/s on one core, far more than a train step takes)
@@ -180,11 +188,14 @@ def endless_dataset(seed=0, canvas_size=32, objects="mixed", chunk=1024):
 
     import tensorflow as tf
 
-    make_sample(seed, 0, canvas_size, objects)  # checks the arguments before tf.data runs the generator
+    make_sample(seed, 0, canvas_size, objects, two_object_fraction=two_object_fraction)  # checks the arguments first
 
     def chunks():
         for start in itertools.count(0, chunk):
-            samples = [make_sample(seed, index, canvas_size, objects) for index in range(start, start + chunk)]
+            samples = [
+                make_sample(seed, index, canvas_size, objects, two_object_fraction=two_object_fraction)
+                for index in range(start, start + chunk)
+            ]
             yield np.array([s.caption for s in samples], dtype=object), np.stack([s.image for s in samples])
 
     return tf.data.Dataset.from_generator(

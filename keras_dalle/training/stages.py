@@ -165,15 +165,32 @@ def _validation_split(data, validation_split, early_stopping):
     return validation_split
 
 
-def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch):
+def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction=None):
     """(training dataset, validation dataset or None, LoadReport) of `data`, the report printed."""
     load = dict(path=data, image_size=image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
     dataset, report = load_dataset(
-        **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None
+        **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None,
+        two_object_fraction=two_object_fraction,
     )
     validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
     print(report.summary())
     return dataset, validation, report
+
+
+def _copy_main_weights(source, model, source_path):
+    """Copies `source`'s text encoder and generator into `model` (both `KerasDALLE`s of the same sizes)."""
+    for built in (source, model):
+        if not built.built:
+            built.build()
+    shapes_of = lambda m: [tuple(w.shape) for w in m.main_weights]  # noqa: E731
+    if shapes_of(source) != shapes_of(model):
+        raise ValueError(
+            f"{source_path}: its text encoder and generator have other sizes than this run's preset and overrides "
+            f"(width {source.width}, {source.generator_layers} generator layers, text width {source.text_width}, "
+            f"{source.text_layers} text layers): choose the preset it was trained with"
+        )
+    for target, weight in zip(model.main_weights, source.main_weights):
+        target.assign(weight)
 
 
 def _keep_best(monitor, early_stopping, epochs):
@@ -228,10 +245,16 @@ def train_image_tokenizer(
 def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
-    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), **overrides,
+    jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), init_from=None,
+    two_object_fraction=None, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
     `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
+
+    `init_from` (a trained text-to-image `.keras` file, e.g. the shipped shapes model) fine-tunes:
+    the run starts from its text encoder and generator and uses its image tokenizer (so give no
+    `image_tokenizer`); the preset and overrides must describe the same sizes. The optimizer starts
+    afresh. `two_object_fraction` sets the built-in shapes' share of two-object pictures (default 0.5).
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
@@ -249,9 +272,11 @@ def train_text_to_image(
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if init_from is not None and image_tokenizer is not None:
+        raise ValueError("init_from brings its own image tokenizer: give init_from or image_tokenizer, not both")
     trained_here = isinstance(image_tokenizer, ImageTokenizer)
     tokenizer_path = out / TOKENIZER_FILE if trained_here or not image_tokenizer else pathlib.Path(image_tokenizer)
-    if not trained_here and not tokenizer_path.is_file():
+    if init_from is None and not trained_here and not tokenizer_path.is_file():
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
@@ -259,9 +284,13 @@ def train_text_to_image(
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
-        tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
+        if init_from is not None:
+            init_model = load_keras_file(init_from, expected=KerasDALLE)
+            tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
+        else:
+            tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
         dataset, validation, report = _training_and_validation(
-            data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch
+            data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction
         )
         if not report.endless and report.training < SMALL_DATASET and "dropout" not in overrides:
             config["dropout"] = SMALL_DATASET_DROPOUT
@@ -269,6 +298,8 @@ def train_text_to_image(
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
         model = KerasDALLE(tokenizer, **config)
+        if init_from is not None:
+            _copy_main_weights(init_model, model, init_from)
         if jit_compile:
             tokenize = lambda captions, images: (model.text_tokenizer(captions), images)  # noqa: E731
             dataset = dataset.map(tokenize)
@@ -279,7 +310,10 @@ def train_text_to_image(
         )
         model.build_optimizers()
         if is_chief(active):
-            _write_config(out, "generator", {"preset": preset, "image_tokenizer": str(tokenizer_path), **config})
+            _write_config(out, "generator", {
+                "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
+                "two_object_fraction": two_object_fraction, **config,
+            })
         checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if is_shapes_data(data) else []
         best = []
         if validation is not None:
