@@ -1,14 +1,18 @@
 """Image tokens per second of the sampler, against the whole-loop XLA rate, this machine's matmul peak
 and the best peer.
 
-`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3]`
+`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3] [--top-k 0]`
 
 Models with random weights (speed does not depend on training), one per shape:
 - `peer`: the configuration DALLE-pytorch was measured at (generator width 256, 4 layers, 8 heads
   of 32, 64 text + 64 image tokens);
 - `small-64`, `small-256`: the `small` preset's generator with 64 image tokens (32 x 32 pictures,
   8 x 8 grid) and 256 (64 x 64 pictures, 16 x 16 grid).
-Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step).
+Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step), at
+temperature 1 and `--top-k` (default 0: no filter, a sort of all 512 logits per step, as in every
+run before session 12; 16, the shipped default, sorts only the 64 largest in `generate` and
+loop+XLA; 256, what DALLE-pytorch's default `filter_thres=0.5` keeps of 512 codes, sorts all
+of them).
 
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
 `--repeats` after a warm-up):
@@ -17,8 +21,8 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
   one call at batch 1, up to 8 for big batches), the key/value cache in variables between calls.
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
-- loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress): the bound
-  `generate` is measured against.
+- loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress), with the
+  short sort as `generate` has it: the bound `generate` is measured against.
 - export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
 - recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
@@ -67,10 +71,13 @@ def build_model(shape):
     return model
 
 
+TOP_K = 0  # set by --top-k
+
+
 def _inputs(model, batch, cfg):
     ids = model.text_tokenizer(tf.constant(["a red circle in the top left"] * batch))
     noise = tf.random.uniform((batch, model.image_length), seed=0)
-    return ids, noise, (1.0, 0, 1.0, cfg)
+    return ids, noise, (1.0, TOP_K, 1.0, cfg)
 
 
 def _best_seconds(function, repeats):
@@ -100,7 +107,7 @@ def whole_loop_rate(model, batch, cfg, jit, repeats):
     # would fold them into the graph and time a loop specialised to one setting.
     settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
     loop = tf.function(
-        lambda *args: model.sampler.generate_in_graph(*args, guidance=cfg != 1.0), jit_compile=jit
+        lambda *args: model.sampler.generate_in_graph(*args, guidance=cfg != 1.0, short_sort=jit), jit_compile=jit
     )
     return batch * model.image_length / _best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
 
@@ -150,7 +157,11 @@ def main():
     parser.add_argument("--shapes", default="peer,small-64,small-256", help=f"comma-separated, from {list(SHAPES)}")
     parser.add_argument("--batches", default="1,16")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant (the best counts)")
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="0: no filter; 16: the shipped default; 256: DALLE-pytorch's default filter")
     args = parser.parse_args()
+    global TOP_K
+    TOP_K = args.top_k
     keras.utils.set_random_seed(0)
     peak = matmul_peak()
     rows = []
@@ -162,7 +173,8 @@ def main():
                 row["flops_per_token"] = flops_per_token(model, batch, cfg)
                 rows.append(row)
                 print(row, flush=True)
-    print(f"\nimage tokens per second ({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
+    print(f"\nimage tokens per second at top-k {TOP_K} "
+          f"({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
           f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
     header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)
               + f" {'gen/loop':>8} {'gen/token':>9} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")

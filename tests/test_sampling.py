@@ -1,11 +1,14 @@
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_dalle.sampling import noise_from_seeds, sample_token
 
 
-def _draw(logits, noise, temperature=1.0, top_k=0, top_p=1.0):
-    return sample_token(tf.constant(logits, tf.float32), tf.constant(noise, tf.float32), temperature, top_k, top_p).numpy()
+def _draw(logits, noise, temperature=1.0, top_k=0, top_p=1.0, short_sort=False):
+    return sample_token(
+        tf.constant(logits, tf.float32), tf.constant(noise, tf.float32), temperature, top_k, top_p, short_sort
+    ).numpy()
 
 
 def test_inverse_cdf_follows_the_distribution():
@@ -32,3 +35,39 @@ def test_noise_rows_depend_only_on_their_seed():
     alone = noise_from_seeds([6], 16).numpy()
     np.testing.assert_array_equal(together[1], alone[0])
     assert ((together >= 0) & (together < 1)).all() and not np.array_equal(together[0], together[1])
+
+
+def _reference_draw(logits, noise, temperature, top_k, top_p):
+    """The full-sort inverse CDF in numpy, one row at a time."""
+    tokens = []
+    for row, u in zip(logits / temperature, noise):
+        order = np.argsort(-row, kind="stable")
+        probs = np.exp(row[order] - row[order].max())
+        probs /= probs.sum()
+        limit = top_k if 0 < top_k < len(row) else len(row)
+        keep = (np.arange(len(row)) < limit) & (np.cumsum(probs) - probs < top_p)
+        cdf = np.cumsum(probs * keep)
+        tokens.append(order[min(int(np.sum(cdf <= u * cdf[-1])), int(keep.sum()) - 1)])
+    return np.array(tokens)
+
+
+@pytest.mark.parametrize("short_sort", [False, True])
+def test_both_sorts_draw_the_reference_tokens(short_sort):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (2000, 512)).astype(np.float32)
+    noise = rng.uniform(size=2000).astype(np.float32)
+    # (16, 1): the shipped default; (64, 0.6): a short sort with a top-p cut; the last two sort all 512.
+    for top_k, top_p in ((16, 1.0), (64, 0.6), (1, 1.0), (100, 1.0), (0, 0.8)):
+        drawn = _draw(logits, noise, temperature=0.8, top_k=top_k, top_p=top_p, short_sort=short_sort)
+        expected = _reference_draw(logits, noise, 0.8, top_k, top_p)
+        assert np.mean(drawn != expected) <= 0.001, (top_k, top_p)  # float rounding at a boundary at most
+
+
+def test_short_sort_is_chosen_only_when_every_row_allows_it():
+    logits = tf.random.stateless_normal((2, 512), seed=(1, 2))
+    noise = tf.constant([0.3, 0.9])
+    short = tf.function(lambda k: sample_token(logits, noise, 1.0, k, 1.0, short_sort=True))
+    full = tf.function(lambda k: sample_token(logits, noise, 1.0, k, 1.0))
+    for top_k in ([16, 64], [16, 65], [0, 8], [512, 512]):
+        k = tf.constant(top_k)
+        np.testing.assert_array_equal(short(k).numpy(), full(k).numpy())
