@@ -91,10 +91,13 @@ def test_two_object_fraction_sets_the_mix_and_keeps_the_even_mix_as_it_was():
     }
     assert counts[0.0] == 0 and counts[1.0] == 400
     assert 260 <= counts[0.75] <= 340 and 160 <= counts[0.5] <= 240  # binomial, about 4 standard deviations
-    # The even mix is the default and draws the same captions as before the option existed (the
-    # hash was taken with that code), so the shipped recipe's data stays as it was.
+    # The even mix is the default and draws the same captions as before the option existed, and so
+    # do one-object datasets (both hashes were taken with that code): the shipped recipe's data and
+    # every seeded dataset stay as they were.
     captions = "\n".join(shapes.make_sample(4, i).caption for i in range(200))
     assert hashlib.sha256(captions.encode()).hexdigest()[:16] == "aa32187e9d422aa8"
+    one_object = "\n".join(shapes.make_sample(4, i, objects="1").caption for i in range(100))
+    assert hashlib.sha256(one_object.encode()).hexdigest()[:16] == "bc0c05cd531625ff"
     with pytest.raises(ValueError, match="two_object_fraction"):
         shapes.make_sample(0, 0, two_object_fraction=1.5)
 

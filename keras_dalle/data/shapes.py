@@ -162,9 +162,12 @@ def make_sample(seed, index, canvas_size=32, objects="mixed", include_held_out=F
         raise ValueError(f"two_object_fraction must be in [0, 1], got {two_object_fraction}")
     rng = np.random.default_rng([seed, index])
     pairs = _ALL_PAIRS if include_held_out else _TRAIN_PAIRS
-    # An even mix draws a coin as it always has, so seeded datasets (and the shipped recipe) stay as they were.
-    coin = rng.integers(2) == 1 if two_object_fraction == 0.5 else rng.random() < two_object_fraction
-    two = objects == "2" or (objects == "mixed" and coin)
+    if objects == "mixed":
+        # An even mix draws its coin as it always has, so seeded datasets (and the shipped recipe) stay
+        # as they were; "1" and "2" draw none.
+        two = rng.integers(2) == 1 if two_object_fraction == 0.5 else rng.random() < two_object_fraction
+    else:
+        two = objects == "2"
     placed, caption = (_two_objects if two else _one_object)(rng, canvas_size, pairs)
     return ShapeSample(render(placed, canvas_size), caption, placed)
 
