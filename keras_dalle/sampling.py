@@ -14,6 +14,7 @@ with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cac
 
 import threading
 
+import numpy as np
 import tensorflow as tf
 
 from keras_dalle.layers.masks import padding_mask
@@ -61,9 +62,15 @@ def per_row(value, dtype):
     return tf.reshape(tf.cast(value, dtype), (-1, 1))
 
 
-# With every row's top-k at most this, `sample_token(..., short_sort=True)` sorts only this many of
-# the largest logits: the tokens ranked below can never be drawn.
+# `generate` with every row's top-k at most this sorts only this many of the largest logits: the
+# tokens ranked below can never be drawn.
 SHORT_SORT = 64
+
+
+def sorts_short(top_k):
+    """Whether top-k settings (a number or one per row) allow `sample_token(..., short_sort=True)`."""
+    top_k = np.asarray(top_k)
+    return bool(np.all((top_k > 0) & (top_k <= SHORT_SORT)))
 
 
 def sample_token(logits, noise, temperature, top_k, top_p, short_sort=False):
@@ -73,40 +80,35 @@ def sample_token(logits, noise, temperature, top_k, top_p, short_sort=False):
     greedy) and top_p (in (0, 1]) are scalars or per-row [B] -> int32 [B].
 
     The filters walk the logits in descending order, and the sort of all K per step is the
-    costliest op of an XLA-compiled decoding step at batch 16. `short_sort` sorts only the
-    `SHORT_SORT` largest when every row's top-k is at most that (chosen in the graph with a
-    `tf.cond`), their probabilities normalised over all K codes so top-p cuts at the same mass:
-    the same tokens as the full sort (float rounding aside; none differed in 10,000 test draws).
-    The exports leave it off: tf2onnx converts a `tf.cond` inside the token loop into an ONNX If
-    inside a Loop that onnxruntime refuses ("Loop subgraph input 0 has unknown shape"), and
-    without XLA the sort costs little (`bench/sampling_speed.py`, export loop).
+    costliest op of an XLA-compiled decoding step at batch 16. `short_sort` (only where every
+    row's top-k is at most `SHORT_SORT`, see `sorts_short`) sorts only the `SHORT_SORT` largest,
+    their probabilities normalised over all K codes so top-p cuts at the same mass: the same
+    tokens as the full sort (float rounding aside; none differed in 10,000 test draws).
+    `generate` chooses it in Python from its settings, so each compiled loop holds one sort. The
+    exports take top-k as an input and keep the full sort: a `tf.cond` inside the token loop
+    becomes an ONNX If inside a Loop that onnxruntime refuses ("Loop subgraph input 0 has unknown
+    shape"), and without XLA the sort costs little (`bench/sampling_speed.py`, export loop).
     """
     codebook_size = logits.shape[-1]
     scaled = logits / per_row(temperature, logits.dtype)
     top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, scaled.dtype)
     limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
-
-    def draw(count, probabilities):
-        sorted_logits, sorted_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
-        probs = probabilities(sorted_logits)
-        mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
-        keep = (tf.range(count)[None, :] < limit) & (mass_before < top_p)  # rank 0 is always kept
-        cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, count)
-        below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
-        kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
-        position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
-        return tf.reduce_sum(one_hot(position, count) * sorted_ids, axis=-1)
-
-    def full_sort():
-        return draw(codebook_size, lambda sorted_logits: tf.nn.softmax(sorted_logits, axis=-1))
-
-    def short():
+    if short_sort and codebook_size > SHORT_SORT:
+        count = SHORT_SORT
         total = tf.reduce_logsumexp(scaled, axis=-1, keepdims=True)  # (B, 1): normalise over all K codes
-        return draw(SHORT_SORT, lambda sorted_logits: tf.exp(sorted_logits - total))
-
-    if not short_sort or codebook_size <= SHORT_SORT:
-        return full_sort()
-    return tf.cond(tf.reduce_all(limit <= SHORT_SORT), short, full_sort)
+        probabilities = lambda sorted_logits: tf.exp(sorted_logits - total)  # noqa: E731
+    else:
+        count = codebook_size
+        probabilities = lambda sorted_logits: tf.nn.softmax(sorted_logits, axis=-1)  # noqa: E731
+    sorted_logits, sorted_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
+    probs = probabilities(sorted_logits)
+    mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
+    keep = (tf.range(count)[None, :] < limit) & (mass_before < top_p)  # rank 0 is always kept
+    cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, count)
+    below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
+    kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
+    position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
+    return tf.reduce_sum(one_hot(position, count) * sorted_ids, axis=-1)
 
 
 def guided(logits, cfg_scale, guidance):
@@ -265,8 +267,8 @@ class TokenSampler:
             prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, short_sort
         )[1]
 
-    def _functions(self, guidance):
-        """`generate`'s compiled functions for one guidance setting: (whole, start, advance).
+    def _functions(self, guidance, short_sort):
+        """`generate`'s compiled functions for one guidance and sort setting: (whole, start, advance).
 
         `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
         The key/value cache lives in `cache` (tf.Variables) between calls, not in the returned state:
@@ -274,34 +276,36 @@ class TokenSampler:
         copied at every call. `whole` (all tokens in one call) keeps the cache inside its loop: a
         cache that leaves the loop costs about 0.1 ms per token at batch 1. `start` is the prefill
         alone, with no loop, so chunked calls compile the decoding loop once (in `advance`): each
-        compiled copy of it costs tens of MB of peak memory while XLA compiles it. All three sort
-        only the largest logits when the settings allow (`short_sort`, see `sample_token`).
+        compiled copy of it costs tens of MB of peak memory while XLA compiles it (so the sort is chosen
+        here, not with a `tf.cond` that would compile both; `short_sort` as in `sample_token`).
         """
-        if guidance not in self._compiled:
+        if (guidance, short_sort) not in self._compiled:
 
             def split(settings_and_prefix):
                 return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
             def whole(ids, *settings_and_prefix):  # all N tokens -> int32 [B, N]
                 settings, prefix = split(settings_and_prefix)
-                return self.generate_in_graph(ids, *settings, guidance, prefix, short_sort=True)
+                return self.generate_in_graph(ids, *settings, guidance, prefix, short_sort=short_sort)
 
             def start(ids, cache, *settings_and_prefix):  # token 0 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
-                *state, values = self.start(ids, *settings, guidance, prefix, short_sort=True)
+                *state, values = self.start(ids, *settings, guidance, prefix, short_sort=short_sort)
                 _store(cache, values)
                 return tuple(state)
 
             def advance(first, stop, state, cache, *settings_and_prefix):  # tokens first .. stop - 1
                 settings, prefix = split(settings_and_prefix)
                 *state, values = self.advance_until(
-                    first, stop, (*state, _read(cache)), *settings, guidance, prefix, short_sort=True
+                    first, stop, (*state, _read(cache)), *settings, guidance, prefix, short_sort=short_sort
                 )
                 _store(cache, values)
                 return tuple(state)
 
-            self._compiled[guidance] = tuple(tf.function(f, jit_compile=self.jit_compile) for f in (whole, start, advance))
-        return self._compiled[guidance]
+            self._compiled[guidance, short_sort] = tuple(
+                tf.function(f, jit_compile=self.jit_compile) for f in (whole, start, advance)
+            )
+        return self._compiled[guidance, short_sort]
 
     def chunk_tokens(self, rows):
         """Image tokens per compiled call of `generate` for `rows` batch rows (guidance rows included):
@@ -332,7 +336,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        whole, start, advance = self._functions(guidance)
+        whole, start, advance = self._functions(guidance, sorts_short(top_k))
         prefix = tuple(prefix or ())
         settings = (
             noise,
