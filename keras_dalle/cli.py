@@ -308,8 +308,6 @@ def cmd_train(args):
     tokenizer = args.tokenizer
     if args.stage != "generator" and (args.init_from or args.two_object_fraction is not None):
         raise ValueError("--init-from and --two-object-fraction apply to --stage generator only")
-    if args.init_from and args.tokenizer:
-        raise ValueError("--init-from brings its model's image tokenizer: leave out --tokenizer")
     if args.stage in ("tokenizer", "all"):
         tokenizer, _ = stages.train_image_tokenizer(args.data, args.out, **common)
         if distribute.is_chief(strategy):

@@ -262,7 +262,7 @@ class TokenSampler:
         self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, short_sort=False
     ):
         """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports' graph (`short_sort` off,
-        see `sample_token`); `generate` turns it on."""
+        see `sample_token`); `generate` turns it on where its top-k allows (`sorts_short`)."""
         return self.begin(
             prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, short_sort
         )[1]

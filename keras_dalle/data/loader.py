@@ -66,8 +66,6 @@ def load_dataset(
     if (subset is None) != (validation_split == 0) or subset not in (None, "training", "validation"):
         raise ValueError(f"give subset 'training' or 'validation' with a validation_split > 0 (got {subset!r}, {validation_split})")
     root = pathlib.Path(path)
-    if two_object_fraction is not None and not is_builtin_shapes(path):
-        raise ValueError(f"{path}: two_object_fraction applies only to the built-in {SHAPES_SOURCE!r} source")
     if is_builtin_shapes(path):
         from keras_dalle.data import shapes
 
@@ -76,6 +74,8 @@ def load_dataset(
         mix = 0.5 if two_object_fraction is None else two_object_fraction
         dataset = shapes.endless_dataset(seed, image_size, two_object_fraction=mix)
         report = LoadReport(f"built-in shapes (seed {seed}, {mix:.0%} two-object)", endless=True)
+    elif two_object_fraction is not None:
+        raise ValueError(f"{path}: two_object_fraction applies only to the built-in {SHAPES_SOURCE!r} source")
     elif root.is_dir() and _is_packed(root):
         dataset, report = _packed_dataset(root, image_size, seed, shuffle, validation_split, subset)
     else:
