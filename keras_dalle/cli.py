@@ -306,8 +306,10 @@ def cmd_train(args):
         **overrides,
     )
     tokenizer = args.tokenizer
-    if args.stage != "generator" and (args.init_from or args.two_object_fraction is not None):
-        raise ValueError("--init-from and --two-object-fraction apply to --stage generator only")
+    if args.stage != "generator" and (args.two_object_fraction is not None or args.word_attention):
+        raise ValueError("--two-object-fraction and --word-attention apply to --stage generator only")
+    if args.stage not in ("generator", "scorer") and args.init_from:
+        raise ValueError("--init-from fine-tunes one model: use it with --stage generator or --stage scorer")
     if args.stage in ("tokenizer", "all"):
         tokenizer, _ = stages.train_image_tokenizer(args.data, args.out, **common)
         if distribute.is_chief(strategy):
@@ -319,7 +321,8 @@ def cmd_train(args):
         stages.train_text_to_image(
             args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, validation_split=args.validation_split,
             early_stopping=args.early_stopping, init_from=args.init_from, two_object_fraction=args.two_object_fraction,
-            **({"dropout": args.dropout} if args.dropout is not None else {}), **common,
+            **({"dropout": args.dropout} if args.dropout is not None else {}),
+            **({"word_attention": True} if args.word_attention else {}), **common,
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
@@ -329,7 +332,8 @@ def cmd_train(args):
             raise ValueError("the scorer has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
         scorer_settings = {key: value for key, value in common.items() if key not in adversarial}
         stages.train_scorer(
-            args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping, **scorer_settings
+            args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping,
+            init_from=args.init_from, **scorer_settings,
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.SCORER_FILE}")
@@ -446,8 +450,11 @@ def build_parser():
                        help="generator, scorer: stop after PATIENCE epochs without a lower validation loss")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
+    train.add_argument("--word-attention", action="store_true",
+                       help="generator: the text encoder attends within words only (see the README's lever table)")
     train.add_argument("--init-from", default=None, metavar="MODEL",
-                       help="fine-tune: start the generator stage from this trained .keras model (and its tokenizer)")
+                       help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
+                            "tokenizer), or the scorer stage from this trained scorer")
     train.add_argument("--two-object-fraction", type=float, default=None,
                        help="built-in shapes data: share of two-object pictures (default 0.5)")
     train.add_argument("--sample-prompts", default=None,

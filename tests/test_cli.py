@@ -30,6 +30,12 @@ def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "missing.png"), "a red circle"]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "Traceback" not in err
+    # Options of one stage given to another.
+    base = ["train", "--data", "shapes", "--out", str(tmp_path / "run")]
+    assert cli.main([*base, "--stage", "all", "--init-from", str(tmp_path / "m.keras")]) == 2
+    assert "--stage generator or --stage scorer" in capsys.readouterr().err
+    assert cli.main([*base, "--stage", "scorer", "--word-attention"]) == 2
+    assert "apply to --stage generator only" in capsys.readouterr().err
 
 
 @pytest.mark.slow

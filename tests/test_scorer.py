@@ -66,6 +66,23 @@ def test_embeddings_are_unit_vectors_and_score_is_their_dot_product(trained):
     np.testing.assert_allclose(model.score(images[:4], "a red circle"), model.score(images[:4], ["a red circle"] * 4), atol=1e-6)
 
 
+def test_scorer_fine_tuning_starts_from_the_given_scorer(trained, tmp_path):
+    from keras_dalle.training import stages
+
+    source, _, images, captions = trained
+    source.save(tmp_path / "source.keras")
+    tuned, _ = stages.train_scorer("shapes", tmp_path / "run", init_from=tmp_path / "source.keras", preset="tiny",
+                                   epochs=1, steps_per_epoch=1, batch_size=8, learning_rate=1e-9, verbose=0)
+    np.testing.assert_allclose(tuned.score(images[:16], captions[:16]), source.score(images[:16], captions[:16]), atol=1e-4)
+    assert float(tuned.logit_scale) == pytest.approx(float(source.logit_scale), rel=1e-4)
+    fresh = tiny.scorer()
+    assert not np.allclose(fresh.score(images[:16], captions[:16]), source.score(images[:16], captions[:16]), atol=1e-2)
+    assert json.loads((tmp_path / "run" / "scorer_config.json").read_text())["init_from"] == str(tmp_path / "source.keras")
+    with pytest.raises(ValueError, match=r"other sizes .*embed_dim 16 \(this run: 32\)"):
+        stages.train_scorer("shapes", tmp_path / "other", init_from=tmp_path / "source.keras", preset="tiny", embed_dim=32,
+                            epochs=1, steps_per_epoch=1, batch_size=8, verbose=0)
+
+
 def test_scorer_saves_and_loads_with_identical_scores(trained, tmp_path):
     model, _, images, captions = trained
     model.save(tmp_path / "scorer.keras")

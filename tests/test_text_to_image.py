@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import tiny
 from keras_dalle import cli, sampling
 from keras_dalle.data import shapes
-from keras_dalle.layers.masks import prefix_mask, prefix_mask_row
+from keras_dalle.layers.masks import prefix_mask, prefix_mask_row, word_mask
 
 SIZE = tiny.SIZE
 
@@ -252,6 +252,29 @@ def test_discriminator_work_starts_at_adversarial_start():
     model.fit(_batch().repeat(2), epochs=1, verbose=0)
     assert int(model.optimizer.iterations) == 5 and int(model.d_optimizer.iterations) == 2
     assert not all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.discriminator.trainable_weights))
+
+
+def test_word_attention_keeps_each_words_states_to_itself(trained, tmp_path):
+    ids = tf.constant([[70, 34, 80, 81, 34, 90, 0, 0]])  # three words: [70] [34 80 81] [34 90], then pad
+    np.testing.assert_array_equal(word_mask(ids).numpy()[0, :6, :6], [
+        [1, 0, 0, 0, 0, 0], [0, 1, 1, 1, 0, 0], [0, 1, 1, 1, 0, 0], [0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1],
+        [0, 0, 0, 0, 1, 1],
+    ])
+    assert not word_mask(ids).numpy()[0, :, 6:].any()  # pad keys are never seen
+    model = _model(word_attention=True)
+    encode = lambda prompt: model.text_encoder(model.text_tokenizer(tf.constant([prompt]))).numpy()[0]  # noqa: E731
+    triangle, circle = encode("a red triangle"), encode("a red circle")
+    # "a red" has the same states before any shape word; the shape word's own states differ.
+    np.testing.assert_allclose(triangle[:5], circle[:5], atol=1e-6)
+    assert not np.allclose(triangle[5:12], circle[5:12])
+    # Without it, every byte sees the whole caption.
+    model, _ = trained
+    encode = lambda prompt: model.text_encoder(model.text_tokenizer(tf.constant([prompt]))).numpy()[0]  # noqa: E731
+    assert not np.allclose(encode("a red triangle")[:5], encode("a red circle")[:5], atol=1e-6)
+    # The option is saved with the model.
+    word_model = _model(word_attention=True)
+    word_model.save(tmp_path / "word.keras")
+    assert keras.saving.load_model(tmp_path / "word.keras").text_encoder.word_attention
 
 
 def test_grid_positions_mark_rows_and_columns():

@@ -1,13 +1,25 @@
-"""Attention masks of the text-to-image sequence: text padding and the fused prefix mask."""
+"""Attention masks of the text-to-image sequence: text padding, words, and the fused prefix mask."""
 
 from keras import ops
 
-from keras_dalle.text.byte_tokenizer import PAD_ID
+from keras_dalle.text.byte_tokenizer import BYTE_OFFSET, PAD_ID
+
+SPACE_ID = ord(" ") + BYTE_OFFSET
 
 
 def padding_mask(token_ids):
     """bool [B, L]: True at real (non-pad) text positions."""
     return ops.not_equal(token_ids, PAD_ID)
+
+
+def word_mask(token_ids):
+    """bool [B, L, L]: True where query and key are bytes of one word and the key is not pad.
+
+    A space starts the word after it; the tokenizer has collapsed runs of whitespace to one space.
+    """
+    word_ids = ops.cumsum(ops.cast(ops.equal(token_ids, SPACE_ID), "int32"), axis=1)  # (B, L)
+    same_word = ops.equal(word_ids[:, :, None], word_ids[:, None, :])  # (B, L, L)
+    return same_word & padding_mask(token_ids)[:, None, :]
 
 
 def prefix_mask(text_mask, image_length):

@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
-from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row
+from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row, word_mask
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -27,11 +27,15 @@ class TextEncoder(keras.layers.Layer):
         max_length: text positions L.
         width, num_layers, num_heads: the Transformer.
         dropout: dropout rate.
+        word_attention: bytes attend only to the bytes of their own word, so a word's states
+            depend on the word and its position alone: a new pairing of known words ("a purple
+            triangle" when training showed purple and triangles only apart) gives known states,
+            and the generator does the binding. False: every byte sees the whole caption.
 
     Call: int ids [B, L] -> states float [B, L, width].
     """
 
-    def __init__(self, vocab_size, max_length, width, num_layers, num_heads, dropout=0.0, **kwargs):
+    def __init__(self, vocab_size, max_length, width, num_layers, num_heads, dropout=0.0, word_attention=False, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.max_length = max_length
@@ -39,14 +43,17 @@ class TextEncoder(keras.layers.Layer):
         self.num_layers = num_layers
         self.num_heads = num_heads
         self.dropout = dropout
+        self.word_attention = word_attention
         self.token_embedding = keras.layers.Embedding(vocab_size, width, name="token_embedding")
         self.positions = PositionEmbedding(max_length, name="positions")
         self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
 
     def call(self, token_ids, training=None):
-        keys = padding_mask(token_ids)  # (B, L)
-        mask = keys[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
+        if self.word_attention:
+            mask = word_mask(token_ids)  # (B, L, L)
+        else:
+            mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
         x = self.positions(self.token_embedding(token_ids))  # (B, L, D)
         for block in self.blocks:
             x = block(x, attention_mask=mask, training=training)
@@ -61,6 +68,7 @@ class TextEncoder(keras.layers.Layer):
             "num_layers": self.num_layers,
             "num_heads": self.num_heads,
             "dropout": self.dropout,
+            "word_attention": self.word_attention,
         }
 
 

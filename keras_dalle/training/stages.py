@@ -178,16 +178,22 @@ def _training_and_validation(data, image_size, batch_size, seed, validation_spli
 
 
 def _copy_main_weights(source, model, source_path):
-    """Copies `source`'s text encoder and generator into `model` (both `KerasDALLE`s of the same sizes)."""
+    """Copies `source`'s trained weights (`main_weights`: for a `KerasDALLE` its text encoder and
+    generator) into `model`, a new model of the same class and sizes."""
     for built in (source, model):
         if not built.built:
             built.build()
     shapes_of = lambda m: [tuple(w.shape) for w in m.main_weights]  # noqa: E731
     if shapes_of(source) != shapes_of(model):
+        theirs, ours = source.get_config(), model.get_config()
+        differ = ", ".join(
+            f"{key} {theirs[key]} (this run: {ours[key]})"
+            for key in sorted(theirs.keys() & ours.keys())
+            if isinstance(theirs[key], (int, list)) and theirs[key] != ours[key]
+        )
         raise ValueError(
-            f"{source_path}: its text encoder and generator have other sizes than this run's preset and overrides "
-            f"(width {source.width}, {source.generator_layers} generator layers, text width {source.text_width}, "
-            f"{source.text_layers} text layers): choose the preset it was trained with"
+            f"{source_path}: its weights have other sizes than this run's preset and overrides ({differ}): "
+            "choose the preset it was trained with"
         )
     for target, weight in zip(model.main_weights, source.main_weights):
         target.assign(weight)
@@ -330,9 +336,12 @@ def train_text_to_image(
 def train_scorer(
     data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
     time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
-    validation_split=None, early_stopping=None, **overrides,
+    validation_split=None, early_stopping=None, init_from=None, **overrides,
 ):
     """Trains a `ContrastiveScorer` on `data` into `out/scorer.keras`.
+
+    `init_from` (a trained scorer's `.keras` file) fine-tunes: the run starts from its weights, learned
+    temperature included, with a fresh optimizer; the preset and overrides must describe the same sizes.
 
     Shapes data (the built-in source or a shapes folder) adds one hard negative per caption
     (`shapes.with_hard_negatives`). `validation_split` and `early_stopping` as in
@@ -354,6 +363,8 @@ def train_scorer(
             dataset = shapes.with_hard_negatives(dataset, seed)
             validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
         model = ContrastiveScorer(**config)
+        if init_from is not None:
+            _copy_main_weights(load_keras_file(init_from, expected=ContrastiveScorer), model, init_from)
         if jit_compile:  # XLA takes no strings: tokenize in the input pipeline
             def tokenize(captions, images):
                 if isinstance(captions, tuple):
@@ -365,7 +376,7 @@ def train_scorer(
         model.compile(optimizer=_transformer_optimizer(learning_rate, total_steps), jit_compile=jit_compile)
         model.build_optimizers()
         if is_chief(active):
-            _write_config(out, "scorer", {"preset": preset, **config})
+            _write_config(out, "scorer", {"preset": preset, "init_from": init_from and str(init_from), **config})
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
