@@ -93,15 +93,13 @@ def sample_token(logits, noise, temperature, top_k, top_p, short_sort=False):
     scaled = logits / per_row(temperature, logits.dtype)
     top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, scaled.dtype)
     limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
-    if short_sort and codebook_size > SHORT_SORT:
-        count = SHORT_SORT
-        total = tf.reduce_logsumexp(scaled, axis=-1, keepdims=True)  # (B, 1): normalise over all K codes
-        probabilities = lambda sorted_logits: tf.exp(sorted_logits - total)  # noqa: E731
-    else:
-        count = codebook_size
-        probabilities = lambda sorted_logits: tf.nn.softmax(sorted_logits, axis=-1)  # noqa: E731
+    short = short_sort and codebook_size > SHORT_SORT
+    count = SHORT_SORT if short else codebook_size
     sorted_logits, sorted_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
-    probs = probabilities(sorted_logits)
+    if short:  # normalised over all K codes, so top-p cuts at the full sort's mass
+        probs = tf.exp(sorted_logits - tf.reduce_logsumexp(scaled, axis=-1, keepdims=True))
+    else:
+        probs = tf.nn.softmax(sorted_logits, axis=-1)
     mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
     keep = (tf.range(count)[None, :] < limit) & (mass_before < top_p)  # rank 0 is always kept
     cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, count)

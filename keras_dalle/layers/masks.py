@@ -2,9 +2,7 @@
 
 from keras import ops
 
-from keras_dalle.text.byte_tokenizer import BYTE_OFFSET, PAD_ID
-
-SPACE_ID = ord(" ") + BYTE_OFFSET
+from keras_dalle.text.byte_tokenizer import PAD_ID, SPACE_ID
 
 
 def padding_mask(token_ids):

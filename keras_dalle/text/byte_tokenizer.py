@@ -27,6 +27,7 @@ PAD_ID = 0
 NULL_ID = 1
 BYTE_OFFSET = 2
 VOCAB_SIZE = 256 + BYTE_OFFSET
+SPACE_ID = ord(" ") + BYTE_OFFSET  # after normalisation the only whitespace, one between words
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
