@@ -306,8 +306,15 @@ def cmd_train(args):
         **overrides,
     )
     tokenizer = args.tokenizer
-    if args.stage != "generator" and (args.two_object_fraction is not None or args.word_attention):
-        raise ValueError("--two-object-fraction and --word-attention apply to --stage generator only")
+    text_encoder_options = {
+        key: value for key, value in
+        [("word_attention", args.word_attention), ("sentence_layers", args.sentence_layers), ("word_positions", args.word_positions)]
+        if value
+    }
+    if args.stage != "generator" and (args.two_object_fraction is not None or text_encoder_options):
+        raise ValueError(
+            "--two-object-fraction, --word-attention, --sentence-layers and --word-positions apply to --stage generator only"
+        )
     if args.stage not in ("generator", "scorer") and args.init_from:
         raise ValueError("--init-from fine-tunes one model: use it with --stage generator or --stage scorer")
     if args.stage in ("tokenizer", "all"):
@@ -322,7 +329,7 @@ def cmd_train(args):
             args.data, args.out, image_tokenizer=tokenizer, sample_prompts=prompts, validation_split=args.validation_split,
             early_stopping=args.early_stopping, init_from=args.init_from, two_object_fraction=args.two_object_fraction,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
-            **({"word_attention": True} if args.word_attention else {}), **common,
+            **text_encoder_options, **common,
         )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.MODEL_FILE}")
@@ -452,6 +459,10 @@ def build_parser():
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
     train.add_argument("--word-attention", action="store_true",
                        help="generator: the text encoder attends within words only (see the README's lever table)")
+    train.add_argument("--sentence-layers", type=_positive_int, default=None, metavar="N",
+                       help="generator, with --word-attention: the text encoder's top N layers attend over the whole caption")
+    train.add_argument("--word-positions", action="store_true",
+                       help="generator: add an embedding of each text byte's word index to the text encoder's input")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
                             "tokenizer), or the scorer stage from this trained scorer")

@@ -36,6 +36,8 @@ def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
     assert "--stage generator or --stage scorer" in capsys.readouterr().err
     assert cli.main([*base, "--stage", "scorer", "--word-attention"]) == 2
     assert "apply to --stage generator only" in capsys.readouterr().err
+    assert cli.main([*base, "--stage", "tokenizer", "--word-positions"]) == 2
+    assert "apply to --stage generator only" in capsys.readouterr().err
 
 
 @pytest.mark.slow

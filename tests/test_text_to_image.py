@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import tiny
 from keras_dalle import cli, sampling
 from keras_dalle.data import shapes
-from keras_dalle.layers.masks import prefix_mask, prefix_mask_row, word_mask
+from keras_dalle.layers.masks import prefix_mask, prefix_mask_row, word_indices, word_mask
 
 SIZE = tiny.SIZE
 
@@ -275,6 +275,30 @@ def test_word_attention_keeps_each_words_states_to_itself(trained, tmp_path):
     word_model = _model(word_attention=True)
     word_model.save(tmp_path / "word.keras")
     assert keras.saving.load_model(tmp_path / "word.keras").text_encoder.word_attention
+
+
+def test_sentence_layers_and_word_positions_on_top_of_word_attention(tmp_path):
+    np.testing.assert_array_equal(word_indices(tf.constant([[70, 34, 80, 81, 34, 90, 0]])).numpy(), [[0, 1, 1, 1, 2, 2, 2]])
+    encode = lambda model, prompt: model.text_encoder(model.text_tokenizer(tf.constant([prompt]))).numpy()[0]  # noqa: E731
+    # A top block over the whole caption: "a red" now depends on the shape word after it.
+    binding = _model(word_attention=True, text_layers=2, sentence_layers=1)
+    assert not np.allclose(encode(binding, "a red triangle")[:5], encode(binding, "a red circle")[:5], atol=1e-6)
+    # Word positions: the word " d" at bytes 3-4 is the third word in "a c d" and the second in "ab d".
+    # Within-word attention alone gives it the same states in both; its word index tells them apart.
+    ids = tf.constant([[70, 34, 80, 34, 90] + [0] * 19, [70, 71, 80, 34, 90] + [0] * 19])  # (2, L = 24)
+    plain = _model(word_attention=True).text_encoder(ids).numpy()
+    np.testing.assert_allclose(plain[0, 3:5], plain[1, 3:5], atol=1e-6)
+    indexed = _model(word_attention=True, word_positions=True)
+    states = indexed.text_encoder(ids).numpy()
+    assert not np.allclose(states[0, 3:5], states[1, 3:5], atol=1e-6)
+    # Both options are saved with the model.
+    binding.save(tmp_path / "binding.keras")
+    loaded = keras.saving.load_model(tmp_path / "binding.keras").text_encoder
+    assert (loaded.word_attention, loaded.sentence_layers, loaded.word_positions) == (True, 1, False)
+    with pytest.raises(ValueError, match="needs word_attention"):
+        _model(text_layers=2, sentence_layers=1)
+    with pytest.raises(ValueError, match=r"sentence_layers must be in \[0, 1\)"):
+        _model(word_attention=True, sentence_layers=1)
 
 
 def test_grid_positions_mark_rows_and_columns():

@@ -10,12 +10,17 @@ def padding_mask(token_ids):
     return ops.not_equal(token_ids, PAD_ID)
 
 
-def word_mask(token_ids):
-    """bool [B, L, L]: True where query and key are bytes of one word and the key is not pad.
+def word_indices(token_ids):
+    """int32 [B, L]: the index of the word each byte belongs to (0 for the first word).
 
     A space starts the word after it; the tokenizer has collapsed runs of whitespace to one space.
     """
-    word_ids = ops.cumsum(ops.cast(ops.equal(token_ids, SPACE_ID), "int32"), axis=1)  # (B, L)
+    return ops.cumsum(ops.cast(ops.equal(token_ids, SPACE_ID), "int32"), axis=1)
+
+
+def word_mask(token_ids):
+    """bool [B, L, L]: True where query and key are bytes of one word (`word_indices`) and the key is not pad."""
+    word_ids = word_indices(token_ids)  # (B, L)
     same_word = ops.equal(word_ids[:, :, None], word_ids[:, None, :])  # (B, L, L)
     return same_word & padding_mask(token_ids)[:, None, :]
 

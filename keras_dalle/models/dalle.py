@@ -48,7 +48,7 @@ class KerasDALLE(AdversarialModel):
         text_width, text_layers, text_heads: the text encoder.
         width, generator_layers, generator_heads: the generator.
         dropout: dropout in both Transformers.
-        word_attention: the text encoder attends within words only (see `TextEncoder`).
+        word_attention, sentence_layers, word_positions: how the text encoder sees words (see `TextEncoder`).
         image_grid_positions: row and column embeddings for image tokens in the generator.
         caption_dropout: probability of training on the null caption.
         adversarial_weight: lambda of the adversarial term; 0 trains without a discriminator.
@@ -81,6 +81,8 @@ class KerasDALLE(AdversarialModel):
         image_grid_positions=False,
         dropout=0.0,
         word_attention=False,
+        sentence_layers=0,
+        word_positions=False,
         caption_dropout=0.1,
         adversarial_weight=0.05,
         gumbel_temperature=1.0,
@@ -114,6 +116,8 @@ class KerasDALLE(AdversarialModel):
         self.generator_heads = generator_heads
         self.dropout = dropout
         self.word_attention = word_attention
+        self.sentence_layers = sentence_layers
+        self.word_positions = word_positions
         self.image_grid_positions = image_grid_positions
         self.caption_dropout = caption_dropout
         self.adversarial_weight = adversarial_weight
@@ -132,7 +136,8 @@ class KerasDALLE(AdversarialModel):
         self.codebook_size = image_tokenizer.codebook_size
         self.text_tokenizer = ByteTokenizer(text_length, name="text_tokenizer")
         self.text_encoder = TextEncoder(
-            VOCAB_SIZE, text_length, text_width, text_layers, text_heads, dropout, word_attention, name="text_encoder"
+            VOCAB_SIZE, text_length, text_width, text_layers, text_heads, dropout, word_attention, sentence_layers,
+            word_positions, name="text_encoder",
         )
         self.generator = Generator(
             self.codebook_size, text_length, self.image_length, width, generator_layers, generator_heads, dropout,
@@ -396,6 +401,8 @@ class KerasDALLE(AdversarialModel):
             "generator_heads": self.generator_heads,
             "dropout": self.dropout,
             "word_attention": self.word_attention,
+            "sentence_layers": self.sentence_layers,
+            "word_positions": self.word_positions,
             "image_grid_positions": self.image_grid_positions,
             "caption_dropout": self.caption_dropout,
             "adversarial_weight": self.adversarial_weight,

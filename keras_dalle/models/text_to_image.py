@@ -13,7 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
-from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row, word_mask
+from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row, word_indices, word_mask
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -31,12 +31,24 @@ class TextEncoder(keras.layers.Layer):
             depend on the word and its position alone: a new pairing of known words ("a purple
             triangle" when training showed purple and triangles only apart) gives known states,
             and the generator does the binding. False: every byte sees the whole caption.
+        sentence_layers: with `word_attention`, the top this-many blocks attend over the whole
+            caption again, so words can bind ("blue" to the "square" after it) on top of word
+            states that the blocks below kept to themselves. 0: every block stays within words.
+        word_positions: also add a learned embedding of each byte's word index (`word_indices`),
+            so "the word after the color word" is one fixed offset whatever the words' lengths.
 
     Call: int ids [B, L] -> states float [B, L, width].
     """
 
-    def __init__(self, vocab_size, max_length, width, num_layers, num_heads, dropout=0.0, word_attention=False, **kwargs):
+    def __init__(
+        self, vocab_size, max_length, width, num_layers, num_heads, dropout=0.0, word_attention=False,
+        sentence_layers=0, word_positions=False, **kwargs,
+    ):
         super().__init__(**kwargs)
+        if sentence_layers and not word_attention:
+            raise ValueError("sentence_layers needs word_attention: without it every block already sees the whole caption")
+        if not 0 <= sentence_layers < num_layers:
+            raise ValueError(f"sentence_layers must be in [0, {num_layers}) (the text encoder's layers), got {sentence_layers}")
         self.vocab_size = vocab_size
         self.max_length = max_length
         self.width = width
@@ -44,18 +56,23 @@ class TextEncoder(keras.layers.Layer):
         self.num_heads = num_heads
         self.dropout = dropout
         self.word_attention = word_attention
+        self.sentence_layers = sentence_layers
+        self.word_positions = word_positions
         self.token_embedding = keras.layers.Embedding(vocab_size, width, name="token_embedding")
         self.positions = PositionEmbedding(max_length, name="positions")
+        # Word indices run 0 .. L - 1 (there are fewer spaces than bytes).
+        self.word_embedding = keras.layers.Embedding(max_length, width, name="word_embedding") if word_positions else None
         self.blocks = [TransformerBlock(num_heads, dropout=dropout, name=f"block_{i}") for i in range(num_layers)]
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
 
     def call(self, token_ids, training=None):
-        if self.word_attention:
-            mask = word_mask(token_ids)  # (B, L, L)
-        else:
-            mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
+        sentence_mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
+        word_blocks = len(self.blocks) - self.sentence_layers if self.word_attention else 0
+        masks = [word_mask(token_ids)] * word_blocks + [sentence_mask] * (len(self.blocks) - word_blocks)  # (B, L, L) each
         x = self.positions(self.token_embedding(token_ids))  # (B, L, D)
-        for block in self.blocks:
+        if self.word_positions:
+            x = x + self.word_embedding(word_indices(token_ids))
+        for block, mask in zip(self.blocks, masks):
             x = block(x, attention_mask=mask, training=training)
         return self.norm(x)
 
@@ -69,6 +86,8 @@ class TextEncoder(keras.layers.Layer):
             "num_heads": self.num_heads,
             "dropout": self.dropout,
             "word_attention": self.word_attention,
+            "sentence_layers": self.sentence_layers,
+            "word_positions": self.word_positions,
         }
 
 
