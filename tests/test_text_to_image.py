@@ -283,7 +283,7 @@ def test_sentence_layers_and_word_positions_on_top_of_word_attention(tmp_path):
     # A top block over the whole caption: "a red" now depends on the shape word after it.
     binding = _model(word_attention=True, text_layers=2, sentence_layers=1)
     assert not np.allclose(encode(binding, "a red triangle")[:5], encode(binding, "a red circle")[:5], atol=1e-6)
-    # Word positions: the word " d" at bytes 3-4 is the third word in "a c d" and the second in "ab d".
+    # Word positions: the word " X" at bytes 3-4 is the third word in "D N X" and the second in "DEN X".
     # Within-word attention alone gives it the same states in both; its word index tells them apart.
     ids = tf.constant([[70, 34, 80, 34, 90] + [0] * 19, [70, 71, 80, 34, 90] + [0] * 19])  # (2, L = 24)
     plain = _model(word_attention=True).text_encoder(ids).numpy()

@@ -66,9 +66,13 @@ class TextEncoder(keras.layers.Layer):
         self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
 
     def call(self, token_ids, training=None):
-        sentence_mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")  # (B, L, L)
         word_blocks = len(self.blocks) - self.sentence_layers if self.word_attention else 0
-        masks = [word_mask(token_ids)] * word_blocks + [sentence_mask] * (len(self.blocks) - word_blocks)  # (B, L, L) each
+        masks = []  # one (B, L, L) mask per block, each kind built only if a block uses it
+        if word_blocks:
+            masks += [word_mask(token_ids)] * word_blocks
+        if word_blocks < len(self.blocks):
+            sentence_mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")
+            masks += [sentence_mask] * (len(self.blocks) - word_blocks)
         x = self.positions(self.token_embedding(token_ids))  # (B, L, D)
         if self.word_positions:
             x = x + self.word_embedding(word_indices(token_ids))
