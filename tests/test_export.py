@@ -201,6 +201,11 @@ def test_quantized_tflite_is_builtin_only_and_runs(model, quantize):
     if quantize == "int8":
         scales = _dense_weight_scale_counts(content)
         assert scales and set(scales) == {1}, "int8 dense weights should have one scale each (smaller file)"
+        # The image-token table is a FULLY_CONNECTED weight (scale from the weights, one copy), not
+        # a GATHER input (scale from each signature's calibration: one copy per calibrated range).
+        table_shape = (model.codebook_size + 1, model.generator.width)
+        consumers, copies = _int8_table_uses(content, {table_shape, table_shape[::-1]})
+        assert consumers == {("FULLY_CONNECTED", 1)} and copies == 1, (consumers, copies)
 
 
 def test_custom_ops_finds_the_flex_ops_that_android_cannot_run():
@@ -228,6 +233,26 @@ def _dense_weight_scale_counts(content):
                 if weights.Type() == schema.TensorType.INT8:
                     counts.append(weights.Quantization().ScaleLength())
     return counts
+
+
+def _int8_table_uses(content, shapes):
+    """For the int8 constant tensors of the given shapes in a .tflite flatbuffer (any subgraph): the
+    set of (op name, input index) that read them, and how many distinct buffers they hold."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(content, 0)
+    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
+             for i in range(model.OperatorCodesLength())]
+    consumers, buffers = set(), set()
+    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
+        for op in (graph.Operators(i) for i in range(graph.OperatorsLength())):
+            for position, index in enumerate(op.InputsAsNumpy()):
+                tensor = graph.Tensors(index) if index >= 0 else None
+                if tensor and tensor.Type() == schema.TensorType.INT8 and tuple(tensor.ShapeAsNumpy()) in shapes:
+                    consumers.add((op_names[codes[op.OpcodeIndex()]], position))
+                    buffers.add(model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes())
+    return consumers, len(buffers)
 
 
 def test_onnx_matches_keras(model, greedy_tokens):

@@ -84,3 +84,23 @@ def test_int8_cached_attention_tracks_float(steps):
         result = run(**state)
         assert _relative_rms(result["cache"], expected["cache"].numpy()) < 0.05
         assert _relative_rms(result["output"], expected["output"].numpy()) < 0.1
+
+
+def test_one_hot_embedding_equals_the_gather_it_replaces():
+    """Same outputs and gradients as `keras.layers.Embedding` with the same table, and it saves as itself."""
+    from keras_dalle.layers.embedding import OneHotEmbedding
+
+    lookup, gather = OneHotEmbedding(9, 4), keras.layers.Embedding(9, 4)
+    ids = np.array([[0, 8, 3], [3, 3, 1]])
+    lookup.build(ids.shape), gather.build(ids.shape)
+    gather.embeddings.assign(lookup.embeddings)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(lookup(ids)), keras.ops.convert_to_numpy(gather(ids)))
+    weights = tf.constant(np.random.default_rng(0).normal(size=(2, 3, 4)), tf.float32)
+    gradients = []
+    for layer in (lookup, gather):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(ids) * weights)
+        gradients.append(tf.convert_to_tensor(tape.gradient(loss, layer.embeddings)).numpy())
+    np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-6)
+    restored = keras.layers.deserialize(keras.layers.serialize(lookup))
+    assert type(restored) is OneHotEmbedding and restored.get_config() == lookup.get_config()

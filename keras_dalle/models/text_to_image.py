@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
+from keras_dalle.layers.embedding import OneHotEmbedding
 from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row, word_indices, word_mask
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
@@ -132,7 +133,7 @@ class Generator(keras.layers.Layer):
         self.dropout = dropout
         self.begin_token = codebook_size
         self.text_projection = keras.layers.Dense(width, name="text_projection")
-        self.image_embedding = keras.layers.Embedding(codebook_size + 1, width, name="image_embedding")
+        self.image_embedding = OneHotEmbedding(codebook_size + 1, width, name="image_embedding")  # int8 exports store it once
         self.positions = PositionEmbedding(text_length + image_length, name="positions")
         self.grid_positions = GridPositionEmbedding(grid_side, grid_side, name="grid_positions") if image_grid_positions else None
         self.modality = keras.layers.Embedding(2, width, name="modality")
