@@ -9,8 +9,9 @@ Models with random weights (speed does not depend on training), one per shape:
 - `small-64`, `small-256`: the `small` preset's generator with 64 image tokens (32 x 32 pictures,
   8 x 8 grid) and 256 (64 x 64 pictures, 16 x 16 grid).
 Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step), at
-temperature 1 and `--top-k` (default 0: no filter, a sort of all 512 logits per step, as in every
-run before session 12; 16, the shipped default, sorts only the 64 largest in `generate` and
+temperature 1, top-p 1 and `--top-k` (default 0: no filter, drawn in code order without a sort
+in `generate` and loop+XLA since session 15; every run before sorted all 512 logits per step, as
+the export loop still does; 16, the shipped default, sorts only the 64 largest in `generate` and
 loop+XLA; 256, what DALLE-pytorch's default `filter_thres=0.5` keeps of 512 codes, sorts all
 of them).
 
@@ -22,7 +23,7 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
 - loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress), with the
-  short sort as `generate` has it: the bound `generate` is measured against.
+  sort `generate` picks (`sampling.sort_for`): the bound `generate` is measured against.
 - export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
 - recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
@@ -43,7 +44,7 @@ from bench.train_throughput import count_flops, matmul_peak
 from keras_dalle import presets
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
-from keras_dalle.sampling import SETTING_DTYPES, sorts_short
+from keras_dalle.sampling import SETTING_DTYPES, sort_for
 
 CFG = 3.0
 # DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
@@ -108,7 +109,7 @@ def whole_loop_rate(model, batch, cfg, jit, repeats):
     settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
     loop = tf.function(
         lambda *args: model.sampler.generate_in_graph(
-            *args, guidance=cfg != 1.0, short_sort=jit and sorts_short(TOP_K)
+            *args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0) if jit else "full"
         ), jit_compile=jit
     )
     return batch * model.image_length / _best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)

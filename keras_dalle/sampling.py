@@ -65,35 +65,61 @@ def per_row(value, dtype):
 # `generate` with every row's top-k at most this sorts only this many of the largest logits: the
 # tokens ranked below can never be drawn.
 SHORT_SORT = 64
+SORTS = ("full", "short", "none")
 
 
-def sorts_short(top_k):
-    """Whether top-k settings (a number or one per row) allow `sample_token(..., short_sort=True)`."""
-    top_k = np.asarray(top_k)
-    return bool(np.all((top_k > 0) & (top_k <= SHORT_SORT)))
+def unfiltered(top_k, top_p):
+    """Rows with no filter (top-k 0 and top-p 1): `sample_token` draws them in code order, no sort."""
+    return (top_k == 0) & (top_p >= 1.0)
 
 
-def sample_token(logits, noise, temperature, top_k, top_p, short_sort=False):
+def sort_for(top_k, top_p):
+    """The cheapest `sample_token` sort that top-k and top-p settings (numbers or one per row) allow:
+    "none" where every row is unfiltered, "short" where every row's top-k is in 1..`SHORT_SORT`,
+    else "full". All three draw the same tokens for the same settings and noise."""
+    top_k, top_p = np.asarray(top_k), np.asarray(top_p)
+    if np.all(unfiltered(top_k, top_p)):
+        return "none"
+    return "short" if np.all((top_k > 0) & (top_k <= SHORT_SORT)) else "full"
+
+
+def _draw_in_code_order(probs, noise):
+    """Inverse CDF over probs [B, K] in code order (no sort): -> int32 [B]."""
+    cdf = tf.cumsum(probs, axis=-1)
+    below = tf.reduce_sum(tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32), axis=-1)
+    return tf.minimum(below, probs.shape[-1] - 1)
+
+
+def sample_token(logits, noise, temperature, top_k, top_p, sort="full"):
     """Draws one token per row by inverse-CDF over the temperature-scaled, top-k and top-p filtered logits.
 
     logits float [B, K], noise float [B] in [0, 1); temperature (> 0), top_k (0 = all, 1 =
     greedy) and top_p (in (0, 1]) are scalars or per-row [B] -> int32 [B].
 
-    The filters walk the logits in descending order, and the sort of all K per step is the
-    costliest op of an XLA-compiled decoding step at batch 16. `short_sort` (only where every
-    row's top-k is at most `SHORT_SORT`, see `sorts_short`) sorts only the `SHORT_SORT` largest,
-    their probabilities normalised over all K codes so top-p cuts at the same mass: the same
-    tokens as the full sort (float rounding aside; none differed in 10,000 test draws).
-    `generate` chooses it in Python from its settings, so each compiled loop holds one sort. The
-    exports take top-k as an input and keep the full sort: a `tf.cond` inside the token loop
-    becomes an ONNX If inside a Loop that onnxruntime refuses ("Loop subgraph input 0 has unknown
-    shape"), and without XLA the sort costs little (`bench/sampling_speed.py`, export loop).
+    Filtered rows walk the logits in descending order; unfiltered rows (`unfiltered`: top-k 0 and
+    top-p 1) walk them in code order, which needs no sort and draws from the same distribution.
+    The sort of all K per step is the costliest op of an XLA-compiled decoding step at batch 16,
+    so `generate` compiles only the sort its settings need (`sort_for`, chosen in Python, so each
+    compiled loop holds one):
+    - "full": sorts all K; unfiltered rows take the code-order draw (a per-row `where`). The
+      exports' graph: it takes top-k and top-p as inputs, and a `tf.cond` inside the token loop
+      becomes an ONNX If inside a Loop that onnxruntime refuses ("Loop subgraph input 0 has
+      unknown shape");
+    - "short" (every row's top-k in 1..`SHORT_SORT`): sorts only the `SHORT_SORT` largest, their
+      probabilities normalised over all K codes so top-p cuts at the same mass;
+    - "none" (every row unfiltered): the code-order draw alone.
+    The three give the same tokens for the same settings (float rounding aside; none differed in
+    10,000 test draws), so one seed draws one picture in Python and in every export.
     """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
     codebook_size = logits.shape[-1]
     scaled = logits / per_row(temperature, logits.dtype)
+    if sort == "none":
+        return _draw_in_code_order(tf.nn.softmax(scaled, axis=-1), noise)
     top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, scaled.dtype)
     limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
-    short = short_sort and codebook_size > SHORT_SORT
+    short = sort == "short" and codebook_size > SHORT_SORT
     count = SHORT_SORT if short else codebook_size
     sorted_logits, sorted_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
     if short:  # normalised over all K codes, so top-p cuts at the full sort's mass
@@ -106,7 +132,11 @@ def sample_token(logits, noise, temperature, top_k, top_p, short_sort=False):
     below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
     kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
     position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
-    return tf.reduce_sum(one_hot(position, count) * sorted_ids, axis=-1)
+    token = tf.reduce_sum(one_hot(position, count) * sorted_ids, axis=-1)
+    if sort == "full":
+        in_code_order = _draw_in_code_order(tf.nn.softmax(scaled, axis=-1), noise)
+        token = tf.where(tf.reshape(unfiltered(top_k, top_p), (-1,)), in_code_order, token)  # (B,)
+    return token
 
 
 def guided(logits, cfg_scale, guidance):
@@ -203,29 +233,29 @@ class TokenSampler:
         ids = self._with_null_captions(prompt_ids, guidance)
         return self.text_encoder(ids), padding_mask(ids)
 
-    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, short_sort=False):
-        """Prefill and first token: -> state (token, tokens, text_mask, cache). `short_sort` as in `sample_token`."""
+    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+        """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`."""
         text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
         logits, cache = self.generator.prefill(text_states, text_mask)
-        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, short_sort)
+        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
         token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
         return token, tokens, text_mask, cache
 
-    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, short_sort=False):
+    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """Feeds token `step - 1` and draws token `step` (1..N-1): state -> state."""
         token, tokens, text_mask, cache = state
         feed = tf.concat([token, token], axis=0) if guidance else token
         logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
         token = sample_token(
-            guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p, short_sort
+            guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p, sort
         )
         token = kept_or_drawn(token, step, prefix)
         tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
         return token, tokens, text_mask, cache
 
     def advance_until(
-        self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, short_sort=False
+        self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"
     ):
         """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
 
@@ -238,7 +268,7 @@ class TokenSampler:
         def body(step, token, tokens, text_mask, cache, *settings):
             sampling, carried_prefix = settings[:5], tuple(settings[5:]) or None
             token, tokens, text_mask, cache = self.advance(
-                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix, short_sort=short_sort
+                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix, sort=sort
             )
             return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
 
@@ -250,22 +280,22 @@ class TokenSampler:
         )
         return tuple(loop[1:5])
 
-    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, short_sort=False):
+    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
         settings = (noise, temperature, top_k, top_p, cfg_scale)
-        state = self.start(prompt_ids, *settings, guidance, prefix=prefix, short_sort=short_sort)
-        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix, short_sort=short_sort)
+        state = self.start(prompt_ids, *settings, guidance, prefix=prefix, sort=sort)
+        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix, sort=sort)
 
     def generate_in_graph(
-        self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, short_sort=False
+        self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, sort="full"
     ):
-        """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports' graph (`short_sort` off,
-        see `sample_token`); `generate` turns it on where its top-k allows (`sorts_short`)."""
+        """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports' graph (the full sort,
+        see `sample_token`); `generate` compiles the one its settings allow (`sort_for`)."""
         return self.begin(
-            prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, short_sort
+            prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, sort
         )[1]
 
-    def _functions(self, guidance, short_sort):
+    def _functions(self, guidance, sort):
         """`generate`'s compiled functions for one guidance and sort setting: (whole, start, advance).
 
         `prefix` comes in as trailing arguments (given tokens, keep) when completing, else none.
@@ -275,35 +305,35 @@ class TokenSampler:
         cache that leaves the loop costs about 0.1 ms per token at batch 1. `start` is the prefill
         alone, with no loop, so chunked calls compile the decoding loop once (in `advance`): each
         compiled copy of it costs tens of MB of peak memory while XLA compiles it (so the sort is chosen
-        here, not with a `tf.cond` that would compile both; `short_sort` as in `sample_token`).
+        here, not with a `tf.cond` that would compile both; `sort` as in `sample_token`).
         """
-        if (guidance, short_sort) not in self._compiled:
+        if (guidance, sort) not in self._compiled:
 
             def split(settings_and_prefix):
                 return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
             def whole(ids, *settings_and_prefix):  # all N tokens -> int32 [B, N]
                 settings, prefix = split(settings_and_prefix)
-                return self.generate_in_graph(ids, *settings, guidance, prefix, short_sort=short_sort)
+                return self.generate_in_graph(ids, *settings, guidance, prefix, sort=sort)
 
             def start(ids, cache, *settings_and_prefix):  # token 0 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
-                *state, values = self.start(ids, *settings, guidance, prefix, short_sort=short_sort)
+                *state, values = self.start(ids, *settings, guidance, prefix, sort=sort)
                 _store(cache, values)
                 return tuple(state)
 
             def advance(first, stop, state, cache, *settings_and_prefix):  # tokens first .. stop - 1
                 settings, prefix = split(settings_and_prefix)
                 *state, values = self.advance_until(
-                    first, stop, (*state, _read(cache)), *settings, guidance, prefix, short_sort=short_sort
+                    first, stop, (*state, _read(cache)), *settings, guidance, prefix, sort=sort
                 )
                 _store(cache, values)
                 return tuple(state)
 
-            self._compiled[guidance, short_sort] = tuple(
+            self._compiled[guidance, sort] = tuple(
                 tf.function(f, jit_compile=self.jit_compile) for f in (whole, start, advance)
             )
-        return self._compiled[guidance, short_sort]
+        return self._compiled[guidance, sort]
 
     def chunk_tokens(self, rows):
         """Image tokens per compiled call of `generate` for `rows` batch rows (guidance rows included):
@@ -334,7 +364,7 @@ class TokenSampler:
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
         """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
         guidance = cfg_scale != 1.0
-        whole, start, advance = self._functions(guidance, sorts_short(top_k))
+        whole, start, advance = self._functions(guidance, sort_for(top_k, top_p))
         prefix = tuple(prefix or ())
         settings = (
             noise,

@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dalle.sampling import noise_from_seeds, sample_token, sorts_short
+from keras_dalle.sampling import noise_from_seeds, sample_token, sort_for
 
 
-def _draw(logits, noise, temperature=1.0, top_k=0, top_p=1.0, short_sort=False):
+def _draw(logits, noise, temperature=1.0, top_k=0, top_p=1.0, sort="full"):
     return sample_token(
-        tf.constant(logits, tf.float32), tf.constant(noise, tf.float32), temperature, top_k, top_p, short_sort
+        tf.constant(logits, tf.float32), tf.constant(noise, tf.float32), temperature, top_k, top_p, sort
     ).numpy()
 
 
@@ -38,11 +38,12 @@ def test_noise_rows_depend_only_on_their_seed():
 
 
 def _reference_draw(logits, noise, temperature, top_k, top_p):
-    """The full-sort inverse CDF in numpy, one row at a time."""
+    """The inverse CDF in numpy, one row at a time: filtered rows in descending order (a full sort),
+    unfiltered rows (top-k 0, top-p 1) in code order."""
     tokens = []
     for row, u in zip(logits / temperature, noise):
-        order = np.argsort(-row, kind="stable")
-        probs = np.exp(row[order] - row[order].max())
+        order = np.argsort(-row, kind="stable") if (top_k, top_p) != (0, 1.0) else np.arange(len(row))
+        probs = np.exp(row[order] - row.max())
         probs /= probs.sum()
         limit = top_k if 0 < top_k < len(row) else len(row)
         keep = (np.arange(len(row)) < limit) & (np.cumsum(probs) - probs < top_p)
@@ -51,18 +52,43 @@ def _reference_draw(logits, noise, temperature, top_k, top_p):
     return np.array(tokens)
 
 
-@pytest.mark.parametrize("short_sort", [False, True])
-def test_both_sorts_draw_the_reference_tokens(short_sort):
+# (16, 1): the shipped default; (64, 0.6): a short sort with a top-p cut; (1, 1), (100, 1) and
+# (0, 0.8) sort all 512; (0, 1): no filter, drawn in code order.
+SETTINGS = ((16, 1.0), (64, 0.6), (1, 1.0), (100, 1.0), (0, 0.8), (0, 1.0))
+
+
+@pytest.mark.parametrize("sort", ["full", "cheapest"])
+def test_every_sort_draws_the_reference_tokens(sort):
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 3, (2000, 512)).astype(np.float32)
     noise = rng.uniform(size=2000).astype(np.float32)
-    # (16, 1): the shipped default; (64, 0.6): a short sort with a top-p cut; the last two sort all 512.
-    for top_k, top_p in ((16, 1.0), (64, 0.6), (1, 1.0), (100, 1.0), (0, 0.8)):
-        drawn = _draw(logits, noise, temperature=0.8, top_k=top_k, top_p=top_p, short_sort=short_sort and sorts_short(top_k))
+    for top_k, top_p in SETTINGS:
+        chosen = sort_for(top_k, top_p) if sort == "cheapest" else "full"
+        drawn = _draw(logits, noise, temperature=0.8, top_k=top_k, top_p=top_p, sort=chosen)
         expected = _reference_draw(logits, noise, 0.8, top_k, top_p)
-        assert np.mean(drawn != expected) <= 0.001, (top_k, top_p)  # float rounding at a boundary at most
+        assert np.mean(drawn != expected) <= 0.001, (top_k, top_p, chosen)  # float rounding at a boundary at most
 
 
-def test_short_sort_is_chosen_only_when_every_row_allows_it():
-    assert sorts_short(16) and sorts_short([1, 64]) and sorts_short(np.array([16, 16]))
-    assert not sorts_short(0) and not sorts_short(65) and not sorts_short([16, 65]) and not sorts_short([0, 8])
+def test_rows_with_their_own_settings_draw_as_if_alone():
+    """The exports' full sort with per-row settings: each row draws what a batch of its own setting
+    draws, and unfiltered rows what the sort-free draw `generate` compiles for them gives (so one
+    seed gives one picture in Python and in the exports)."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (len(SETTINGS) * 50, 512)).astype(np.float32)
+    noise = rng.uniform(size=len(logits)).astype(np.float32)
+    top_k, top_p = (np.repeat(np.array(column), 50) for column in zip(*SETTINGS))
+    together = _draw(logits, noise, top_k=top_k.astype(np.int32), top_p=top_p.astype(np.float32))
+    for index, (k, p) in enumerate(SETTINGS):
+        rows = slice(50 * index, 50 * (index + 1))
+        np.testing.assert_array_equal(together[rows], _draw(logits[rows], noise[rows], top_k=k, top_p=p), str((k, p)))
+    unfiltered_rows = slice(50 * SETTINGS.index((0, 1.0)), None)
+    np.testing.assert_array_equal(together[unfiltered_rows], _draw(logits[unfiltered_rows], noise[unfiltered_rows], sort="none"))
+
+
+def test_the_cheapest_sort_is_chosen_only_when_every_row_allows_it():
+    assert sort_for(0, 1.0) == "none" and sort_for([0, 0], [1.0, 1.0]) == "none"
+    assert sort_for(16, 1.0) == sort_for([1, 64], 0.9) == sort_for(np.array([16, 16]), 1.0) == "short"
+    for top_k, top_p in ((0, 0.9), (65, 1.0), ([16, 65], 1.0), ([0, 8], 1.0), ([0, 0], [1.0, 0.5])):
+        assert sort_for(top_k, top_p) == "full", (top_k, top_p)
+    with pytest.raises(ValueError, match="sort must be one of"):
+        _draw(np.zeros((1, 4)), [0.5], sort="partial")
