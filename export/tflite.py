@@ -27,6 +27,7 @@ Android builds a Bitmap from the RGB bytes.
 """
 
 import argparse
+import contextlib
 import json
 import pathlib
 import sys
@@ -38,6 +39,7 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
+from keras_dalle.layers.embedding import one_hot_lookups
 from keras_dalle.models.scorer import ContrastiveScorer
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
@@ -75,7 +77,9 @@ def convert(model, quantize="none", scorer=None):
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
         signatures = graphs.BatchOneGraphs(model, scorer)
-        signatures.archive().write_out(tmp, verbose=False)
+        # int8: the image-token table as a matmul weight, stored once (see `OneHotEmbedding`).
+        with one_hot_lookups() if quantize == "int8" else contextlib.nullcontext():
+            signatures.archive().write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=signatures.signature_keys)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantize != "none":

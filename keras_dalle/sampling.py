@@ -83,13 +83,6 @@ def sort_for(top_k, top_p):
     return "short" if np.all((top_k > 0) & (top_k <= SHORT_SORT)) else "full"
 
 
-def _draw_in_code_order(probs, noise):
-    """Inverse CDF over probs [B, K] in code order (no sort): -> int32 [B]."""
-    cdf = tf.cumsum(probs, axis=-1)
-    below = tf.reduce_sum(tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32), axis=-1)
-    return tf.minimum(below, probs.shape[-1] - 1)
-
-
 def sample_token(logits, noise, temperature, top_k, top_p, sort="full"):
     """Draws one token per row by inverse-CDF over the temperature-scaled, top-k and top-p filtered logits.
 
@@ -101,13 +94,13 @@ def sample_token(logits, noise, temperature, top_k, top_p, sort="full"):
     The sort of all K per step is the costliest op of an XLA-compiled decoding step at batch 16,
     so `generate` compiles only the sort its settings need (`sort_for`, chosen in Python, so each
     compiled loop holds one):
-    - "full": sorts all K; unfiltered rows take the code-order draw (a per-row `where`). The
-      exports' graph: it takes top-k and top-p as inputs, and a `tf.cond` inside the token loop
-      becomes an ONNX If inside a Loop that onnxruntime refuses ("Loop subgraph input 0 has
-      unknown shape");
+    - "full": sorts all K, then puts unfiltered rows back in code order (two per-row `where`s), so
+      they go through the same arithmetic as with "none". The exports' graph: it takes top-k and
+      top-p as inputs, and a `tf.cond` inside the token loop becomes an ONNX If inside a Loop that
+      onnxruntime refuses ("Loop subgraph input 0 has unknown shape");
     - "short" (every row's top-k in 1..`SHORT_SORT`): sorts only the `SHORT_SORT` largest, their
       probabilities normalised over all K codes so top-p cuts at the same mass;
-    - "none" (every row unfiltered): the code-order draw alone.
+    - "none" (every row unfiltered): no sort.
     The three give the same tokens for the same settings (float rounding aside; none differed in
     10,000 test draws), so one seed draws one picture in Python and in every export.
     """
@@ -115,28 +108,30 @@ def sample_token(logits, noise, temperature, top_k, top_p, sort="full"):
         raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
     codebook_size = logits.shape[-1]
     scaled = logits / per_row(temperature, logits.dtype)
-    if sort == "none":
-        return _draw_in_code_order(tf.nn.softmax(scaled, axis=-1), noise)
     top_k, top_p = per_row(top_k, tf.int32), per_row(top_p, scaled.dtype)
     limit = tf.where(top_k > 0, top_k, codebook_size)  # (1 or B, 1)
     short = sort == "short" and codebook_size > SHORT_SORT
     count = SHORT_SORT if short else codebook_size
-    sorted_logits, sorted_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
-    if short:  # normalised over all K codes, so top-p cuts at the full sort's mass
-        probs = tf.exp(sorted_logits - tf.reduce_logsumexp(scaled, axis=-1, keepdims=True))
+    code_order = tf.range(codebook_size)[None, :]  # (1, K)
+    if sort == "none":
+        ordered_logits, ordered_ids = scaled, code_order
     else:
-        probs = tf.nn.softmax(sorted_logits, axis=-1)
+        ordered_logits, ordered_ids = tf.math.top_k(scaled, k=count)  # (B, count), descending
+        if sort == "full":
+            in_code_order = tf.reshape(unfiltered(top_k, top_p), (-1, 1))  # (1 or B, 1)
+            ordered_logits = tf.where(in_code_order, scaled, ordered_logits)
+            ordered_ids = tf.where(in_code_order, code_order, ordered_ids)
+    if short:  # normalised over all K codes, so top-p cuts at the full sort's mass
+        probs = tf.exp(ordered_logits - tf.reduce_logsumexp(scaled, axis=-1, keepdims=True))
+    else:
+        probs = tf.nn.softmax(ordered_logits, axis=-1)
     mass_before = tf.cumsum(probs, axis=-1, exclusive=True)
     keep = (tf.range(count)[None, :] < limit) & (mass_before < top_p)  # rank 0 is always kept
     cdf = tf.cumsum(probs * tf.cast(keep, probs.dtype), axis=-1)  # (B, count)
     below = tf.cast(cdf <= noise[:, None] * cdf[:, -1:], tf.int32)
     kept = tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
     position = tf.minimum(tf.reduce_sum(below, axis=-1), kept - 1)  # (B,)
-    token = tf.reduce_sum(one_hot(position, count) * sorted_ids, axis=-1)
-    if sort == "full":
-        in_code_order = _draw_in_code_order(tf.nn.softmax(scaled, axis=-1), noise)
-        token = tf.where(tf.reshape(unfiltered(top_k, top_p), (-1,)), in_code_order, token)  # (B,)
-    return token
+    return tf.reduce_sum(one_hot(position, count) * ordered_ids, axis=-1)
 
 
 def guided(logits, cfg_scale, guidance):

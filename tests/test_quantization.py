@@ -1,5 +1,6 @@
 """Full-integer TFLite: the attention layer's graph must survive int8 (mask fill, cache write)."""
 
+import contextlib
 import tempfile
 
 import keras
@@ -86,21 +87,25 @@ def test_int8_cached_attention_tracks_float(steps):
         assert _relative_rms(result["output"], expected["output"].numpy()) < 0.1
 
 
-def test_one_hot_embedding_equals_the_gather_it_replaces():
-    """Same outputs and gradients as `keras.layers.Embedding` with the same table, and it saves as itself."""
-    from keras_dalle.layers.embedding import OneHotEmbedding
+def test_one_hot_lookups_equal_the_gather():
+    """Inside `one_hot_lookups()` (the int8 export), `OneHotEmbedding` gives the same outputs and
+    gradients as `keras.layers.Embedding` with the same table; it saves as itself."""
+    from keras_dalle.layers.embedding import OneHotEmbedding, one_hot_lookups
 
     lookup, gather = OneHotEmbedding(9, 4), keras.layers.Embedding(9, 4)
     ids = np.array([[0, 8, 3], [3, 3, 1]])
     lookup.build(ids.shape), gather.build(ids.shape)
     gather.embeddings.assign(lookup.embeddings)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(lookup(ids)), keras.ops.convert_to_numpy(gather(ids)))
     weights = tf.constant(np.random.default_rng(0).normal(size=(2, 3, 4)), tf.float32)
-    gradients = []
-    for layer in (lookup, gather):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(layer(ids) * weights)
+    outputs, gradients = [], []
+    for layer, one_hot in ((lookup, True), (lookup, False), (gather, False)):
+        with tf.GradientTape() as tape, (one_hot_lookups() if one_hot else contextlib.nullcontext()):
+            output = layer(ids)
+            loss = tf.reduce_sum(output * weights)
+        outputs.append(keras.ops.convert_to_numpy(output))
         gradients.append(tf.convert_to_tensor(tape.gradient(loss, layer.embeddings)).numpy())
-    np.testing.assert_allclose(gradients[0], gradients[1], atol=1e-6)
+    for output, gradient in zip(outputs[:2], gradients[:2]):
+        np.testing.assert_array_equal(output, outputs[2])
+        np.testing.assert_allclose(gradient, gradients[2], atol=1e-6)
     restored = keras.layers.deserialize(keras.layers.serialize(lookup))
     assert type(restored) is OneHotEmbedding and restored.get_config() == lookup.get_config()
