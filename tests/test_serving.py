@@ -117,10 +117,14 @@ def test_client_reranks_with_the_served_scorer_over_grpc_and_rest(model, tmp_pat
                 assert all(b >= o - 1e-6 for (_, b), (_, o) in zip(best, one))  # never below candidate 0
                 with pytest.raises(ValueError, match="candidates"):
                     client.generate_best(prompts, 0)
+        # The CLI asks for one prompt, so compare with one prompt: a row's candidate c has seed
+        # seed_i + c * B, so its candidates past the first depend on the batch size B.
+        with serving_client.GrpcClient(grpc_target, "keras_dalle", timeout=60) as client:
+            alone = client.generate_best(prompts[:1], 4, seed=3)
         out = tmp_path / "best.png"
         assert serving_client.main(["a red circle", "--server", grpc_target, "--candidates", "4", "--seed", "3",
                                     "--out", str(out)]) == 0
-        assert out.read_bytes() == best[0][0] and "best of 4, score" in capsys.readouterr().out
+        assert out.read_bytes() == alone[0][0] and "best of 4, score" in capsys.readouterr().out
 
 
 def test_client_completes_pictures_over_grpc_and_rest(server, model, tmp_path):
