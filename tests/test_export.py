@@ -218,20 +218,29 @@ def test_custom_ops_finds_the_flex_ops_that_android_cannot_run():
     assert tflite.custom_ops(converter.convert()) == ["FlexMatrixDeterminant"]
 
 
+def _operators(content):
+    """(flatbuffer model, subgraph, operator, builtin op name) for every op of a .tflite file, in any subgraph."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(content, 0)
+    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    names = [op_names[max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())]
+             for i in range(model.OperatorCodesLength())]
+    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
+        for op in (graph.Operators(i) for i in range(graph.OperatorsLength())):
+            yield model, graph, op, names[op.OpcodeIndex()]
+
+
 def _dense_weight_scale_counts(content):
     """Number of quantization scales of every FULLY_CONNECTED weight tensor in a .tflite flatbuffer."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    model = schema.Model.GetRootAsModel(content, 0)
-    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
-             for i in range(model.OperatorCodesLength())]
     counts = []
-    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
-        for op in (graph.Operators(i) for i in range(graph.OperatorsLength())):
-            if codes[op.OpcodeIndex()] == schema.BuiltinOperator.FULLY_CONNECTED:
-                weights = graph.Tensors(op.Inputs(1))
-                if weights.Type() == schema.TensorType.INT8:
-                    counts.append(weights.Quantization().ScaleLength())
+    for _, graph, op, name in _operators(content):
+        if name == "FULLY_CONNECTED":
+            weights = graph.Tensors(op.Inputs(1))
+            if weights.Type() == schema.TensorType.INT8:
+                counts.append(weights.Quantization().ScaleLength())
     return counts
 
 
@@ -240,18 +249,13 @@ def _int8_table_uses(content, shapes):
     set of (op name, input index) that read them, and how many distinct buffers they hold."""
     from tensorflow.lite.python import schema_py_generated as schema
 
-    model = schema.Model.GetRootAsModel(content, 0)
-    op_names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    codes = [max(model.OperatorCodes(i).BuiltinCode(), model.OperatorCodes(i).DeprecatedBuiltinCode())
-             for i in range(model.OperatorCodesLength())]
     consumers, buffers = set(), set()
-    for graph in (model.Subgraphs(i) for i in range(model.SubgraphsLength())):
-        for op in (graph.Operators(i) for i in range(graph.OperatorsLength())):
-            for position, index in enumerate(op.InputsAsNumpy()):
-                tensor = graph.Tensors(index) if index >= 0 else None
-                if tensor and tensor.Type() == schema.TensorType.INT8 and tuple(tensor.ShapeAsNumpy()) in shapes:
-                    consumers.add((op_names[codes[op.OpcodeIndex()]], position))
-                    buffers.add(model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes())
+    for model, graph, op, name in _operators(content):
+        for position, index in enumerate(op.InputsAsNumpy()):
+            tensor = graph.Tensors(index) if index >= 0 else None
+            if tensor and tensor.Type() == schema.TensorType.INT8 and tuple(tensor.ShapeAsNumpy()) in shapes:
+                consumers.add((name, position))
+                buffers.add(model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes())
     return consumers, len(buffers)
 
 
