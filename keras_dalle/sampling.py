@@ -228,10 +228,28 @@ class TokenSampler:
         ids = self._with_null_captions(prompt_ids, guidance)
         return self.text_encoder(ids), padding_mask(ids)
 
+    def _prefill(self, ids):
+        """Text encoder and generator prefill of caption ids [B, L]: -> (logits [B, K], cache)."""
+        return self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
+
     def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
-        """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`."""
-        text_states, text_mask = self.encode_prompts(prompt_ids, guidance)
-        logits, cache = self.generator.prefill(text_states, text_mask)
+        """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`.
+
+        With guidance the B null-caption rows are one caption: its prefill runs once, on one row,
+        and its cache is copied to B rows (the rows part ways from the first image token on).
+        """
+        logits, cache = self._prefill(prompt_ids)
+        if guidance:
+            batch = tf.shape(prompt_ids)[0]
+            null_logits, null_cache = self._prefill(self.null_ids(1))
+
+            def with_null_rows(values, null_values):  # [B, ...] and [1, ...] -> [2B, ...]
+                multiples = tf.concat([[batch], tf.ones([len(null_values.shape) - 1], tf.int32)], axis=0)
+                return tf.concat([values, tf.tile(null_values, multiples)], axis=0)
+
+            logits = with_null_rows(logits, null_logits)
+            cache = [with_null_rows(values, null_values) for values, null_values in zip(cache, null_cache)]
+        text_mask = padding_mask(self._with_null_captions(prompt_ids, guidance))  # (B or 2B, L)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
         token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)

@@ -30,12 +30,13 @@ def _relative_rms(actual, expected):
 
 @pytest.mark.parametrize("steps", [1, 3], ids=["decode-step", "prefill"])
 def test_int8_cached_attention_tracks_float(steps):
-    """Attention over a key/value cache with a padding mask, converted to full int8.
+    """Attention with a key/value cache and a padding mask, converted to full int8.
 
-    One step is a decoding step, several are a prefill (the two cache-write paths). Fails if the
-    cache write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5, halving the
-    cache) or if masked scores use a huge constant (every real score then lands in one int8 step
-    and attention turns uniform).
+    One step writes into a given cache (decoding); several start a cache (a prefill: x's keys and
+    values padded with zeros, the top block attending for its last query only). Fails if the cache
+    write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5, halving the cache)
+    or if masked scores use a huge constant (every real score then lands in one int8 step and
+    attention turns uniform).
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -43,44 +44,62 @@ def test_int8_cached_attention_tracks_float(steps):
     layer = CachedMultiHeadAttention(num_heads=HEADS, key_dim=KEY_DIM)
     layer.build((1, steps, WIDTH))
     rng = np.random.default_rng(1)
+    prefill = steps > 1
 
     def decode_state():
-        index = int(rng.integers(2, CACHE - steps + 1))
+        index = int(rng.integers(2, CACHE))
         cache = rng.normal(size=(2, 1, HEADS, CACHE, KEY_DIM)).astype(np.float32)
         cache[:, :, :, index:] = 0.0  # not written yet
-        visible = np.arange(CACHE)[None, :] <= index + np.arange(steps)[:, None]  # (T, S) causal
+        visible = np.arange(CACHE)[None, :] <= index  # (1, S) causal
         visible[:, 1] = False  # a padding key
         return {
-            "x": rng.normal(size=(1, steps, WIDTH)).astype(np.float32),
+            "x": rng.normal(size=(1, 1, WIDTH)).astype(np.float32),
             "cache": cache,
             "index": np.array(index, np.int32),
             "mask": visible[None],
         }
 
-    def step(x, cache, index, mask):
-        output, (keys, values) = layer(x, attention_mask=mask, cache=(cache[0], cache[1]), cache_index=index)
-        return {"output": output, "cache": tf.stack([keys, values])}
+    def prefill_state():
+        visible = np.ones((1, steps), bool)  # the last query's row
+        visible[:, 1] = False  # a padding key
+        return {"x": rng.normal(size=(1, steps, WIDTH)).astype(np.float32), "mask": visible[None]}
+
+    if prefill:
+        make_state = prefill_state
+
+        def step(x, mask):
+            output, (keys, values) = layer(x, attention_mask=mask, new_cache_length=CACHE, last_query_only=True)
+            return {"output": output, "cache": tf.stack([keys, values])}
+
+        signature = [
+            tf.TensorSpec((1, steps, WIDTH), tf.float32, name="x"),
+            tf.TensorSpec((1, 1, steps), tf.bool, name="mask"),
+        ]
+    else:
+        make_state = decode_state
+
+        def step(x, cache, index, mask):
+            output, (keys, values) = layer(x, attention_mask=mask, cache=(cache[0], cache[1]), cache_index=index)
+            return {"output": output, "cache": tf.stack([keys, values])}
+
+        signature = [
+            tf.TensorSpec((1, 1, WIDTH), tf.float32, name="x"),
+            tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # keys, values
+            tf.TensorSpec((), tf.int32, name="index"),
+            tf.TensorSpec((1, 1, CACHE), tf.bool, name="mask"),
+        ]
 
     archive = keras.export.ExportArchive()
     archive.track(layer)
-    archive.add_endpoint(
-        "serving_default",
-        step,
-        input_signature=[
-            tf.TensorSpec((1, steps, WIDTH), tf.float32, name="x"),
-            tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # keys, values
-            tf.TensorSpec((), tf.int32, name="index"),
-            tf.TensorSpec((1, steps, CACHE), tf.bool, name="mask"),
-        ],
-    )
-    calibration = [decode_state() for _ in range(40)]
+    archive.add_endpoint("serving_default", step, input_signature=signature)
+    calibration = [make_state() for _ in range(40)]
     with tempfile.TemporaryDirectory() as tmp:
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: iter(calibration)
         run = Interpreter(model_content=converter.convert()).get_signature_runner()
-    for state in (decode_state() for _ in range(10)):
+    for state in (make_state() for _ in range(10)):
         expected = step(**state)
         result = run(**state)
         assert _relative_rms(result["cache"], expected["cache"].numpy()) < 0.05

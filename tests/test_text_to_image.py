@@ -72,6 +72,31 @@ def test_cached_equals_uncached(trained, cfg_scale):
     np.testing.assert_array_equal(cached, uncached)
 
 
+def test_prefill_and_decode_steps_give_the_teacher_forced_logits(trained):
+    """The prefill (attention over the text and the begin token alone, its top block for the last
+    query only) and each cached decoding step give the teacher-forced logits, position by position;
+    guidance's null-caption rows, prefilled once and copied, hold the cache a batch prefill gives."""
+    model, _ = trained
+    generator, sampler = model.generator, model.sampler
+    ids = model.text_tokenizer(tf.constant(["a red circle", "a small blue square at the top"]))
+    text_states, text_mask = sampler.encode_prompts(ids, guidance=False)
+    tokens = np.random.default_rng(0).integers(0, model.codebook_size, (2, model.image_length))
+    expected = generator(text_states, text_mask, tokens).numpy()  # (B, N, K): position t predicts token t
+    logits, cache = generator.prefill(text_states, text_mask)
+    steps = [logits]
+    for step in range(1, model.image_length):
+        logits, cache = generator.decode_step(tokens[:, step - 1], step, text_mask, cache)
+        steps.append(logits)
+    np.testing.assert_allclose(np.stack(steps, axis=1), expected, atol=1e-4)
+
+    noise = tf.zeros((2, model.image_length))
+    *_, guided_cache = sampler.start(ids, noise, 1.0, 0, 1.0, 3.0, guidance=True)
+    null_states, null_mask = sampler.encode_prompts(model.text_tokenizer.null_ids(2), guidance=False)
+    _, null_cache = generator.prefill(null_states, null_mask)
+    for guided_values, null_values in zip(guided_cache, null_cache):
+        np.testing.assert_allclose(guided_values[2:], null_values, atol=1e-5)
+
+
 def test_generate_does_not_retrace_and_is_reproducible(trained):
     model, _ = trained
     first = model.generate(["a red circle", "a green triangle"], seed=1, top_k=5)

@@ -22,28 +22,34 @@ def masked_softmax(scores, attention_mask=None):
 
 
 def write_to_cache(cache, new, index):
-    """cache float [B, H, S, K] with new [B, H, T, K] written at positions index .. index + T - 1.
+    """cache float [B, H, S, K] with one step new [B, H, 1, K] written at position `index`.
 
     No slice update: `keras.ops.slice_update` lowers to XlaDynamicUpdateSlice, which TF Serving's
-    GPU builds cannot run and tf2onnx has no handler for; a masked write converts to builtin
-    TFLite ops and to ONNX alike. One step (T = 1, every decoding step) is a broadcast `where`:
-    one pass over the cache. Several steps (the prefill) are a one-hot blend; its one-hot rows
-    come from `where`, not `cast(equal(...))`, which the TFLite converter turns into ONE_HOT,
-    whose int8 version emits 0.5 for "off" (its on/off constants are not requantized).
+    GPU builds cannot run and tf2onnx has no handler for. A broadcast `where` (one pass over the
+    cache) converts to builtin TFLite ops and to ONNX alike; its condition is a bool compare, not
+    `cast(equal(...))`, which the TFLite converter turns into ONE_HOT, whose int8 version emits 0.5
+    for "off" (its on/off constants are not requantized).
     """
-    cache_length, steps = ops.shape(cache)[2], new.shape[2]
-    positions = index + ops.arange(steps)  # (T,)
-    hit = ops.equal(positions[:, None], ops.arange(cache_length)[None, :])  # (T, S)
-    if steps == 1:
-        return ops.where(ops.reshape(hit, (cache_length, 1)), new, cache)  # (B, H, S, K)
-    write = ops.cast(ops.where(hit, 1.0, 0.0), cache.dtype)
-    keep = (1.0 - ops.sum(write, axis=0))[:, None]  # (S, 1)
-    return cache * keep + ops.matmul(ops.transpose(write), new)  # (S, T) @ (B, H, T, K) -> (B, H, S, K)
+    if new.shape[2] != 1:
+        raise ValueError(f"write_to_cache writes one step, got {new.shape[2]} (a prefill starts a cache, see `start_cache`)")
+    cache_length = ops.shape(cache)[2]
+    hit = ops.equal(ops.arange(cache_length), index)  # (S,)
+    return ops.where(ops.reshape(hit, (cache_length, 1)), new, cache)  # (B, H, S, K)
+
+
+def start_cache(new, cache_length):
+    """A cache float [B, H, cache_length, K] holding new [B, H, T, K] at positions 0 .. T - 1, zeros after."""
+    return ops.pad(new, ((0, 0), (0, 0), (0, cache_length - new.shape[2]), (0, 0)))
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
 class CachedMultiHeadAttention(keras.layers.Layer):
     """Multi-head self-attention; with a cache, new keys and values are written at `cache_index`.
+
+    Three ways to call it: without a cache (training, the text encoder); with `new_cache_length`,
+    which starts a cache from x's keys and values (a prefill: attention runs over x's own T keys,
+    not the whole cache, and the cache is those keys padded with zeros); with a cache and
+    `cache_index`, which writes one step into it (decoding).
 
     The cache is laid out heads first, [B, H, S, K], so the attention matmuls read it without
     transposes, and each layer's keys and values are separate tensors (no slicing or stacking
@@ -58,9 +64,13 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         attention_mask: bool [B or 1, T, S], True where a query may attend to a key
             (S = T without a cache, S = the cache length with one).
         cache: (keys, values), each float [B, H, S, K], or None.
-        cache_index: int scalar, the position of x's first step in the cache.
+        cache_index: int scalar, the position of x's (one) step in the cache.
+        new_cache_length: without a cache, start one of this length S (>= T) from x.
+        last_query_only: attend for x's last step only (the keys and values still come from
+            every step): output [B, 1, D], and attention_mask is that query's row [B or 1, 1, S].
+            A prefill's top layer needs no more: only its last output feeds the head.
 
-    Returns the output [B, T, D], and with a cache also the updated (keys, values).
+    Returns the output [B, T or 1, D], and with a cache (given or started) also its updated (keys, values).
     """
 
     def __init__(self, num_heads, key_dim, **kwargs):
@@ -84,18 +94,20 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, steps, self.num_heads, self.key_dim))  # (B, T, H, K)
         return ops.transpose(x, (0, 2, 1, 3))  # (B, H, T, K)
 
-    def call(self, x, attention_mask=None, cache=None, cache_index=None):
-        query = self._split_heads(self.query_dense(x))
+    def call(self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, last_query_only=False):
+        query = self._split_heads(self.query_dense(x[:, -1:] if last_query_only else x))  # (B, H, T or 1, K)
         key = self._split_heads(self.key_dense(x))
         value = self._split_heads(self.value_dense(x))
         if cache is not None:
             key = write_to_cache(cache[0], key, cache_index)  # (B, H, S, K)
             value = write_to_cache(cache[1], value, cache_index)
             cache = (key, value)
+        elif new_cache_length is not None:
+            cache = (start_cache(key, new_cache_length), start_cache(value, new_cache_length))  # (B, H, S, K)
         scores = ops.einsum("bhtk,bhsk->bhts", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))
         weights = masked_softmax(ops.cast(scores, "float32"), attention_mask)  # (B, H, T, S)
         attended = ops.einsum("bhts,bhsk->bhtk", ops.cast(weights, value.dtype), value)  # (B, H, T, K)
-        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
+        batch, steps = ops.shape(query)[0], ops.shape(query)[2]
         attended = ops.reshape(ops.transpose(attended, (0, 2, 1, 3)), (batch, steps, self.num_heads * self.key_dim))
         output = self.output_dense(attended)  # (B, T, D)
         return output if cache is None else (output, cache)

@@ -14,8 +14,9 @@ class TransformerBlock(keras.layers.Layer):
         mlp_ratio: hidden width of the MLP as a multiple of the model width.
         dropout: dropout rate after attention and MLP.
 
-    Call arguments are those of `CachedMultiHeadAttention`; with a cache the updated cache
-    is returned as well.
+    Call arguments are those of `CachedMultiHeadAttention`; with a cache (given or started by
+    `new_cache_length`) the updated cache is returned as well. With `last_query_only` the block
+    outputs x's last step alone, [B, 1, D].
     """
 
     def __init__(self, num_heads, mlp_ratio=4, dropout=0.0, **kwargs):
@@ -40,12 +41,18 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp_in.build(input_shape)
         self.mlp_out.build(tuple(input_shape[:-1]) + (width * self.mlp_ratio,))
 
-    def call(self, x, attention_mask=None, cache=None, cache_index=None, training=None):
+    def call(
+        self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, last_query_only=False,
+        training=None,
+    ):
         attended = self.attention(
-            self.attention_norm(x), attention_mask=attention_mask, cache=cache, cache_index=cache_index
+            self.attention_norm(x), attention_mask=attention_mask, cache=cache, cache_index=cache_index,
+            new_cache_length=new_cache_length, last_query_only=last_query_only,
         )
-        if cache is not None:
+        if cache is not None or new_cache_length is not None:
             attended, cache = attended
+        if last_query_only:
+            x = x[:, -1:]  # (B, 1, D)
         x = x + self.dropout_layer(attended, training=training)
         x = x + self.dropout_layer(self.mlp_out(self.mlp_in(self.mlp_norm(x))), training=training)
         return x if cache is None else (x, cache)

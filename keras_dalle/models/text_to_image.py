@@ -178,12 +178,25 @@ class Generator(keras.layers.Layer):
         return self.head(self.norm(x[:, -1])), updated
 
     def prefill(self, text_states, text_mask):
-        """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache)."""
+        """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache).
+
+        Attention runs over these L + 1 positions alone (the cache starts from their keys and
+        values, zeros after), and the top block computes its output for the begin token only:
+        the other positions' top outputs feed nothing. Same logits as `call`'s first image position.
+        """
         batch = ops.shape(text_states)[0]
         begin = ops.full((batch, 1), self.begin_token, "int32")
         x = ops.concatenate([self._embed_text(text_states), self._embed_image(begin, 0)], axis=1)  # (B, L+1, D)
-        mask = prefix_mask(text_mask, self.image_length)[:, : self.text_length + 1]  # (B, L+1, L+N)
-        return self._run_cached(x, mask, self.empty_cache(batch), 0)
+        mask = prefix_mask(text_mask, 1)  # (B, L+1, L+1)
+        cache = []
+        for i, block in enumerate(self.blocks):
+            top = i == len(self.blocks) - 1
+            x, (keys, values) = block(
+                x, attention_mask=mask[:, -1:] if top else mask, new_cache_length=self.text_length + self.image_length,
+                last_query_only=top,
+            )  # x: (B, L+1, D), then (B, 1, D) after the top block
+            cache += [keys, values]
+        return self.head(self.norm(x[:, -1])), cache
 
     def decode_step(self, token, step, text_mask, cache):
         """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache)."""
