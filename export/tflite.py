@@ -16,8 +16,8 @@ Builtin ops only (LiteRT on Android ships no Flex delegate), batch 1, static sha
 int8 is full-integer quantization (int8 weights and activations, float input and output
 tensors) calibrated on training-distribution prompts and pictures. Two graph details make it
 work, both in keras_dalle/layers/attention.py: masked attention scores are not filled with a huge
-constant (it would take the whole int8 range of the scores), and the cache write is not
-`cast(equal(...))`, which the converter turns into a ONE_HOT op whose int8 "off" value is 0.5.
+constant (it would take the whole int8 range of the scores), and the cache write's condition is
+not `cast(equal(...))`, which the converter turns into a ONE_HOT op whose int8 "off" value is 0.5.
 
 Settings are not checked in the graph (TFLite has no Assert op): app code validates them as
 `keras_dalle.sampling.validate_sampling_arguments` does. The model's default settings go beside

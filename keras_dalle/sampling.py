@@ -9,7 +9,8 @@ make it with any uniform generator.
 
 Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
 `range == index`, which tf2onnx converts inside loops too); the key/value cache is written
-with `where` and a one-hot blend (see `keras_dalle.layers.attention.write_to_cache`).
+with `where` and started by the prefill as its keys and values padded with zeros (see
+`keras_dalle.layers.attention.write_to_cache` and `start_cache`).
 """
 
 import threading
@@ -228,27 +229,23 @@ class TokenSampler:
         ids = self._with_null_captions(prompt_ids, guidance)
         return self.text_encoder(ids), padding_mask(ids)
 
-    def _prefill(self, ids):
-        """Text encoder and generator prefill of caption ids [B, L]: -> (logits [B, K], cache)."""
-        return self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
-
     def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`.
 
-        With guidance the B null-caption rows are one caption: its prefill runs once, on one row,
-        and its cache is copied to B rows (the rows part ways from the first image token on).
+        With guidance the B null-caption rows are one caption: the prefill runs it once, as row
+        B + 1 of the prompts' batch, and its cache is copied to B rows (the rows part ways from the
+        first image token on). One batch, so XLA compiles one prefill.
         """
-        logits, cache = self._prefill(prompt_ids)
+        ids = tf.concat([prompt_ids, self.null_ids(1)], axis=0) if guidance else prompt_ids  # (B or B+1, L)
+        logits, cache = self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
         if guidance:
             batch = tf.shape(prompt_ids)[0]
-            null_logits, null_cache = self._prefill(self.null_ids(1))
 
-            def with_null_rows(values, null_values):  # [B, ...] and [1, ...] -> [2B, ...]
-                multiples = tf.concat([[batch], tf.ones([len(null_values.shape) - 1], tf.int32)], axis=0)
-                return tf.concat([values, tf.tile(null_values, multiples)], axis=0)
+            def with_null_rows(values):  # [B + 1, ...] -> [2B, ...]: the last row (the null caption's) B times
+                multiples = tf.concat([[batch], tf.ones([len(values.shape) - 1], tf.int32)], axis=0)
+                return tf.concat([values[:-1], tf.tile(values[-1:], multiples)], axis=0)
 
-            logits = with_null_rows(logits, null_logits)
-            cache = [with_null_rows(values, null_values) for values, null_values in zip(cache, null_cache)]
+            logits, cache = with_null_rows(logits), [with_null_rows(values) for values in cache]
         text_mask = padding_mask(self._with_null_captions(prompt_ids, guidance))  # (B or 2B, L)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
         token = kept_or_drawn(token, 0, prefix)
