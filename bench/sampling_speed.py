@@ -27,6 +27,10 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
 - export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
 - recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
+"prefill ms" times `TokenSampler.start` alone (XLA-compiled: the text encoder and the generator over
+the prompt, the first token), the part of every row's time that does not depend on the image
+length.
+
 FLOP/token counts the float ops of one compiled decoding step (TensorFlow's profiler, guidance rows
 included) per picture; "of peak" is generate's FLOP/s over tf.matmul 2048 x 2048 fp32 measured in the
 same run. At batch 1 a step is a row of matrix-vector products, bound by memory and per-op overhead,
@@ -133,6 +137,16 @@ def recompute_rate(model, batch, cfg, steps=8):
     return batch * steps / _best_seconds(run, 1)
 
 
+def prefill_seconds(model, batch, cfg, repeats):
+    """Seconds of one XLA-compiled `TokenSampler.start` (prefill and first token), best of `repeats`."""
+    ids, noise, settings = _inputs(model, batch, cfg)
+    settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
+    start = tf.function(
+        lambda *args: model.sampler.start(*args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0))[1], jit_compile=True
+    )
+    return _best_seconds(lambda: start(ids, noise, *settings).numpy(), repeats)
+
+
 def flops_per_token(model, batch, cfg):
     """Float ops of one decoding step (all rows, guidance included) per picture."""
     ids, noise, (t, k, p, c) = _inputs(model, batch, cfg)
@@ -174,19 +188,20 @@ def main():
             for cfg in (1.0, CFG):
                 row = {"shape": shape, "batch": batch, "guidance": cfg != 1.0, **measure_row(model, batch, cfg, args.repeats)}
                 row["flops_per_token"] = flops_per_token(model, batch, cfg)
+                row["prefill_ms"] = 1e3 * prefill_seconds(model, batch, cfg, args.repeats)
                 rows.append(row)
                 print(row, flush=True)
     print(f"\nimage tokens per second at top-k {TOP_K} "
           f"({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
           f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
     header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)
-              + f" {'gen/loop':>8} {'gen/token':>9} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")
+              + f" {'gen/loop':>8} {'gen/token':>9} {'prefill ms':>10} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")
     print(header)
     for row in rows:
         peer = PEER_TOKENS_PER_SECOND.get((row["batch"], row["guidance"])) if row["shape"] == "peer" else None
         print(f"{row['shape']:>9} {row['batch']:5d} {'on' if row['guidance'] else 'off':>4} "
               + " ".join(f"{row[name]:11.1f}" for name in VARIANTS)
-              + f" {row['generate'] / row['loop+XLA']:7.0%} {row['generate'] / row['per token']:8.2f}x"
+              + f" {row['generate'] / row['loop+XLA']:7.0%} {row['generate'] / row['per token']:8.2f}x {row['prefill_ms']:10.1f}"
               + f" {row['flops_per_token'] / 1e6:9.2f} {row['generate'] * row['flops_per_token'] / peak:7.2%}"
               + (f" {peer:6.0f} {row['generate'] / peer:7.2f}x" if peer else f" {'':>6} {'':>8}"))
 
