@@ -85,6 +85,12 @@ def _inputs(model, batch, cfg):
     return ids, noise, (1.0, TOP_K, 1.0, cfg)
 
 
+def _setting_tensors(settings):
+    """Settings as tensors, as `generate` and the exports take them: as Python constants XLA would
+    fold them into the graph and time a loop specialised to one setting."""
+    return [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
+
+
 def _best_seconds(function, repeats):
     function()  # warm-up: tracing, compilation and first allocations
     times = []
@@ -108,9 +114,7 @@ def generate_rate(model, batch, cfg, tokens_per_call, repeats):
 
 def whole_loop_rate(model, batch, cfg, jit, repeats):
     ids, noise, settings = _inputs(model, batch, cfg)
-    # Settings go in as tensors, as `generate` and the exports take them: as Python constants XLA
-    # would fold them into the graph and time a loop specialised to one setting.
-    settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
+    settings = _setting_tensors(settings)
     loop = tf.function(
         lambda *args: model.sampler.generate_in_graph(
             *args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0) if jit else "full"
@@ -140,7 +144,7 @@ def recompute_rate(model, batch, cfg, steps=8):
 def prefill_seconds(model, batch, cfg, repeats):
     """Seconds of one XLA-compiled `TokenSampler.start` (prefill and first token), best of `repeats`."""
     ids, noise, settings = _inputs(model, batch, cfg)
-    settings = [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
+    settings = _setting_tensors(settings)
     start = tf.function(
         lambda *args: model.sampler.start(*args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0))[1], jit_compile=True
     )
