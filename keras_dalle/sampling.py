@@ -182,6 +182,21 @@ def _read(variables):
 PROGRESS_UPDATES = 8
 MIN_TOKEN_ROWS_PER_CALL = 512
 
+# A chunked `generate` prefills its prompts without the text positions that are padding in every
+# row, cut at a multiple of this many positions (`prefill_length`), so its prefill call compiles
+# once per multiple (at most L / 16 times) and its decoding loop once.
+PREFILL_LENGTH_MULTIPLE = 16
+
+
+def prefill_length(prompt_ids, multiple=PREFILL_LENGTH_MULTIPLE):
+    """The text positions a prefill of prompt_ids [B, L] needs: the last real position of any row, plus
+    one, rounded up to `multiple` (at least `multiple`, at most L). Positions after it are pads in every
+    row: masked everywhere, so cutting them leaves the logits as they were."""
+    text_length = prompt_ids.shape[1]
+    real = np.asarray(padding_mask(prompt_ids)).any(axis=0)  # (L,): a real token in some row
+    needed = int(np.flatnonzero(real)[-1]) + 1 if real.any() else 1
+    return min(text_length, -(-needed // multiple) * multiple)
+
 
 class TokenSampler:
     """Generates image tokens with a model's text encoder and generator over a key/value cache.
@@ -219,9 +234,15 @@ class TokenSampler:
         self._cache = None  # `generate`'s key/value cache variables, see `_cache_variables`
         self._cache_lock = threading.Lock()  # one `generate` at a time writes the cache
 
+    def _null_ids(self, batch_size, length):
+        """The null caption's ids [batch_size, length] (its first `length` positions: a null id, then pads)."""
+        return self.null_ids(batch_size)[:, :length]
+
     def _with_null_captions(self, prompt_ids, guidance):
-        """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, L]."""
-        return tf.concat([prompt_ids, self.null_ids(tf.shape(prompt_ids)[0])], axis=0) if guidance else prompt_ids
+        """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, T]."""
+        if not guidance:
+            return prompt_ids
+        return tf.concat([prompt_ids, self._null_ids(tf.shape(prompt_ids)[0], prompt_ids.shape[1])], axis=0)
 
     def encode_prompts(self, prompt_ids, guidance):
         """Text states [B or 2B, L, D] and padding mask [B or 2B, L] of the prompts (then the null
@@ -232,11 +253,15 @@ class TokenSampler:
     def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`.
 
+        prompt_ids [B, T]: T = L, or fewer when trailing positions that are padding in every row
+        are cut (`prefill_length`: the prefill then runs T positions, see `Generator.prefill`).
+
         With guidance the B null-caption rows are one caption: the prefill runs it once, as row
         B + 1 of the prompts' batch, and its cache is copied to B rows (the rows part ways from the
         first image token on). One batch, so XLA compiles one prefill.
         """
-        ids = tf.concat([prompt_ids, self.null_ids(1)], axis=0) if guidance else prompt_ids  # (B or B+1, L)
+        text_steps = prompt_ids.shape[1]
+        ids = tf.concat([prompt_ids, self._null_ids(1, text_steps)], axis=0) if guidance else prompt_ids  # (B or B+1, T)
         logits, cache = self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
         if guidance:
             batch = tf.shape(prompt_ids)[0]
@@ -246,7 +271,7 @@ class TokenSampler:
                 return tf.concat([values[:-1], tf.tile(values[-1:], multiples)], axis=0)
 
             logits, cache = with_null_rows(logits), [with_null_rows(values) for values in cache]
-        text_mask = padding_mask(self._with_null_captions(prompt_ids, guidance))  # (B or 2B, L)
+        text_mask = self.generator.text_mask_for_cache(padding_mask(self._with_null_captions(prompt_ids, guidance)))  # (B or 2B, L)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
         token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
@@ -372,7 +397,11 @@ class TokenSampler:
         return sum(f.experimental_get_tracing_count() for functions in self._compiled.values() for f in functions)
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
-        """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N]."""
+        """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N].
+
+        In several calls, the first (the prefill) runs the prompts without their common trailing
+        padding (`prefill_length`): it compiles once per prompt length rounded up to
+        `PREFILL_LENGTH_MULTIPLE`, the decoding loop once per batch size."""
         guidance = cfg_scale != 1.0
         whole, start, advance = self._functions(guidance, sort_for(top_k, top_p))
         prefix = tuple(prefix or ())
@@ -390,7 +419,8 @@ class TokenSampler:
         else:
             with self._cache_lock:
                 cache = self._cache_variables(rows)
-                state = start(prompt_ids, cache, *settings, *prefix)  # the prefill and token 0
+                text_steps = prefill_length(prompt_ids)
+                state = start(prompt_ids[:, :text_steps], cache, *settings, *prefix)  # the prefill and token 0
                 step = 1
                 while step < self.image_length:  # calls end on multiples of `chunk`
                     stop = min(self.image_length, (step // chunk + 1) * chunk)

@@ -72,29 +72,44 @@ def test_cached_equals_uncached(trained, cfg_scale):
     np.testing.assert_array_equal(cached, uncached)
 
 
-def test_prefill_and_decode_steps_give_the_teacher_forced_logits(trained):
+@pytest.mark.parametrize("text_steps", [None, 13])  # all L text positions; the prompts' 13 (the pads after cut)
+def test_prefill_and_decode_steps_give_the_teacher_forced_logits(trained, text_steps):
     """The prefill (attention over the text and the begin token alone, its top block for the last
-    query only) and each cached decoding step give the teacher-forced logits, position by position;
-    guidance's null-caption rows, prefilled once and copied, hold the cache a batch prefill gives."""
+    query only) and each cached decoding step give the teacher-forced logits, position by position,
+    also when the prefill runs the prompts without their trailing pads; guidance's null-caption
+    rows, prefilled once and copied, hold the cache a batch prefill gives."""
     model, _ = trained
     generator, sampler = model.generator, model.sampler
-    ids = model.text_tokenizer(tf.constant(["a red circle", "a small blue square at the top"]))
+    ids = model.text_tokenizer(tf.constant(["a red circle", "a blue square"]))  # 12 and 13 bytes
+    assert sampling.prefill_length(ids, multiple=1) == 13
     text_states, text_mask = sampler.encode_prompts(ids, guidance=False)
     tokens = np.random.default_rng(0).integers(0, model.codebook_size, (2, model.image_length))
     expected = generator(text_states, text_mask, tokens).numpy()  # (B, N, K): position t predicts token t
+    ids = ids[:, :text_steps]
+    text_states, text_mask = sampler.encode_prompts(ids, guidance=False)
     logits, cache = generator.prefill(text_states, text_mask)
+    decoding_mask = generator.text_mask_for_cache(text_mask)  # (B, L)
     steps = [logits]
     for step in range(1, model.image_length):
-        logits, cache = generator.decode_step(tokens[:, step - 1], step, text_mask, cache)
+        logits, cache = generator.decode_step(tokens[:, step - 1], step, decoding_mask, cache)
         steps.append(logits)
     np.testing.assert_allclose(np.stack(steps, axis=1), expected, atol=1e-4)
 
     noise = tf.zeros((2, model.image_length))
     *_, guided_cache = sampler.start(ids, noise, 1.0, 0, 1.0, 3.0, guidance=True)
-    null_states, null_mask = sampler.encode_prompts(model.text_tokenizer.null_ids(2), guidance=False)
+    null_states, null_mask = sampler.encode_prompts(model.text_tokenizer.null_ids(2)[:, :text_steps], guidance=False)
     _, null_cache = generator.prefill(null_states, null_mask)
     for guided_values, null_values in zip(guided_cache, null_cache):
         np.testing.assert_allclose(guided_values[2:], null_values, atol=1e-5)
+
+
+def test_prefill_length_cuts_the_padding_every_prompt_has():
+    ids = tf.constant([[5, 6, 0, 0, 0, 0], [5, 0, 0, 0, 0, 0]])
+    assert sampling.prefill_length(ids, multiple=1) == 2
+    assert sampling.prefill_length(ids, multiple=4) == 4
+    assert sampling.prefill_length(ids, multiple=16) == 6  # never past L
+    assert sampling.prefill_length(tf.constant([[0, 5, 0, 0]]), multiple=1) == 2  # the last real position counts
+    assert sampling.prefill_length(tf.zeros((2, 6), tf.int32), multiple=1) == 1  # all pads: the null caption's one
 
 
 def test_generate_does_not_retrace_and_is_reproducible(trained):

@@ -37,9 +37,10 @@ def write_to_cache(cache, new, index):
     return ops.where(ops.reshape(hit, (cache_length, 1)), new, cache)  # (B, H, S, K)
 
 
-def start_cache(new, cache_length):
-    """A cache float [B, H, cache_length, K] holding new [B, H, T, K] at positions 0 .. T - 1, zeros after."""
-    return ops.pad(new, ((0, 0), (0, 0), (0, cache_length - new.shape[2]), (0, 0)))
+def start_cache(new, cache_length, offset=0):
+    """A cache float [B, H, cache_length, K] holding new [B, H, T, K] at positions offset .. offset + T - 1,
+    zeros elsewhere (one pad)."""
+    return ops.pad(new, ((0, 0), (0, 0), (offset, cache_length - offset - new.shape[2]), (0, 0)))
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
@@ -48,7 +49,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
 
     Three ways to call it: without a cache (training, the text encoder); with `new_cache_length`,
     which starts a cache from x's keys and values (a prefill: attention runs over x's own T keys,
-    not the whole cache, and the cache is those keys padded with zeros); with a cache and
+    not the whole cache, and the cache is those keys padded with zeros, `start_cache`); with a cache and
     `cache_index`, which writes one step into it (decoding).
 
     The cache is laid out heads first, [B, H, S, K], so the attention matmuls read it without
@@ -66,6 +67,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         cache: (keys, values), each float [B, H, S, K], or None.
         cache_index: int scalar, the position of x's (one) step in the cache.
         new_cache_length: without a cache, start one of this length S (>= T) from x.
+        new_cache_offset: where x's first step goes in that new cache (zeros before it).
         last_query_only: attend for x's last step only (the keys and values still come from
             every step): output [B, 1, D], and attention_mask is that query's row [B or 1, 1, S].
             A prefill's top layer needs no more: only its last output feeds the head.
@@ -94,7 +96,10 @@ class CachedMultiHeadAttention(keras.layers.Layer):
         x = ops.reshape(x, (batch, steps, self.num_heads, self.key_dim))  # (B, T, H, K)
         return ops.transpose(x, (0, 2, 1, 3))  # (B, H, T, K)
 
-    def call(self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, last_query_only=False):
+    def call(
+        self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, new_cache_offset=0,
+        last_query_only=False,
+    ):
         query = self._split_heads(self.query_dense(x[:, -1:] if last_query_only else x))  # (B, H, T or 1, K)
         key = self._split_heads(self.key_dense(x))
         value = self._split_heads(self.value_dense(x))
@@ -103,7 +108,7 @@ class CachedMultiHeadAttention(keras.layers.Layer):
             value = write_to_cache(cache[1], value, cache_index)
             cache = (key, value)
         elif new_cache_length is not None:
-            cache = (start_cache(key, new_cache_length), start_cache(value, new_cache_length))  # (B, H, S, K)
+            cache = tuple(start_cache(steps, new_cache_length, new_cache_offset) for steps in (key, value))  # (B, H, S, K)
         scores = ops.einsum("bhtk,bhsk->bhts", query, key) / ops.sqrt(ops.cast(self.key_dim, query.dtype))
         weights = masked_softmax(ops.cast(scores, "float32"), attention_mask)  # (B, H, T, S)
         attended = ops.einsum("bhts,bhsk->bhtk", ops.cast(weights, value.dtype), value)  # (B, H, T, K)

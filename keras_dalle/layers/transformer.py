@@ -42,12 +42,12 @@ class TransformerBlock(keras.layers.Layer):
         self.mlp_out.build(tuple(input_shape[:-1]) + (width * self.mlp_ratio,))
 
     def call(
-        self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, last_query_only=False,
-        training=None,
+        self, x, attention_mask=None, cache=None, cache_index=None, new_cache_length=None, new_cache_offset=0,
+        last_query_only=False, training=None,
     ):
         attended = self.attention(
             self.attention_norm(x), attention_mask=attention_mask, cache=cache, cache_index=cache_index,
-            new_cache_length=new_cache_length, last_query_only=last_query_only,
+            new_cache_length=new_cache_length, new_cache_offset=new_cache_offset, last_query_only=last_query_only,
         )
         if cache is not None or new_cache_length is not None:
             attended, cache = attended

@@ -38,7 +38,8 @@ class TextEncoder(keras.layers.Layer):
         word_positions: also add a learned embedding of each byte's word index (`word_indices`),
             so "the word after the color word" is one fixed offset whatever the words' lengths.
 
-    Call: int ids [B, L] -> states float [B, L, width].
+    Call: int ids [B, T] -> states float [B, T, width], T <= L (a prompt's trailing padding may
+    be cut: pads are masked, so the other states stay the same).
     """
 
     def __init__(
@@ -72,7 +73,7 @@ class TextEncoder(keras.layers.Layer):
         if word_blocks:
             masks += [word_mask(token_ids)] * word_blocks
         if word_blocks < len(self.blocks):
-            sentence_mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, self.max_length, 1), "bool")
+            sentence_mask = padding_mask(token_ids)[:, None, :] | ops.zeros((1, ops.shape(token_ids)[1], 1), "bool")
             masks += [sentence_mask] * (len(self.blocks) - word_blocks)
         x = self.positions(self.token_embedding(token_ids))  # (B, L, D)
         if self.word_positions:
@@ -180,23 +181,35 @@ class Generator(keras.layers.Layer):
     def prefill(self, text_states, text_mask):
         """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache).
 
-        Attention runs over these L + 1 positions alone (the cache starts from their keys and
-        values, zeros after), and the top block computes its output for the begin token only:
+        Attention runs over these T + 1 positions alone (the cache starts from their keys and
+        values, zeros elsewhere), and the top block computes its output for the begin token only:
         the other positions' top outputs feed nothing. Same logits as `call`'s first image position.
+
+        The text may come without its trailing padding: text_states [B, T, Dt] and text_mask
+        [B, T] with T <= L. Its keys then fill the cache's last T text slots (L - T .. L - 1) and
+        the first L - T stay zeros, so the decoding steps read the cache and the image slots as
+        after a full-length prefill, with `text_mask_for_cache`'s mask. Pads are masked
+        everywhere, so the logits are the same (float rounding aside).
         """
-        batch = ops.shape(text_states)[0]
+        batch, text_steps = ops.shape(text_states)[0], text_states.shape[1]
         begin = ops.full((batch, 1), self.begin_token, "int32")
-        x = ops.concatenate([self._embed_text(text_states), self._embed_image(begin, 0)], axis=1)  # (B, L+1, D)
-        mask = prefix_mask(text_mask, 1)  # (B, L+1, L+1)
+        x = ops.concatenate([self._embed_text(text_states), self._embed_image(begin, 0)], axis=1)  # (B, T+1, D)
+        mask = prefix_mask(text_mask, 1)  # (B, T+1, T+1)
         cache = []
         for i, block in enumerate(self.blocks):
             top = i == len(self.blocks) - 1
             x, (keys, values) = block(
                 x, attention_mask=mask[:, -1:] if top else mask, new_cache_length=self.text_length + self.image_length,
-                last_query_only=top,
-            )  # x: (B, L+1, D), then (B, 1, D) after the top block
+                new_cache_offset=self.text_length - text_steps, last_query_only=top,
+            )  # x: (B, T+1, D), then (B, 1, D) after the top block; keys, values (B, H, L+N, head_dim)
             cache += [keys, values]
         return self.head(self.norm(x[:, -1])), cache
+
+    def text_mask_for_cache(self, text_mask):
+        """The decoding steps' text mask [B, L] for a cache that `prefill` started from text_mask
+        [B, T]: False for the L - T empty slots, then text_mask."""
+        empty_slots = self.text_length - text_mask.shape[1]
+        return ops.pad(text_mask, ((0, 0), (empty_slots, 0))) if empty_slots else text_mask
 
     def decode_step(self, token, step, text_mask, cache):
         """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache)."""
