@@ -1,7 +1,8 @@
 """Image tokens per second of the sampler, against the whole-loop XLA rate, this machine's matmul peak
 and the best peer.
 
-`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3] [--top-k 0]`
+`python -m bench.sampling_speed [--shapes peer,small-64,small-256] [--batches 1,16] [--repeats 3] [--top-k 0]
+[--prompt "a red circle in the top left"]`
 
 Models with random weights (speed does not depend on training), one per shape:
 - `peer`: the configuration DALLE-pytorch was measured at (generator width 256, 4 layers, 8 heads
@@ -23,13 +24,19 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
 - per token: the same with one compiled call per token (`tokens_per_call=1`; the loop `generate`
   ran before: it returned to Python after every token).
 - loop+XLA: the whole sequence in one XLA-compiled `generate_in_graph` (no progress), with the
-  sort `generate` picks (`sampling.sort_for`): the bound `generate` is measured against.
-- export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA).
+  sort `generate` picks (`sampling.sort_for`) and the text positions it runs
+  (`TokenSampler.prompt_positions`: the prompt's, rounded up to 16, where `generate` makes a
+  picture in several calls; all 64 where one call makes it): the bound `generate` is measured against.
+- export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA, all L text
+  positions).
+
+Every row's prompt is `--prompt` (28 bytes by default, so at batch 16 `generate` prefills 32 of the
+64 text positions; a prompt of 49 bytes or more makes it prefill all 64, as DALLE-pytorch always does).
 - recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
 "prefill ms" times `TokenSampler.start` alone (XLA-compiled: the text encoder and the generator over
-the prompt, the first token), the part of every row's time that does not depend on the image
-length.
+the prompt's text positions as `generate` cuts them, the first token), the part of every row's
+time that does not depend on the image length.
 
 FLOP/token counts the float ops of one compiled decoding step (TensorFlow's profiler, guidance rows
 included) per picture; "of peak" is generate's FLOP/s over tf.matmul 2048 x 2048 fp32 measured in the
@@ -77,10 +84,11 @@ def build_model(shape):
 
 
 TOP_K = 0  # set by --top-k
+PROMPT = "a red circle in the top left"  # set by --prompt
 
 
 def _inputs(model, batch, cfg):
-    ids = model.text_tokenizer(tf.constant(["a red circle in the top left"] * batch))
+    ids = model.text_tokenizer(tf.constant([PROMPT] * batch))
     noise = tf.random.uniform((batch, model.image_length), seed=0)
     return ids, noise, (1.0, TOP_K, 1.0, cfg)
 
@@ -114,6 +122,8 @@ def generate_rate(model, batch, cfg, tokens_per_call, repeats):
 
 def whole_loop_rate(model, batch, cfg, jit, repeats):
     ids, noise, settings = _inputs(model, batch, cfg)
+    if jit:  # the text positions `generate` runs; the exports take all L
+        ids = ids[:, : model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))]
     settings = _setting_tensors(settings)
     loop = tf.function(
         lambda *args: model.sampler.generate_in_graph(
@@ -144,6 +154,7 @@ def recompute_rate(model, batch, cfg, steps=8):
 def prefill_seconds(model, batch, cfg, repeats):
     """Seconds of one XLA-compiled `TokenSampler.start` (prefill and first token), best of `repeats`."""
     ids, noise, settings = _inputs(model, batch, cfg)
+    ids = ids[:, : model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))]
     settings = _setting_tensors(settings)
     start = tf.function(
         lambda *args: model.sampler.start(*args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0))[1], jit_compile=True
@@ -174,15 +185,17 @@ def measure_row(model, batch, cfg, repeats):
 
 
 def main():
+    global TOP_K, PROMPT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shapes", default="peer,small-64,small-256", help=f"comma-separated, from {list(SHAPES)}")
     parser.add_argument("--batches", default="1,16")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per variant (the best counts)")
     parser.add_argument("--top-k", type=int, default=0,
                         help="0: no filter; 16: the shipped default; 256: DALLE-pytorch's default filter")
+    parser.add_argument("--prompt", default=PROMPT,
+                        help="every row's prompt; its length sets generate's prefill length (`sampling.prefill_length`)")
     args = parser.parse_args()
-    global TOP_K
-    TOP_K = args.top_k
+    TOP_K, PROMPT = args.top_k, args.prompt
     keras.utils.set_random_seed(0)
     peak = matmul_peak()
     rows = []
@@ -195,7 +208,7 @@ def main():
                 row["prefill_ms"] = 1e3 * prefill_seconds(model, batch, cfg, args.repeats)
                 rows.append(row)
                 print(row, flush=True)
-    print(f"\nimage tokens per second at top-k {TOP_K} "
+    print(f"\nimage tokens per second at top-k {TOP_K}, prompt {PROMPT!r} ({len(PROMPT.encode())} bytes) "
           f"({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
           f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
     header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)

@@ -392,6 +392,14 @@ class TokenSampler:
             ]
         return self._cache
 
+    def prompt_positions(self, prompt_ids, rows):
+        """The text positions `generate` runs prompt_ids [B, L] over, at `rows` batch rows: all L when
+        one call makes the pictures (`chunk_tokens`; a batch-1 prefill is a few ms, and each new
+        length would compile the whole loop again, 2-3 s), else `prefill_length`."""
+        if self.chunk_tokens(rows) == self.image_length:
+            return prompt_ids.shape[1]
+        return prefill_length(prompt_ids)
+
     def tracing_count(self):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
         return sum(f.experimental_get_tracing_count() for functions in self._compiled.values() for f in functions)
@@ -400,7 +408,7 @@ class TokenSampler:
         """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N].
 
         In several calls, the first (the prefill) runs the prompts without their common trailing
-        padding (`prefill_length`): it compiles once per prompt length rounded up to
+        padding (`prompt_positions`): it compiles once per prompt length rounded up to
         `PREFILL_LENGTH_MULTIPLE`, the decoding loop once per batch size."""
         guidance = cfg_scale != 1.0
         whole, start, advance = self._functions(guidance, sort_for(top_k, top_p))
@@ -419,8 +427,8 @@ class TokenSampler:
         else:
             with self._cache_lock:
                 cache = self._cache_variables(rows)
-                text_steps = prefill_length(prompt_ids)
-                state = start(prompt_ids[:, :text_steps], cache, *settings, *prefix)  # the prefill and token 0
+                ids = prompt_ids[:, : self.prompt_positions(prompt_ids, rows)]
+                state = start(ids, cache, *settings, *prefix)  # the prefill and token 0
                 step = 1
                 while step < self.image_length:  # calls end on multiples of `chunk`
                     stop = min(self.image_length, (step // chunk + 1) * chunk)

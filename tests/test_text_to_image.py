@@ -72,6 +72,20 @@ def test_cached_equals_uncached(trained, cfg_scale):
     np.testing.assert_array_equal(cached, uncached)
 
 
+@pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
+def test_chunked_generate_with_a_cut_prefill_draws_the_uncached_tokens(trained, cfg_scale):
+    model, _ = trained
+    prompts = ["a red circle", "a blue square"]  # 13 bytes of 24: a chunked prefill runs 16 positions
+    default, model.sampler.tokens_per_call = model.sampler.tokens_per_call, 4
+    try:
+        assert model.sampler.prompt_positions(model.text_tokenizer(tf.constant(prompts)), rows=2) == 16
+        cached = model.generate_tokens(prompts, seed=3, cfg_scale=cfg_scale)
+    finally:
+        model.sampler.tokens_per_call = default
+    uncached = model.generate_tokens(prompts, seed=3, cfg_scale=cfg_scale, use_cache=False)
+    np.testing.assert_array_equal(cached, uncached)
+
+
 @pytest.mark.parametrize("text_steps", [None, 13])  # all L text positions; the prompts' 13 (the pads after cut)
 def test_prefill_and_decode_steps_give_the_teacher_forced_logits(trained, text_steps):
     """The prefill (attention over the text and the begin token alone, its top block for the last
