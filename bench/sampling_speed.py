@@ -29,10 +29,12 @@ Variants (each times whole calls, prefill included: tokens/s = batch x N / secon
   picture in several calls; all 64 where one call makes it): the bound `generate` is measured against.
 - export loop: `generate_in_graph` as the exports run it (one tf.function, no XLA, all L text
   positions).
+- recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
 
 Every row's prompt is `--prompt` (28 bytes by default, so at batch 16 `generate` prefills 32 of the
 64 text positions; a prompt of 49 bytes or more makes it prefill all 64, as DALLE-pytorch always does).
-- recompute: no cache, the whole sequence per token (a reference; 8 tokens timed).
+`bench/generate_rate.py` times `generate` alone at these shapes, with a file that also runs against
+older checkouts (for before / after tables).
 
 "prefill ms" times `TokenSampler.start` alone (XLA-compiled: the text encoder and the generator over
 the prompt's text positions as `generate` cuts them, the first token), the part of every row's
@@ -45,52 +47,22 @@ so a small fraction of the matmul peak is expected there.
 """
 
 import argparse
-import time
 
 import keras_dalle  # noqa: F401
 import keras
 import tensorflow as tf
 
+from bench import generate_rate as generate_alone
+from bench.generate_rate import CFG, PEER_TOKENS_PER_SECOND, PROMPT as DEFAULT_PROMPT, SHAPES, best_seconds, build_model, inputs
 from bench.train_throughput import count_flops, matmul_peak
-from keras_dalle import presets
-from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.sampling import SETTING_DTYPES, sort_for
 
-CFG = 3.0
-# DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
-# 2-core machine side by side with keras_dalle (issue 15): {(batch, guidance): tokens/s}.
-PEER_TOKENS_PER_SECOND = {(1, False): 220.0, (1, True): 112.0, (16, False): 1480.0, (16, True): 765.0}
-SHAPES = {
-    "peer": dict(preset="small", image_tokens=64, text_to_image=dict(
-        text_length=64, text_width=256, text_layers=1, text_heads=8, width=256, generator_layers=4, generator_heads=8)),
-    "small-64": dict(preset="small", image_tokens=64, text_to_image={}),
-    "small-256": dict(preset="small", image_tokens=256, text_to_image={}),
-}
-
-
-def build_model(shape):
-    """A random-weight `KerasDALLE` of a named shape (`SHAPES`)."""
-    spec = SHAPES[shape]
-    grid = int(round(spec["image_tokens"] ** 0.5))
-    tokenizer_config = presets.preset(spec["preset"], "image_tokenizer")
-    tokenizer_config["image_size"] = grid * tokenizer_config["downsample_factor"]
-    tokenizer = ImageTokenizer(**tokenizer_config)
-    tokenizer.build((None, tokenizer_config["image_size"], tokenizer_config["image_size"], 3))
-    config = {**presets.preset(spec["preset"], "text_to_image"), **spec["text_to_image"], "adversarial_weight": 0.0}
-    model = KerasDALLE(tokenizer, **config)
-    model.build(None)
-    return model
-
-
 TOP_K = 0  # set by --top-k
-PROMPT = "a red circle in the top left"  # set by --prompt
+PROMPT = DEFAULT_PROMPT  # set by --prompt
 
 
 def _inputs(model, batch, cfg):
-    ids = model.text_tokenizer(tf.constant([PROMPT] * batch))
-    noise = tf.random.uniform((batch, model.image_length), seed=0)
-    return ids, noise, (1.0, TOP_K, 1.0, cfg)
+    return inputs(model, batch, cfg, PROMPT, TOP_K)
 
 
 def _setting_tensors(settings):
@@ -99,25 +71,13 @@ def _setting_tensors(settings):
     return [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
 
 
-def _best_seconds(function, repeats):
-    function()  # warm-up: tracing, compilation and first allocations
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def generate_rate(model, batch, cfg, tokens_per_call, repeats):
-    ids, noise, settings = _inputs(model, batch, cfg)
     sampler = model.sampler
     default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
     try:
-        seconds = _best_seconds(lambda: sampler.generate(ids, noise, *settings).numpy(), repeats)
+        return generate_alone.generate_rate(model, batch, cfg, repeats, PROMPT, TOP_K)
     finally:
         sampler.tokens_per_call = default
-    return batch * model.image_length / seconds
 
 
 def whole_loop_rate(model, batch, cfg, jit, repeats):
@@ -130,7 +90,7 @@ def whole_loop_rate(model, batch, cfg, jit, repeats):
             *args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0) if jit else "full"
         ), jit_compile=jit
     )
-    return batch * model.image_length / _best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
+    return batch * model.image_length / best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
 
 
 def recompute_rate(model, batch, cfg, steps=8):
@@ -148,7 +108,7 @@ def recompute_rate(model, batch, cfg, steps=8):
             tokens = step_fn(tokens, tf.constant(step))
         return tokens.numpy()
 
-    return batch * steps / _best_seconds(run, 1)
+    return batch * steps / best_seconds(run, 1)
 
 
 def prefill_seconds(model, batch, cfg, repeats):
@@ -159,7 +119,7 @@ def prefill_seconds(model, batch, cfg, repeats):
     start = tf.function(
         lambda *args: model.sampler.start(*args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0))[1], jit_compile=True
     )
-    return _best_seconds(lambda: start(ids, noise, *settings).numpy(), repeats)
+    return best_seconds(lambda: start(ids, noise, *settings).numpy(), repeats)
 
 
 def flops_per_token(model, batch, cfg):
