@@ -72,10 +72,15 @@ def best_seconds(function, repeats):
     return min(times)
 
 
+def generate_call(model, batch, cfg, prompt=PROMPT, top_k=0):
+    """A function that runs one `model.sampler.generate` call of `batch` pictures to the end."""
+    ids, noise, settings = inputs(model, batch, cfg, prompt, top_k)
+    return lambda: model.sampler.generate(ids, noise, *settings).numpy()
+
+
 def generate_rate(model, batch, cfg, repeats, prompt=PROMPT, top_k=0):
     """`model.sampler.generate`'s image tokens per second (best of `repeats`)."""
-    ids, noise, settings = inputs(model, batch, cfg, prompt, top_k)
-    return batch * model.image_length / best_seconds(lambda: model.sampler.generate(ids, noise, *settings).numpy(), repeats)
+    return batch * model.image_length / best_seconds(generate_call(model, batch, cfg, prompt, top_k), repeats)
 
 
 def main():

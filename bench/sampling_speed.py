@@ -17,7 +17,8 @@ loop+XLA; 256, what DALLE-pytorch's default `filter_thres=0.5` keeps of 512 code
 of them).
 
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
-`--repeats` after a warm-up):
+`--repeats` after a warm-up; the variants of a row are timed in turn, one call each per round,
+so a slow spell of this shared machine falls on all of them and their ratios hold):
 - generate: `TokenSampler.generate`, what the API and the CLI run: the XLA-compiled token loop in
   whole rows of the token grid per call, progress reported after each (`TokenSampler.chunk_tokens`:
   one call at batch 1, up to 8 for big batches), the key/value cache in variables between calls.
@@ -47,6 +48,7 @@ so a small fraction of the matmul peak is expected there.
 """
 
 import argparse
+import time
 
 import keras_dalle  # noqa: F401
 import keras
@@ -71,16 +73,23 @@ def _setting_tensors(settings):
     return [tf.constant(value, dtype) for value, dtype in zip(settings, SETTING_DTYPES.values())]
 
 
-def generate_rate(model, batch, cfg, tokens_per_call, repeats):
-    sampler = model.sampler
-    default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
-    try:
-        return generate_alone.generate_rate(model, batch, cfg, repeats, PROMPT, TOP_K)
-    finally:
-        sampler.tokens_per_call = default
+def generate_call(model, batch, cfg, tokens_per_call):
+    """One `generate` call (`tokens_per_call` None: the sampler's own chunks)."""
+    call, sampler = generate_alone.generate_call(model, batch, cfg, PROMPT, TOP_K), model.sampler
+
+    def run():
+        default, sampler.tokens_per_call = sampler.tokens_per_call, tokens_per_call or sampler.tokens_per_call
+        try:
+            return call()
+        finally:
+            sampler.tokens_per_call = default
+
+    return run
 
 
-def whole_loop_rate(model, batch, cfg, jit, repeats):
+def whole_loop_call(model, batch, cfg, jit):
+    """One `generate_in_graph` call in one tf.function, with XLA (the sort and text positions `generate`
+    runs) or without (as the exports run it)."""
     ids, noise, settings = _inputs(model, batch, cfg)
     if jit:  # the text positions `generate` runs; the exports take all L
         ids = ids[:, : model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))]
@@ -90,10 +99,11 @@ def whole_loop_rate(model, batch, cfg, jit, repeats):
             *args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0) if jit else "full"
         ), jit_compile=jit
     )
-    return batch * model.image_length / best_seconds(lambda: loop(ids, noise, *settings).numpy(), repeats)
+    return lambda: loop(ids, noise, *settings).numpy()
 
 
-def recompute_rate(model, batch, cfg, steps=8):
+def recompute_call(model, batch, cfg, steps):
+    """`steps` tokens with no cache, the whole sequence per token."""
     ids, noise, settings = _inputs(model, batch, cfg)
     guidance = cfg != 1.0
     sampler = model.sampler
@@ -108,7 +118,22 @@ def recompute_rate(model, batch, cfg, steps=8):
             tokens = step_fn(tokens, tf.constant(step))
         return tokens.numpy()
 
-    return batch * steps / best_seconds(run, 1)
+    return run
+
+
+def interleaved_best_seconds(calls, repeats):
+    """{name: shortest seconds} of zero-argument calls: one untimed call each (tracing, compilation,
+    first allocations), then `repeats` rounds that time every call once, in turn, so a slow spell of
+    the machine falls on all of them alike and their ratios hold."""
+    for call in calls.values():
+        call()
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(seconds) for name, seconds in times.items()}
 
 
 def prefill_seconds(model, batch, cfg, repeats):
@@ -134,14 +159,21 @@ def flops_per_token(model, batch, cfg):
 VARIANTS = ("generate", "per token", "loop+XLA", "export loop", "recompute")
 
 
+RECOMPUTE_STEPS = 8
+
+
 def measure_row(model, batch, cfg, repeats):
-    return {
-        "generate": generate_rate(model, batch, cfg, None, repeats),
-        "per token": generate_rate(model, batch, cfg, 1, repeats),
-        "loop+XLA": whole_loop_rate(model, batch, cfg, True, repeats),
-        "export loop": whole_loop_rate(model, batch, cfg, False, repeats),
-        "recompute": recompute_rate(model, batch, cfg),
+    """{variant: image tokens per second} for one batch size and guidance setting, timed interleaved."""
+    calls = {
+        "generate": generate_call(model, batch, cfg, None),
+        "per token": generate_call(model, batch, cfg, 1),
+        "loop+XLA": whole_loop_call(model, batch, cfg, True),
+        "export loop": whole_loop_call(model, batch, cfg, False),
+        "recompute": recompute_call(model, batch, cfg, RECOMPUTE_STEPS),
     }
+    seconds = interleaved_best_seconds(calls, repeats)
+    tokens = {name: batch * (RECOMPUTE_STEPS if name == "recompute" else model.image_length) for name in calls}
+    return {name: tokens[name] / seconds[name] for name in VARIANTS}
 
 
 def main():
