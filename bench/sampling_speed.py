@@ -67,6 +67,11 @@ def _inputs(model, batch, cfg):
     return inputs(model, batch, cfg, PROMPT, TOP_K)
 
 
+def _generate_positions(model, ids, batch, cfg):
+    """The text positions `generate` runs for these ids (guidance doubles the rows)."""
+    return model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))
+
+
 def _setting_tensors(settings):
     """Settings as tensors, as `generate` and the exports take them: as Python constants XLA would
     fold them into the graph and time a loop specialised to one setting."""
@@ -92,7 +97,7 @@ def whole_loop_call(model, batch, cfg, jit):
     runs) or without (as the exports run it)."""
     ids, noise, settings = _inputs(model, batch, cfg)
     if jit:  # the text positions `generate` runs; the exports take all L
-        ids = ids[:, : model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))]
+        ids = ids[:, : _generate_positions(model, ids, batch, cfg)]
     settings = _setting_tensors(settings)
     loop = tf.function(
         lambda *args: model.sampler.generate_in_graph(
@@ -139,7 +144,7 @@ def interleaved_best_seconds(calls, repeats):
 def prefill_seconds(model, batch, cfg, repeats):
     """Seconds of one XLA-compiled `TokenSampler.start` (prefill and first token), best of `repeats`."""
     ids, noise, settings = _inputs(model, batch, cfg)
-    ids = ids[:, : model.sampler.prompt_positions(ids, batch * (2 if cfg != 1.0 else 1))]
+    ids = ids[:, : _generate_positions(model, ids, batch, cfg)]
     settings = _setting_tensors(settings)
     start = tf.function(
         lambda *args: model.sampler.start(*args, guidance=cfg != 1.0, sort=sort_for(TOP_K, 1.0))[1], jit_compile=True
