@@ -61,15 +61,24 @@ def inputs(model, batch, cfg, prompt=PROMPT, top_k=0):
     return ids, noise, (1.0, top_k, 1.0, cfg)
 
 
+def interleaved_best_seconds(calls, repeats):
+    """{name: shortest seconds} of zero-argument calls: one untimed call each (tracing, compilation,
+    first allocations), then `repeats` rounds that time every call once, in turn, so a slow spell of
+    the machine falls on all of them alike and their ratios hold."""
+    for call in calls.values():
+        call()
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return {name: min(seconds) for name, seconds in times.items()}
+
+
 def best_seconds(function, repeats):
     """The shortest of `repeats` timed calls of function, after one untimed (tracing, compilation)."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return interleaved_best_seconds({"call": function}, repeats)["call"]
 
 
 def generate_call(model, batch, cfg, prompt=PROMPT, top_k=0):

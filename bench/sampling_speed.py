@@ -48,14 +48,15 @@ so a small fraction of the matmul peak is expected there.
 """
 
 import argparse
-import time
 
 import keras_dalle  # noqa: F401
 import keras
 import tensorflow as tf
 
 from bench import generate_rate as generate_alone
-from bench.generate_rate import CFG, PEER_TOKENS_PER_SECOND, PROMPT as DEFAULT_PROMPT, SHAPES, best_seconds, build_model, inputs
+from bench.generate_rate import (
+    CFG, PEER_TOKENS_PER_SECOND, PROMPT as DEFAULT_PROMPT, SHAPES, best_seconds, build_model, inputs, interleaved_best_seconds,
+)
 from bench.train_throughput import count_flops, matmul_peak
 from keras_dalle.sampling import SETTING_DTYPES, sort_for
 
@@ -124,21 +125,6 @@ def recompute_call(model, batch, cfg, steps):
         return tokens.numpy()
 
     return run
-
-
-def interleaved_best_seconds(calls, repeats):
-    """{name: shortest seconds} of zero-argument calls: one untimed call each (tracing, compilation,
-    first allocations), then `repeats` rounds that time every call once, in turn, so a slow spell of
-    the machine falls on all of them alike and their ratios hold."""
-    for call in calls.values():
-        call()
-    times = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(seconds) for name, seconds in times.items()}
 
 
 def prefill_seconds(model, batch, cfg, repeats):
