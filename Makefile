@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export KERAS_BACKEND := tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test browser jvm clean
+.PHONY: install demo test browser jvm emoji-font clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ browser:
 # A JDK, JUnit 4 and ICU4J from Debian's packages, for the Android sample's plain-Java test.
 jvm:
 	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends openjdk-17-jdk-headless junit4 libicu4j-java
+
+# The Noto Color Emoji font from Debian's packages, for `keras-dalle data emoji` (the built-in real pictures).
+emoji-font:
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends fonts-noto-color-emoji || { apt-get update && apt-get install -y --no-install-recommends fonts-noto-color-emoji; }'
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -2,6 +2,7 @@
 
     keras-dalle demo [--out DIR] [--candidates 8]            best of 8 by the shipped scorer (1 = plain generation)
     keras-dalle data shapes --out DIR [--num N] [--seed S] [--objects 1|2|mixed] [--size 32]
+    keras-dalle data emoji --out DIR [--size 32] [--num N] [--seed S] [--held-out DIR]   (make emoji-font first)
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
     keras-dalle check IMAGE "CAPTION"
@@ -255,6 +256,16 @@ def cmd_data_shapes(args):
     return 0
 
 
+def cmd_data_emoji(args):
+    from keras_dalle.data import emoji
+
+    info = emoji.write_emoji_folder(args.out, args.size, args.num, args.seed, args.held_out, args.font, progress=True)
+    skipped = ", ".join(f"{len(names)} {reason}" for reason, names in info["skipped"].items() if names) or "none"
+    held = f"; {info['held_out']} held-out skin tones to {args.held_out}" if args.held_out else f" ({info['held_out']} skin tones held out)"
+    print(f"wrote {info['pictures']} emoji pictures with captions to {args.out}{held}; skipped: {skipped}")
+    return 0
+
+
 def cmd_data_pack(args):
     report = loader.pack_folder(args.source, args.out, args.shards, args.image_size, args.skip_uncaptioned)
     print(report.summary())
@@ -407,7 +418,7 @@ def build_parser():
     _add_sampling_arguments(evaluate)
     evaluate.set_defaults(run=cmd_evaluate)
 
-    data = commands.add_parser("data", help="datasets: the built-in shapes, packing, checking")
+    data = commands.add_parser("data", help="datasets: the built-in shapes and emoji, packing, checking")
     data_commands = data.add_subparsers(dest="data_command", required=True)
 
     gen = data_commands.add_parser("shapes", help="write the built-in shapes dataset as PNG + .txt")
@@ -422,6 +433,16 @@ def build_parser():
         help=f"also draw the held-out pairs {sorted(grammar.HELD_OUT_PAIRS)}",
     )
     gen.set_defaults(run=cmd_data_shapes)
+
+    emoji_data = data_commands.add_parser("emoji", help="write the Noto Color Emoji pictures as PNG + .txt (make emoji-font)")
+    emoji_data.add_argument("--out", required=True)
+    emoji_data.add_argument("--size", type=_positive_int, default=32, help="picture side in pixels (default 32)")
+    emoji_data.add_argument("--num", type=_positive_int, default=None, help="a seeded choice of N emoji (default: all)")
+    emoji_data.add_argument("--seed", type=int, default=0, help="the held-out skin tones and the --num choice")
+    emoji_data.add_argument("--held-out", default=None, metavar="DIR",
+                            help="write the held-out skin-tone variants (never in --out) to this folder")
+    emoji_data.add_argument("--font", default=None, help="the Noto Color Emoji .ttf (default: Debian's path)")
+    emoji_data.set_defaults(run=cmd_data_emoji)
 
     pack = data_commands.add_parser("pack", help="pack a captioned image folder into TFRecord shards")
     pack.add_argument("source")

@@ -104,3 +104,32 @@ class TimeBudget(keras.callbacks.Callback):
         if time.monotonic() - self.start >= self.seconds:
             self.model.stop_training = True
             self.stopped_early = True
+
+
+class NearestPictureAccuracy(keras.callbacks.Callback):
+    """After each epoch, generates one picture per tuning prompt (fixed seed) and adds to the logs
+    how often the nearest real picture carries the prompt (`tuning_accuracy`, and `tuning_top5`):
+    the picture-level measure by which runs on folders keep their best epoch.
+
+    Place it before the callbacks that read the logs (TensorBoard, checkpoints, best-epoch restore).
+
+    Args:
+        judge: a `NearestPictures` over the folder's pictures.
+        prompts: the tuning prompts (captions of the folder's training pictures).
+        seed: sampling seed, the same every epoch.
+    """
+
+    def __init__(self, judge, prompts, seed=0):
+        super().__init__()
+        self.judge = judge
+        self.prompts = list(prompts)
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_dalle.evaluation.generation import generate_in_chunks
+
+        pictures = np.concatenate([p for _, p in generate_in_chunks(self.model, self.prompts, 1, self.seed, progress=False)])
+        accuracy = self.judge.accuracy(pictures, self.prompts, k=5)
+        if logs is not None:
+            logs["tuning_accuracy"] = accuracy["top1"]
+            logs["tuning_top5"] = accuracy["top5"]

@@ -1,0 +1,96 @@
+import json
+import pathlib
+
+import numpy as np
+import pytest
+
+from keras_dalle import cli
+from keras_dalle.data import emoji, sources
+from keras_dalle.evaluation.nearest import NearestPictures
+
+needs_font = pytest.mark.skipif(not pathlib.Path(emoji.FONT_PATH).is_file(), reason="no emoji font (make emoji-font)")
+
+
+def _caption_of(character):
+    entries, _ = emoji.emoji_entries()
+    return next(e for e in entries if e.emoji == character)
+
+
+def test_captions_are_plain_cldr_names_with_an_alias_line():
+    assert _caption_of("\U0001F34E").captions == ("red apple", "apple")
+    waving = _caption_of("\U0001F44B\U0001F3FD")
+    assert waving.captions == ("waving hand: medium skin tone",)
+    assert (waving.base, waving.tones) == ("waving hand", ("medium skin tone",))
+    assert _caption_of("\U0001F1EF\U0001F1F5").caption == "flag: japan"
+    assert _caption_of("1\ufe0f\u20e3").caption == "keycap: 1"
+    couple = _caption_of("\U0001F469\U0001F3FB\u200d\U0001F91D\u200d\U0001F468\U0001F3FF")
+    assert couple.tones == ("light skin tone", "dark skin tone") and couple.caption.endswith(": light skin tone, dark skin tone")
+
+
+def test_entries_are_many_distinct_and_in_a_fixed_order():
+    entries, _ = emoji.emoji_entries()
+    captions = [e.caption for e in entries]
+    assert len(captions) > 3500 and len(set(captions)) == len(captions)
+    assert [e.emoji for e in entries] == sorted(e.emoji for e in entries)
+    assert all(c == c.lower() and c.strip() == c for e in entries for c in e.captions)
+
+
+def test_one_skin_tone_of_every_emoji_with_several_is_held_out_by_seed():
+    entries, _ = emoji.emoji_entries()
+    held = emoji.held_out_tones(entries, seed=0)
+    bases = {}
+    for entry in entries:
+        if entry.tones:
+            bases.setdefault(entry.base, []).append(entry.emoji)
+    several = {base for base, group in bases.items() if len(group) > 1}
+    held_bases = [e.base for e in entries if e.emoji in held]
+    assert sorted(held_bases) == sorted(several)  # exactly one per base
+    assert emoji.held_out_tones(entries, seed=0) == held
+    assert emoji.held_out_tones(entries, seed=1) != held
+
+
+@needs_font
+def test_the_folder_is_what_the_loader_reads_and_the_split_keeps_tones_apart(tmp_path):
+    info = emoji.write_emoji_folder(tmp_path / "train", size=16, num=40, seed=3, held_out_dir=tmp_path / "held", progress=False)
+    items, report = sources.scan_folder(tmp_path / "train", progress=False)
+    assert report.used == info["pictures"] == len(items) and 35 <= len(items) <= 40  # a few may be newer than the font
+    held_items, _ = sources.scan_folder(tmp_path / "held", progress=False)
+    train_captions = {c[0] for _, c in items}
+    assert info["held_out"] == len(held_items) and not train_captions & {c[0] for _, c in held_items}
+    listed = json.loads((tmp_path / "train" / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]
+    held_listed = json.loads((tmp_path / "held" / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]
+    train_bases = {e["base"] for e in listed}
+    assert all(e["tones"] and e["base"] in train_bases for e in held_listed)
+    from PIL import Image
+
+    with Image.open(items[0][0]) as first:
+        picture = np.asarray(first)
+    assert picture.shape == (16, 16, 3) and picture.max() > 0
+    again = emoji.write_emoji_folder(tmp_path / "again", size=16, num=40, seed=3, progress=False)
+    assert again["entries"] == info["entries"]
+    assert all((tmp_path / "again" / e["file"]).read_bytes() == (tmp_path / "train" / e["file"]).read_bytes() for e in listed)
+
+
+def test_a_machine_without_the_font_gets_one_clear_error(tmp_path, capsys):
+    with pytest.raises(emoji.FontMissing, match="make emoji-font"):
+        emoji.write_emoji_folder(tmp_path / "out", font_path=tmp_path / "missing.ttf", progress=False)
+    assert cli.main(["data", "emoji", "--out", str(tmp_path / "out"), "--font", str(tmp_path / "missing.ttf")]) == 2
+    assert "make emoji-font" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_nearest_real_picture_judges_pictures_by_their_captions():
+    rng = np.random.default_rng(0)
+    real = rng.integers(0, 256, (30, 8, 8, 3), dtype=np.uint8)
+    captions = [(f"thing {i}", f"alias {i}") for i in range(30)]
+    judge = NearestPictures(real, captions)
+    prompts = [c[0] for c in captions]
+    assert judge.accuracy(real, prompts) == {"top1": 1.0, "top5": 1.0}
+    noisy = np.clip(real.astype(int) + rng.integers(-20, 21, real.shape), 0, 255).astype(np.uint8)
+    assert judge.accuracy(noisy, [c[1] for c in captions])["top1"] == 1.0  # an alias is a caption too
+    shifted = prompts[1:] + prompts[:1]
+    assert judge.accuracy(real, shifted)["top1"] == 0.0
+    np.testing.assert_array_equal(judge.nearest(real, k=1)[:, 0], np.arange(30))
+    with pytest.raises(ValueError, match="must be"):
+        judge.nearest(np.zeros((1, 4, 4, 3), np.uint8))
+    assert len(judge.tuning_prompts(count=10)) == 10 and set(judge.tuning_prompts(count=10)) <= set(prompts)
