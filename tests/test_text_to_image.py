@@ -426,30 +426,60 @@ def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
     assert cli.main(["generate", "a red circle", "--model", str(path), "--top-p", "2", "--out", str(grid)]) == 2
 
 
-def test_training_on_a_folder_keeps_the_best_epoch_by_validation_loss(tmp_path, capsys):
-    from keras_dalle.data.loader import load_dataset
+def test_training_on_a_shapes_folder_keeps_the_best_epoch_by_caption_accuracy(tmp_path, capsys):
+    from keras_dalle.evaluation.generation import evaluate_model
     from keras_dalle.training import stages
 
     data = shapes.write_shapes_folder(tmp_path / "data", 40, seed=0, canvas_size=SIZE, progress=False)
     tokenizer = tiny.tokenizer()
     model, history = stages.train_text_to_image(
         data, tmp_path / "run", image_tokenizer=tokenizer, preset="tiny", epochs=4, batch_size=8, validation_split=0.25,
-        verbose=0, learning_rate=0.3,  # too high on purpose: the validation loss does not fall every epoch
+        verbose=0, learning_rate=0.3,  # too high on purpose: the measures do not improve every epoch
         sample_prompts=["a red circle"],  # the user's own grid prompts do not turn the caption checker off
     )
-    losses = history.history["val_cross_entropy"]
-    assert len(losses) == 4 and int(np.argmin(losses)) < 3  # so the last epoch is not the one to keep
+    assert len(history.history["val_cross_entropy"]) == 4  # reported beside the picture-level measure
     assert model.dropout == stages.SMALL_DATASET_DROPOUT  # 30 training images: a small dataset
     # A shapes folder: caption-checker accuracy on the tuning prompts is logged every epoch, per group too,
-    # whatever the grid shows.
-    assert len(history.history["tuning_accuracy"]) == 4 and "tuning_full" in history.history
+    # whatever the grid shows, and picks the epoch the file keeps.
+    accuracies = history.history["tuning_accuracy"]
+    assert len(accuracies) == 4 and "tuning_full" in history.history
     saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
-    saved.compile(optimizer="adam")
-    validation, _ = load_dataset(data, image_size=SIZE, batch_size=8, seed=0, validation_split=0.25, subset="validation",
-                                 shuffle=False, progress=False)
-    # The file holds the weights of the epoch with the lowest validation loss.
-    assert abs(saved.evaluate(validation, verbose=0, return_dict=True)["cross_entropy"] - min(losses)) < 1e-4
+    kept = evaluate_model(saved, shapes.tuning_prompts(), num_images=1, seed=0, progress=False)["overall"]["all"]
+    assert kept == max(accuracies)
     assert "best epoch" in capsys.readouterr().out
+
+
+def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_draws_them_best(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_dalle.evaluation.nearest import NearestPictures
+    from keras_dalle.training import stages
+    from keras_dalle.training.callbacks import NearestPictureAccuracy
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for index in range(12):  # 12 pictures of 12 blocky patterns, each with its own name
+        picture = np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((SIZE // 4, SIZE // 4, 1))).astype(np.uint8)
+        Image.fromarray(picture).save(folder / f"{index}.png")
+        (folder / f"{index}.txt").write_text(f"pattern number {index}\n")
+    model, history = stages.train_text_to_image(
+        folder, tmp_path / "run", image_tokenizer=tiny.tokenizer(), preset="tiny", epochs=4, batch_size=4, verbose=0,
+        learning_rate=0.05,
+    )
+    out = capsys.readouterr().out
+    assert "no pictures held out" in out and "val_cross_entropy" not in history.history
+    accuracies = history.history["tuning_accuracy"]
+    assert len(accuracies) == 4 and len(history.history["tuning_top5"]) == 4
+    judge = NearestPictures.from_folder(folder, SIZE)
+    assert judge.tuning_prompts() == sorted(f"pattern number {i}" for i in range(12))  # every caption: fewer than 200
+    saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
+    logs = {}
+    callback = NearestPictureAccuracy(judge, judge.tuning_prompts())
+    callback.set_model(saved)
+    callback.on_epoch_end(0, logs)
+    assert logs["tuning_accuracy"] == max(accuracies)  # the file holds the best epoch's weights
+    assert "best epoch" in out
 
 
 def test_fine_tuning_starts_from_the_given_model(trained, tmp_path):

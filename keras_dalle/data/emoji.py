@@ -81,9 +81,11 @@ def _plain(name):
 def _entry(character, data):
     text = _plain(data["en"])
     tones = tuple(SKIN_TONES[c] for c in character if c in SKIN_TONES)
-    base = text
-    if tones and text.endswith(" ".join(tones)):
-        base = text[: -len(" ".join(tones))].strip()
+    if len(set(tones)) == 1:  # CLDR names a tone shared by all the people once: "kiss: woman, man, dark skin tone"
+        tones = tones[:1]
+    base = text  # the name without its tones, wherever the package put them ("man light skin tone red hair")
+    for tone in tones:  # " dark skin tone" is not inside "medium-dark skin tone": the space marks a word
+        base = base.replace(f" {tone}", "")
     if tones:
         name = f"{base}: {', '.join(tones)}"
     elif all(ord(c) in _REGIONAL_INDICATORS for c in character) or any(ord(c) in _TAG_CHARACTERS for c in character):

@@ -24,7 +24,8 @@ PACK_FORMAT = "keras_dalle.tfrecord.v1"
 PACK_INFO = "dataset.json"
 
 
-def _is_packed(root):
+def is_packed(root):
+    """Whether folder `root` holds TFRecord shards that `pack_folder` wrote."""
     return (root / PACK_INFO).is_file() and any(root.glob("*.tfrecord"))
 
 
@@ -76,12 +77,12 @@ def load_dataset(
         report = LoadReport(f"built-in shapes (seed {seed}, {mix:.0%} two-object)", endless=True)
     elif two_object_fraction is not None:
         raise ValueError(f"{path}: two_object_fraction applies only to the built-in {SHAPES_SOURCE!r} source")
-    elif root.is_dir() and _is_packed(root):
+    elif root.is_dir() and is_packed(root):
         dataset, report = _packed_dataset(root, image_size, seed, shuffle, validation_split, subset)
     else:
         items, report = scan_folder(root, skip_uncaptioned, progress)
         if validation_split:
-            held_out = _validation_indices(len(items), validation_split, seed)
+            held_out = validation_indices(len(items), validation_split, seed)
             report.validation = len(held_out)
             items = [item for i, item in enumerate(items) if (i in held_out) == (subset == "validation")]
         dataset = _folder_dataset(items, report, image_size, seed, shuffle)
@@ -92,7 +93,7 @@ def load_dataset(
     return dataset, report
 
 
-def _validation_indices(count, validation_split, seed):
+def validation_indices(count, validation_split, seed):
     """The seeded set of item indices held out for validation (at least one)."""
     size = max(1, round(count * validation_split))
     if size >= count:

@@ -22,19 +22,25 @@ import tensorflow as tf
 
 from keras_dalle import presets
 from keras_dalle.data import shapes
-from keras_dalle.data.loader import load_dataset
+from keras_dalle.data.loader import is_packed, load_dataset, validation_indices
 from keras_dalle.data.sources import is_builtin_shapes
+from keras_dalle.evaluation.nearest import NearestPictures
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
-from keras_dalle.training.callbacks import CaptionAccuracy, EpochGrid, TimeBudget, reconstruction_grid, sample_grid
+from keras_dalle.training.callbacks import (
+    CaptionAccuracy, EpochGrid, NearestPictureAccuracy, TimeBudget, reconstruction_grid, sample_grid,
+)
 from keras_dalle.layers.replicas import in_multi_worker_mode
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
-# Folders and packs hold this fraction out for validation unless told otherwise.
+# Folders and packs hold this fraction out for validation unless told otherwise (the generator:
+# unless nearly every picture has a caption of its own, see `captions_repeat`).
 DEFAULT_VALIDATION_SPLIT = 0.1
+# A folder's captions repeat when it has at most this many distinct (first) captions per picture.
+REPEATED_CAPTIONS = 0.5
 # Below this many training images the text-to-image model trains with dropout by default.
 SMALL_DATASET = 20_000
 SMALL_DATASET_DROPOUT = 0.1
@@ -155,14 +161,47 @@ def _training_setup(strategy, mixed_precision):
         keras.mixed_precision.set_global_policy(previous)
 
 
-def _validation_split(data, validation_split, early_stopping):
+def captions_repeat(captions):
+    """Whether pictures share captions (at most `REPEATED_CAPTIONS` distinct first captions per
+    picture): then held-out pictures show captions seen in training; else each is a new concept."""
+    return len({texts[0] for texts in captions}) <= REPEATED_CAPTIONS * len(captions)
+
+
+def _validation_split(data, validation_split, early_stopping, judge=None):
     """The fraction a stage holds out: by default `DEFAULT_VALIDATION_SPLIT` of a folder or pack and
-    none of the endless shapes source; early stopping needs one."""
+    none of the endless shapes source, nor of a folder (`judge`: its `NearestPictures`) whose pictures
+    each have a caption of their own: held out, their captions would be concepts the model never
+    sees. Early stopping needs a validation split or, for the generator, a picture-level measure."""
     if validation_split is None:
         validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
-    if early_stopping is not None and not validation_split:
+        if judge is not None and not captions_repeat(judge.captions):
+            validation_split = 0.0
+            print(f"{data}: nearly every picture has a caption of its own: no pictures held out for validation "
+                  "(the best epoch is chosen by how often a tuning caption's picture is nearest to its own real picture)")
+    if early_stopping is not None and not validation_split and judge is None and not is_shapes_data(data):
         raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
     return validation_split
+
+
+def folder_judge(data, image_size):
+    """`NearestPictures` over a plain folder of pictures (not shapes data, not packed shards), else None."""
+    path = pathlib.Path(data)
+    if is_shapes_data(data) or not path.is_dir() or is_packed(path):
+        return None
+    return NearestPictures.from_folder(path, image_size)
+
+
+def _tuning_callback(data, judge, validation_split, seed):
+    """The per-epoch picture-level measure (`tuning_accuracy`): the caption checker on shapes data, the
+    nearest-picture accuracy of training captions on other folders; None for packs."""
+    if is_shapes_data(data):
+        return CaptionAccuracy(shapes.tuning_prompts(), seed=seed)
+    if judge is None:
+        return None
+    held_out = validation_indices(len(judge.captions), validation_split, seed) if validation_split else set()
+    training = NearestPictures(judge.pictures[[i for i in range(len(judge.captions)) if i not in held_out]],
+                               [c for i, c in enumerate(judge.captions) if i not in held_out])
+    return NearestPictureAccuracy(judge, training.tuning_prompts(), seed=seed)
 
 
 def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction=None):
@@ -199,10 +238,11 @@ def _copy_main_weights(source, model, source_path):
         target.assign(weight)
 
 
-def _keep_best(monitor, early_stopping, epochs):
-    """The callback that restores the epoch with the lowest `monitor` (and stops after `early_stopping` epochs without one)."""
+def _keep_best(monitor, early_stopping, epochs, mode="min"):
+    """The callback that restores the epoch with the best `monitor` (lowest, or highest with mode "max"),
+    and stops after `early_stopping` epochs without a better one."""
     return [keras.callbacks.EarlyStopping(
-        monitor, mode="min", patience=early_stopping or epochs, restore_best_weights=True, verbose=1
+        monitor, mode=mode, patience=early_stopping or epochs, restore_best_weights=True, verbose=1
     )]
 
 
@@ -286,7 +326,6 @@ def train_text_to_image(
         raise FileNotFoundError(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
-    validation_split = _validation_split(data, validation_split, early_stopping)
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
@@ -295,6 +334,8 @@ def train_text_to_image(
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
             tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
+        judge = folder_judge(data, tokenizer.image_size)
+        validation_split = _validation_split(data, validation_split, early_stopping, judge)
         dataset, validation, report = _training_and_validation(
             data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction
         )
@@ -320,10 +361,14 @@ def train_text_to_image(
                 "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
                 "two_object_fraction": two_object_fraction, **config,
             })
-        checker = [CaptionAccuracy(shapes.tuning_prompts(), seed=seed)] if is_shapes_data(data) else []
+        tuning = _tuning_callback(data, judge, validation_split, seed)
+        checker = [tuning] if tuning is not None else []
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
+        if tuning is not None and not is_builtin_shapes(data):
+            best = _keep_best("tuning_accuracy", early_stopping, epochs, mode="max")
+        elif validation is not None:
             best = _keep_best("val_cross_entropy", early_stopping, epochs)
         history = _fit_stage(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),

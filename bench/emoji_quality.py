@@ -1,0 +1,136 @@
+"""Quality on the built-in emoji folder: the tokenizer, the generator on training captions, the
+held-out skin tones, and best of N by the folder's own scorer, each judged by the nearest real picture.
+
+    keras-dalle data emoji --out runs/emoji32 --held-out runs/emoji32_held
+    keras-dalle train --stage all --data runs/emoji32 --out runs/emoji32_run --preset small
+    python -m bench.emoji_quality --data runs/emoji32 --held-out runs/emoji32_held --run runs/emoji32_run
+
+Rows (`--rows`, default all that the run folder has models for):
+- tokenizer: PSNR of the held-out pictures' reconstructions (pictures the tokenizer never saw),
+  and how often a reconstruction's nearest real picture (training and held-out pictures) is its
+  own picture; the training pictures' figures beside them.
+- generator: `--captions` training captions (seeded), `--num` pictures each at the model's
+  sampling defaults: the nearest real picture is the prompted emoji (top-1 / top-5).
+- tones: each held-out skin-tone caption, `--num` pictures: the nearest real picture has the
+  prompted emoji's base name (right emoji), and among that emoji's tone variants the nearest is
+  the held-out one (right tone); both together.
+- best-of: the generator row again, each picture the best of `--candidates` by RUN/scorer.keras.
+Prints a table and writes `--json`.
+"""
+
+import argparse
+import json
+import pathlib
+import time
+
+import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
+import numpy as np
+
+from keras_dalle import pretrained
+from keras_dalle.data import emoji
+from keras_dalle.evaluation.generation import generate_in_chunks
+from keras_dalle.evaluation.nearest import NearestPictures
+from keras_dalle.models.image_tokenizer import ImageTokenizer, psnr
+from keras_dalle.training import stages
+
+ROWS = ("tokenizer", "generator", "tones", "best-of")
+
+
+def _entries(folder):
+    return json.loads((pathlib.Path(folder) / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]
+
+
+def _reconstructions(tokenizer, pictures, batch=256):
+    return np.concatenate([np.asarray(tokenizer.decode(tokenizer.encode(pictures[i : i + batch]))) for i in range(0, len(pictures), batch)])
+
+
+def tokenizer_row(tokenizer, judge, train_count):
+    """PSNR and own-nearest rate for held-out pictures (indices >= train_count) and training ones."""
+    pictures = judge.pictures
+    rebuilt = _reconstructions(tokenizer, pictures)
+    own = judge.nearest(rebuilt, k=1)[:, 0] == np.arange(len(pictures))
+    row = {}
+    for name, part in (("held_out", slice(train_count, None)), ("training", slice(0, train_count))):
+        row[f"{name}_psnr"] = float(psnr(pictures[part], rebuilt[part]))
+        row[f"{name}_own_nearest"] = float(own[part].mean())
+        row[f"{name}_pictures"] = int(own[part].size)
+    return row
+
+
+def _generate(model, prompts, num, seed, **options):
+    return np.concatenate([p for _, p in generate_in_chunks(model, prompts, num, seed, **options)])
+
+
+def generator_row(model, judge, prompts, num, seed, **options):
+    pictures = _generate(model, prompts, num, seed, **options)
+    asked = [p for p in prompts for _ in range(num)]
+    return {**judge.accuracy(pictures, asked, k=5), "pictures": len(pictures)}, pictures
+
+
+def tones_row(model, judge, held_entries, train_entries, num, seed):
+    """Right emoji (nearest real picture has the base name) and right tone (nearest among the base's variants)."""
+    base_of = {e["caption"]: e["base"] for e in train_entries + held_entries}
+    prompts = [e["caption"] for e in held_entries]
+    pictures = _generate(model, prompts, num, seed)
+    nearest = judge.nearest(pictures, k=1)[:, 0]
+    first_captions = [c[0] for c in judge.captions]
+    right_emoji, right_tone = [], []
+    for index, picture in enumerate(pictures):
+        prompt = prompts[index // num]
+        right_emoji.append(base_of.get(first_captions[nearest[index]]) == base_of[prompt])
+        variants = [i for i, c in enumerate(first_captions) if base_of.get(c) == base_of[prompt]]
+        sub = NearestPictures(judge.pictures[variants], [judge.captions[i] for i in variants])
+        right_tone.append(bool(sub.hits(picture[None], [prompt], k=1)[0, 0]))
+    right_emoji, right_tone = np.array(right_emoji), np.array(right_tone)
+    return {"right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
+            "both": float((right_emoji & right_tone).mean()), "pictures": len(pictures)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="the training folder `keras-dalle data emoji` wrote")
+    parser.add_argument("--held-out", required=True, help="its --held-out folder")
+    parser.add_argument("--run", required=True, help="the run folder (image_tokenizer.keras, keras_dalle.keras, scorer.keras)")
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--captions", type=int, default=500)
+    parser.add_argument("--num", type=int, default=2)
+    parser.add_argument("--candidates", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    run = pathlib.Path(args.run)
+    rows = args.rows.split(",")
+    train_entries, held_entries = _entries(args.data), _entries(args.held_out)
+    size = json.loads((pathlib.Path(args.data) / emoji.INFO_FILE).read_text(encoding="utf-8"))["size"]
+    train_judge = NearestPictures.from_folder(args.data, size)
+    held_judge = NearestPictures.from_folder(args.held_out, size)
+    judge = NearestPictures(np.concatenate([train_judge.pictures, held_judge.pictures]), train_judge.captions + held_judge.captions)
+    result = {"data": args.data, "held_out": args.held_out, "run": str(run), "pictures": len(train_judge.pictures),
+              "held_out_pictures": len(held_judge.pictures)}
+    start = time.monotonic()
+    if "tokenizer" in rows and (run / stages.TOKENIZER_FILE).is_file():
+        tokenizer = pretrained.load_keras_file(run / stages.TOKENIZER_FILE, expected=ImageTokenizer)
+        result["tokenizer"] = tokenizer_row(tokenizer, judge, len(train_judge.pictures))
+        print("tokenizer", result["tokenizer"], flush=True)
+    if (run / stages.MODEL_FILE).is_file():
+        model = pretrained.load_model(run / stages.MODEL_FILE)
+        prompts = train_judge.tuning_prompts(count=args.captions, seed=args.seed + 1)
+        if "generator" in rows:
+            result["generator"], _ = generator_row(model, judge, prompts, args.num, args.seed)
+            print("generator", result["generator"], flush=True)
+        if "tones" in rows:
+            result["tones"] = tones_row(model, judge, held_entries, train_entries, args.num, args.seed)
+            print("tones", result["tones"], flush=True)
+        if "best-of" in rows and (run / stages.SCORER_FILE).is_file():
+            scorer = pretrained.load_scorer(run / stages.SCORER_FILE)
+            result["best_of"], _ = generator_row(model, judge, prompts, args.num, args.seed, candidates=args.candidates, scorer=scorer)
+            result["best_of"]["candidates"] = args.candidates
+            print("best-of", result["best_of"], flush=True)
+    result["seconds"] = round(time.monotonic() - start, 1)
+    print(json.dumps(result, indent=1))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
