@@ -329,7 +329,9 @@ def cmd_train(args):
     if args.stage not in ("generator", "scorer") and args.init_from:
         raise ValueError("--init-from fine-tunes one model: use it with --stage generator or --stage scorer")
     if args.stage in ("tokenizer", "all"):
-        tokenizer, _ = stages.train_image_tokenizer(args.data, args.out, **common)
+        tokenizer, _ = stages.train_image_tokenizer(
+            args.data, args.out, validation_split=args.validation_split, early_stopping=args.early_stopping, **common
+        )
         if distribute.is_chief(strategy):
             print(f"saved {pathlib.Path(args.out) / stages.TOKENIZER_FILE}")
     if args.stage in ("generator", "all"):
@@ -472,10 +474,11 @@ def build_parser():
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--validation-split", type=float, default=None,
-                       help="generator, scorer: fraction of a folder held out for validation (default 0.1; 0 = none; "
-                            "the model saved is the best epoch's)")
+                       help="fraction of a folder held out for validation (default 0.1, for the generator only where "
+                            "captions repeat; 0 = none); the model saved is the best epoch's (see the README)")
     train.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
-                       help="generator, scorer: stop after PATIENCE epochs without a lower validation loss")
+                       help="stop after PATIENCE epochs without a better epoch (tokenizer: validation PSNR; generator: "
+                            "tuning accuracy, or validation loss on packs; scorer: validation loss)")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
     train.add_argument("--word-attention", action="store_true",

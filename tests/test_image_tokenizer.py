@@ -124,3 +124,23 @@ def test_training_a_frozen_tokenizer_says_so():
     images = np.zeros((2, config["image_size"], config["image_size"], 3), np.uint8)
     with pytest.raises(ValueError, match="frozen"):
         tokenizer.fit(images, epochs=1, batch_size=2, verbose=0)
+
+
+def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_psnr(tmp_path):
+    from keras_dalle.data.loader import load_dataset
+    from keras_dalle.training import stages
+
+    data = shapes.write_shapes_folder(tmp_path / "data", 40, seed=1, canvas_size=tiny.SIZE, progress=False)
+    keras.utils.set_random_seed(0)
+    model, history = stages.train_image_tokenizer(
+        data, tmp_path / "run", preset="tiny", epochs=4, batch_size=8, verbose=0,
+        learning_rate=0.05,  # too high on purpose: the held-out PSNR does not rise every epoch
+    )
+    scores = history.history["val_psnr"]
+    assert len(scores) == 4 and int(np.argmax(scores)) < 3  # 10% held out by default; the last epoch is not the best
+    held_out, report = load_dataset(data, image_size=tiny.SIZE, batch_size=8, validation_split=stages.DEFAULT_VALIDATION_SPLIT,
+                                    subset="validation", shuffle=False, progress=False)
+    assert report.validation == 4
+    saved = keras.saving.load_model(tmp_path / "run" / stages.TOKENIZER_FILE)
+    saved.compile(optimizer="adam")
+    assert abs(saved.evaluate(held_out, verbose=0, return_dict=True)["psnr"] - max(scores)) < 1e-3

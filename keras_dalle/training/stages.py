@@ -216,6 +216,10 @@ def _training_and_validation(data, image_size, batch_size, seed, validation_spli
     return dataset, validation, report
 
 
+def _images_only(captions, images):
+    return images
+
+
 def _copy_main_weights(source, model, source_path):
     """Copies `source`'s trained weights (`main_weights`: for a `KerasDALLE` its text encoder and
     generator) into `model`, a new model of the same class and sizes."""
@@ -254,9 +258,15 @@ def _write_config(out, stage, config):
 
 def train_image_tokenizer(
     data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
-    time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False, **overrides,
+    time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
+    validation_split=None, early_stopping=None, **overrides,
 ):
     """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
+
+    `validation_split` (default `DEFAULT_VALIDATION_SPLIT` of a folder or pack, none of the endless
+    shapes source) holds out a seeded part of the pictures; each epoch then reports their
+    reconstructions' `val_psnr`, and the saved model is the epoch where it was highest;
+    `early_stopping` = PATIENCE stops after that many epochs without a new best.
 
     `batch_size` is the global batch (split over the strategy's replicas); `strategy` is a name from
     `distribute.STRATEGIES` or a strategy made already (one MultiWorkerMirroredStrategy per process:
@@ -266,24 +276,29 @@ def train_image_tokenizer(
     out.mkdir(parents=True, exist_ok=True)
     config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "image_tokenizer")
+    validation_split = _validation_split(data, validation_split, early_stopping)
     with _training_setup(strategy, mixed_precision) as active:
-        dataset, report = load_dataset(
-            data, image_size=config["image_size"], batch_size=batch_size, seed=seed,
-            repeat=steps_per_epoch is not None, drop_remainder=True,
+        dataset, validation, report = _training_and_validation(
+            data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
         )
-        print(report.summary())
         _total_steps(report, epochs, steps_per_epoch, batch_size)  # an endless source needs steps_per_epoch
         preview = next(iter(dataset))[1][:8].numpy()
-        if jit_compile:
-            dataset = dataset.map(lambda captions, images: images)  # XLA takes no string inputs; captions are unused here
+        if jit_compile:  # XLA takes no string inputs; captions are unused here
+            dataset = dataset.map(_images_only)
+            validation = validation.map(_images_only) if validation is not None else None
         model = ImageTokenizer(**config)
         model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile)
         model.build_optimizers()
         if is_chief(active):
             _write_config(out, "tokenizer", {"preset": preset, **config})
+        best = []
+        if validation is not None:
+            validation = _distributed(validation, active)
+            best = _keep_best("val_psnr", early_stopping, epochs, mode="max")
         history = _fit_stage(
             model, _distributed(dataset, active), out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview),
-            "reconstructions", epochs, steps_per_epoch, time_budget_minutes, verbose, active,
+            "reconstructions", epochs, steps_per_epoch, time_budget_minutes, verbose, active, validation_data=validation,
+            last_callbacks=best,
         )
     return model, history
 
