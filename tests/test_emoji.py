@@ -23,6 +23,7 @@ def test_captions_are_plain_cldr_names_with_an_alias_line():
     assert (waving.base, waving.tones) == ("waving hand", ("medium skin tone",))
     assert _caption_of("\U0001F1EF\U0001F1F5").caption == "flag: japan"
     assert _caption_of("1\ufe0f\u20e3").caption == "keycap: 1"
+    assert _caption_of("\U0001F452").captions == ("woman's hat", "womans hat")
     couple = _caption_of("\U0001F469\U0001F3FB\u200d\U0001F91D\u200d\U0001F468\U0001F3FF")
     assert couple.tones == ("light skin tone", "dark skin tone") and couple.caption.endswith(": light skin tone, dark skin tone")
 

@@ -74,8 +74,8 @@ class EmojiEntry:
 
 
 def _plain(name):
-    """`:waving_hand:` -> `waving hand` (lower case, spaces)."""
-    return name.strip(":").replace("_", " ").lower()
+    """`:waving_hand:` -> `waving hand` (lower case, spaces, the apostrophe people type: "woman's hat")."""
+    return name.strip(":").replace("_", " ").replace("\u2019", "'").lower()
 
 
 def _entry(character, data):
