@@ -478,7 +478,7 @@ def build_parser():
                             "captions repeat; 0 = none); the model saved is the best epoch's (see the README)")
     train.add_argument("--early-stopping", type=_positive_int, default=None, metavar="PATIENCE",
                        help="stop after PATIENCE epochs without a better epoch (tokenizer: validation PSNR; generator: "
-                            "tuning accuracy, or validation loss on packs; scorer: validation loss)")
+                            "tuning accuracy, or validation loss on packs; scorer: validation R-precision)")
     train.add_argument("--dropout", type=float, default=None,
                        help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
     train.add_argument("--word-attention", action="store_true",

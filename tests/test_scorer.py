@@ -219,3 +219,33 @@ def test_cli_trains_a_scorer_and_generates_best_of_n_with_scores(tmp_path, capsy
     assert f"reranking with {tmp_path / 'scorer.keras'}" in capsys.readouterr().err
     assert all("score" in json.loads(line) for line in (out / "beside" / "manifest.jsonl").read_text().splitlines())
     assert cli.main([*args, "--adversarial-weight", "0.1"]) == 2
+
+
+def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_r_precision(tmp_path):
+    from PIL import Image
+
+    from keras_dalle.data.loader import load_dataset
+    from keras_dalle.evaluation.contrastive import distractor_captions, r_precision
+    from keras_dalle.training import stages
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for index in range(160):  # blocky patterns of 20 names (so held-out pictures show names seen in training)
+        name = index % 20
+        picture = np.kron(np.random.default_rng(name).integers(0, 256, (4, 4, 3)), np.ones((SIZE // 4, SIZE // 4, 1)))
+        noisy = np.clip(picture + rng.normal(0, 40, picture.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(folder / f"{index}.png")
+        (folder / f"{index}.txt").write_text(f"pattern {name}\n")
+    keras.utils.set_random_seed(0)
+    _, history = stages.train_scorer(folder, tmp_path / "run", preset="tiny", epochs=4, batch_size=16, verbose=0,
+                                     validation_split=0.25, learning_rate=0.003)  # high on purpose: R-precision does not rise every epoch
+    precisions = history.history["val_r_precision"]
+    assert len(precisions) == 4 and int(np.argmax(precisions)) < 3  # the last epoch is not the best
+    assert "val_loss" in history.history  # reported beside it
+    held_out, _ = load_dataset(folder, image_size=SIZE, batch_size=64, validation_split=0.25, subset="validation",
+                               shuffle=False, progress=False)
+    captions, images = zip(*[(c.decode(), i) for cs, im in held_out for c, i in zip(cs.numpy(), im.numpy())])
+    saved = pretrained.load_scorer(tmp_path / "run" / "scorer.keras")
+    kept = r_precision(saved, saved.embed_images(np.stack(images)), list(captions), distractor_captions(list(captions), 0))
+    assert kept == max(precisions)  # the file holds the best epoch's weights

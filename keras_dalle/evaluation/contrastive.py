@@ -45,10 +45,14 @@ def distractor_captions(captions, seed=0, count=DISTRACTORS):
 
 
 def r_precision(scorer, image_embeddings, captions, distractors):
-    """Fraction of pictures whose own caption scores above every one of its distractors."""
+    """Fraction of pictures whose own caption scores above every one of its distractors (each
+    distinct caption embedded once)."""
+    texts = sorted(set(captions).union(*map(set, distractors)))
+    row = {text: i for i, text in enumerate(texts)}
+    text_embeddings = _embed_in_chunks(scorer.embed_text, texts)  # (T, E)
     hits = []
     for embedding, caption, others in zip(image_embeddings, captions, distractors):
-        scores = scorer.embed_text([caption, *others]) @ embedding  # (1 + D,)
+        scores = text_embeddings[[row[caption], *(row[o] for o in others)]] @ embedding  # (1 + D,)
         hits.append(scores[0] > scores[1:].max())
     return float(np.mean(hits))
 

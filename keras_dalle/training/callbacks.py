@@ -133,3 +133,33 @@ class NearestPictureAccuracy(keras.callbacks.Callback):
         if logs is not None:
             logs["tuning_accuracy"] = accuracy["top1"]
             logs["tuning_top5"] = accuracy["top5"]
+
+
+class RetrievalAccuracy(keras.callbacks.Callback):
+    """After each epoch, the R-precision of held-out pictures for a contrastive scorer
+    (`val_r_precision`): how often a picture's own caption scores above all its distractors
+    (`contrastive.distractor_captions`: one-attribute variants for shapes captions, else 99 other
+    captions of the set). The scorer stage keeps the epoch where it was highest.
+
+    Place it before the callbacks that read the logs.
+
+    Args:
+        images: uint8 [M, S, S, 3] held-out pictures.
+        captions: their M captions.
+        seed: the distractors' seed.
+    """
+
+    def __init__(self, images, captions, seed=0):
+        from keras_dalle.evaluation.contrastive import distractor_captions
+
+        super().__init__()
+        self.images = np.asarray(images)
+        self.captions = list(captions)
+        self.distractors = distractor_captions(self.captions, seed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from keras_dalle.evaluation.contrastive import r_precision
+
+        embeddings = np.concatenate([self.model.embed_images(self.images[i : i + 256]) for i in range(0, len(self.images), 256)])
+        if logs is not None:
+            logs["val_r_precision"] = r_precision(self.model, embeddings, self.captions, self.distractors)

@@ -18,6 +18,7 @@ import json
 import pathlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_dalle import presets
@@ -30,7 +31,7 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training.callbacks import (
-    CaptionAccuracy, EpochGrid, NearestPictureAccuracy, TimeBudget, reconstruction_grid, sample_grid,
+    CaptionAccuracy, EpochGrid, NearestPictureAccuracy, RetrievalAccuracy, TimeBudget, reconstruction_grid, sample_grid,
 )
 from keras_dalle.layers.replicas import in_multi_worker_mode
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
@@ -220,6 +221,15 @@ def _images_only(captions, images):
     return images
 
 
+def _pictures_and_captions(dataset):
+    """All of a (caption, image) dataset as (uint8 pictures [M, S, S, 3], M caption strings)."""
+    captions, images = [], []
+    for batch_captions, batch_images in dataset:
+        captions += [c.decode("utf-8") for c in batch_captions.numpy()]
+        images.append(batch_images.numpy())
+    return np.concatenate(images), captions
+
+
 def _copy_main_weights(source, model, source_path):
     """Copies `source`'s trained weights (`main_weights`: for a `KerasDALLE` its text encoder and
     generator) into `model`, a new model of the same class and sizes."""
@@ -405,7 +415,8 @@ def train_scorer(
 
     Shapes data (the built-in source or a shapes folder) adds one hard negative per caption
     (`shapes.with_hard_negatives`). `validation_split` and `early_stopping` as in
-    `train_text_to_image` (the saved model is the epoch with the lowest validation loss); the other
+    `train_text_to_image`, but the saved model is the epoch with the highest R-precision of the
+    held-out pictures (`val_r_precision`, `callbacks.RetrievalAccuracy`); the other
     arguments as in `train_image_tokenizer`; `learning_rate` is the peak of a warmup-cosine schedule.
     Returns (model, history).
     """
@@ -419,6 +430,7 @@ def train_scorer(
             data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
         )
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
+        retrieval = [RetrievalAccuracy(*_pictures_and_captions(validation), seed=seed)] if validation is not None else []
         if is_shapes_data(data):
             dataset = shapes.with_hard_negatives(dataset, seed)
             validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
@@ -440,9 +452,9 @@ def train_scorer(
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
-            best = _keep_best("val_loss", early_stopping, epochs)
+            best = _keep_best("val_r_precision", early_stopping, epochs, mode="max")
         history = _fit_stage(
             model, _distributed(dataset, active), out, "scorer", SCORER_FILE, None, None, epochs, steps_per_epoch,
-            time_budget_minutes, verbose, active, validation_data=validation, last_callbacks=best,
+            time_budget_minutes, verbose, active, first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
         )
     return model, history
