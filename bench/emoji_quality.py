@@ -15,7 +15,8 @@ Rows (`--rows`, default all that the run folder has models for):
   prompted emoji's base name (right emoji), and among that emoji's tone variants the nearest is
   the held-out one (right tone); both together.
 - best-of: the generator row again, each picture the best of `--candidates` by RUN/scorer.keras.
-Prints a table and writes `--json`.
+`--temperature`, `--top-k`, `--cfg-scale` replace the model's sampling defaults in every row.
+Prints each row and writes `--json`.
 """
 
 import argparse
@@ -67,11 +68,11 @@ def generator_row(model, judge, prompts, num, seed, **options):
     return {**judge.accuracy(pictures, asked, k=5), "pictures": len(pictures)}, pictures
 
 
-def tones_row(model, judge, held_entries, train_entries, num, seed):
+def tones_row(model, judge, held_entries, train_entries, num, seed, **options):
     """Right emoji (nearest real picture has the base name) and right tone (nearest among the base's variants)."""
     base_of = {e["caption"]: e["base"] for e in train_entries + held_entries}
     prompts = [e["caption"] for e in held_entries]
-    pictures = _generate(model, prompts, num, seed)
+    pictures = _generate(model, prompts, num, seed, **options)
     nearest = judge.nearest(pictures, k=1)[:, 0]
     first_captions = [c[0] for c in judge.captions]
     right_emoji, right_tone = [], []
@@ -97,6 +98,9 @@ def main():
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--temperature", type=float, default=None, help="sampling settings (default: the model's)")
+    parser.add_argument("--top-k", type=int, default=None)
+    parser.add_argument("--cfg-scale", type=float, default=None)
     args = parser.parse_args()
     run = pathlib.Path(args.run)
     rows = args.rows.split(",")
@@ -107,6 +111,9 @@ def main():
     judge = NearestPictures(np.concatenate([train_judge.pictures, held_judge.pictures]), train_judge.captions + held_judge.captions)
     result = {"data": args.data, "held_out": args.held_out, "run": str(run), "pictures": len(train_judge.pictures),
               "held_out_pictures": len(held_judge.pictures)}
+    sampling = {key: value for key, value in
+                (("temperature", args.temperature), ("top_k", args.top_k), ("cfg_scale", args.cfg_scale)) if value is not None}
+    result["sampling"] = sampling
     start = time.monotonic()
     if "tokenizer" in rows and (run / stages.TOKENIZER_FILE).is_file():
         tokenizer = pretrained.load_keras_file(run / stages.TOKENIZER_FILE, expected=ImageTokenizer)
@@ -116,14 +123,16 @@ def main():
         model = pretrained.load_model(run / stages.MODEL_FILE)
         prompts = train_judge.tuning_prompts(count=args.captions, seed=args.seed + 1)
         if "generator" in rows:
-            result["generator"], _ = generator_row(model, judge, prompts, args.num, args.seed)
+            result["generator"], _ = generator_row(model, judge, prompts, args.num, args.seed, **sampling)
             print("generator", result["generator"], flush=True)
         if "tones" in rows:
-            result["tones"] = tones_row(model, judge, held_entries, train_entries, args.num, args.seed)
+            result["tones"] = tones_row(model, judge, held_entries, train_entries, args.num, args.seed, **sampling)
             print("tones", result["tones"], flush=True)
         if "best-of" in rows and (run / stages.SCORER_FILE).is_file():
             scorer = pretrained.load_scorer(run / stages.SCORER_FILE)
-            result["best_of"], _ = generator_row(model, judge, prompts, args.num, args.seed, candidates=args.candidates, scorer=scorer)
+            result["best_of"], _ = generator_row(
+                model, judge, prompts, args.num, args.seed, candidates=args.candidates, scorer=scorer, **sampling
+            )
             result["best_of"]["candidates"] = args.candidates
             print("best-of", result["best_of"], flush=True)
     result["seconds"] = round(time.monotonic() - start, 1)

@@ -95,3 +95,32 @@ def test_nearest_real_picture_judges_pictures_by_their_captions():
     with pytest.raises(ValueError, match="must be"):
         judge.nearest(np.zeros((1, 4, 4, 3), np.uint8))
     assert len(judge.tuning_prompts(count=10)) == 10 and set(judge.tuning_prompts(count=10)) <= set(prompts)
+
+
+class _Lookup:
+    """A stand-in text-to-image model that draws a given picture for each prompt (to test the judging)."""
+
+    def __init__(self, pictures_by_prompt):
+        self.pictures_by_prompt = pictures_by_prompt
+
+    def generate(self, prompts, num_images=1, seed=0, **options):
+        return np.stack([self.pictures_by_prompt[p] for p in prompts for _ in range(num_images)])
+
+
+@needs_font
+def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path):
+    from bench import emoji_quality
+
+    emoji.write_emoji_folder(tmp_path / "train", size=16, num=60, seed=0, held_out_dir=tmp_path / "held", progress=False)
+    train = NearestPictures.from_folder(tmp_path / "train", 16)
+    held = NearestPictures.from_folder(tmp_path / "held", 16)
+    judge = NearestPictures(np.concatenate([train.pictures, held.pictures]), train.captions + held.captions)
+    own = {c[0]: p for c, p in zip(judge.captions, judge.pictures)}
+    prompts = train.tuning_prompts(count=20)
+    row, _ = emoji_quality.generator_row(_Lookup(own), judge, prompts, 2, 0)
+    assert (row["top1"], row["top5"], row["pictures"]) == (1.0, 1.0, 40)
+    shifted = dict(zip(own, np.roll(np.stack(list(own.values())), 1, axis=0)))
+    assert emoji_quality.generator_row(_Lookup(shifted), judge, prompts, 1, 0)[0]["top1"] < 0.2
+    entries = lambda folder: json.loads((folder / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]  # noqa: E731
+    tones = emoji_quality.tones_row(_Lookup(own), judge, entries(tmp_path / "held"), entries(tmp_path / "train"), 1, 0)
+    assert tones["pictures"] == len(held.pictures) > 0 and tones["right_emoji"] == tones["right_tone"] == 1.0
