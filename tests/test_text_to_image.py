@@ -474,12 +474,16 @@ def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_dra
     judge = NearestPictures.from_folder(folder, SIZE)
     assert judge.tuning_prompts() == sorted(f"pattern number {i}" for i in range(12))  # every caption: fewer than 200
     saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
-    logs = {}
-    callback = NearestPictureAccuracy(judge, judge.tuning_prompts())
-    callback.set_model(saved)
-    callback.on_epoch_end(0, logs)
-    assert logs["tuning_accuracy"] == max(accuracies)  # the file holds the best epoch's weights
-    assert "best epoch" in out
+    measure = NearestPictureAccuracy(judge, judge.tuning_prompts()).measure
+    choice = json.loads((tmp_path / "run" / stages.SAMPLING_CHOICE_FILE).read_text())
+    trained_with = choice["tried"][0]["settings"]  # the model's own defaults, which the epochs sampled with
+    # The file holds the best epoch's weights ...
+    assert measure(saved, **trained_with)["top1"] == max(accuracies)
+    # ... and the sampling defaults that drew the tuning captions best, tried after training.
+    assert len(choice["tried"]) == len(stages.SAMPLING_CHOICES)
+    assert saved.sampling_defaults() == choice["chosen"]
+    assert measure(saved)["top1"] == max(row["top1"] for row in choice["tried"])
+    assert "best epoch" in out and "sampling defaults saved with the model" in out
 
 
 def test_fine_tuning_starts_from_the_given_model(trained, tmp_path):

@@ -125,11 +125,15 @@ class NearestPictureAccuracy(keras.callbacks.Callback):
         self.prompts = list(prompts)
         self.seed = seed
 
-    def on_epoch_end(self, epoch, logs=None):
+    def measure(self, model, **sampling):
+        """{"top1", "top5"} of `model`'s pictures for the tuning prompts (`sampling`: generate's settings)."""
         from keras_dalle.evaluation.generation import generate_in_chunks
 
-        pictures = np.concatenate([p for _, p in generate_in_chunks(self.model, self.prompts, 1, self.seed, progress=False)])
-        accuracy = self.judge.accuracy(pictures, self.prompts, k=5)
+        chunks = generate_in_chunks(model, self.prompts, 1, self.seed, progress=False, **sampling)
+        return self.judge.accuracy(np.concatenate([pictures for _, pictures in chunks]), self.prompts, k=5)
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = self.measure(self.model)
         if logs is not None:
             logs["tuning_accuracy"] = accuracy["top1"]
             logs["tuning_top5"] = accuracy["top5"]

@@ -105,8 +105,9 @@ def grid_prompts(data, dataset, sample_prompts=None):
 
 
 def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
-               strategy, first_callbacks=(), validation_data=None, last_callbacks=()):
-    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids (`grid` None: none); saves `out/file_name`.
+               strategy, first_callbacks=(), validation_data=None, last_callbacks=(), before_save=None):
+    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids (`grid` None: none); saves `out/file_name`
+    (after `before_save(model, folder)`, if given, has run on the fitted model).
 
     Every worker runs the same callbacks, since they may run collective ops (the grids call the
     model, saving reads distributed variables) and the workers' collectives must match; only the
@@ -133,6 +134,8 @@ def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, st
         dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
         shuffle=False, validation_data=validation_data,
     )
+    if before_save is not None:
+        before_save(model, home)
     model.save(home / file_name)
     return history
 
@@ -252,6 +255,40 @@ def _copy_main_weights(source, model, source_path):
         target.assign(weight)
 
 
+# Sampling settings a folder's generator tries on its tuning captions after training (the preset's
+# first); the best by nearest-picture accuracy becomes the saved model's default. On the emoji
+# folder greedy decoding without guidance drew the prompted emoji 3x as often as the shapes
+# defaults (docs/real_pictures.md).
+SAMPLING_CHOICES = (
+    {},
+    {"temperature": 1.0, "top_k": 1, "cfg_scale": 1.0},
+    {"temperature": 1.0, "top_k": 1, "cfg_scale": 1.5},
+    {"temperature": 0.5, "top_k": 4, "cfg_scale": 1.0},
+    {"temperature": 0.8, "top_k": 16, "cfg_scale": 1.0},
+)
+SAMPLING_CHOICE_FILE = "sampling_choice.json"
+
+
+def _choose_sampling(tuning):
+    """A `before_save` that sets the model's sampling defaults to the best of `SAMPLING_CHOICES` by
+    `tuning` (a `NearestPictureAccuracy`) and writes the table to FOLDER/`SAMPLING_CHOICE_FILE`."""
+
+    def choose(model, folder):
+        rows = []
+        for choice in SAMPLING_CHOICES:
+            settings = {**model.sampling_defaults(), **choice}
+            rows.append({"settings": settings, **tuning.measure(model, **settings)})
+        best = max(rows, key=lambda row: row["top1"])  # the first of equals: the preset's defaults when tied
+        for name, value in best["settings"].items():
+            setattr(model, name, value)
+        for row in rows:
+            print(f"sampling {row['settings']}: tuning top-1 {row['top1']:.1%}, top-5 {row['top5']:.1%}")
+        print(f"sampling defaults saved with the model: {best['settings']}")
+        (folder / SAMPLING_CHOICE_FILE).write_text(json.dumps({"chosen": best["settings"], "tried": rows}, indent=2) + "\n")
+
+    return choose
+
+
 def _keep_best(monitor, early_stopping, epochs, mode="min"):
     """The callback that restores the epoch with the best `monitor` (lowest, or highest with mode "max"),
     and stops after `early_stopping` epochs without a better one."""
@@ -332,11 +369,15 @@ def train_text_to_image(
     `learning_rate` (default: the preset's) is the peak of a warmup-cosine schedule over all the run's steps.
     `sample_prompts` are the per-epoch grid's prompts (default: see `grid_prompts`).
 
-    Against memorising a small dataset: `validation_split` (default `DEFAULT_VALIDATION_SPLIT` for
-    folders and packs, 0 for the endless shapes source) holds out a seeded part of the data; each
-    epoch then reports `val_cross_entropy`, and the saved model has the weights of the epoch where
-    it was lowest (the run says which). `early_stopping` = PATIENCE stops after that many epochs
-    without a new best. Datasets under `SMALL_DATASET` training images get dropout
+    Picking the epoch: on a folder, each epoch logs `tuning_accuracy`, a picture-level measure (the
+    caption checker on shapes folders, else `NearestPictureAccuracy` on up to 200 training captions),
+    and the saved model has the weights of the epoch where it was highest (the run says which);
+    folders judged by nearest pictures then also get the best of `SAMPLING_CHOICES` on those captions
+    as the saved sampling defaults (`RUN/sampling_choice.json`). `validation_split` (default
+    `DEFAULT_VALIDATION_SPLIT` for packs and for folders whose captions repeat, see `_validation_split`;
+    0 for the endless shapes source) holds out a seeded part of the data, whose `val_cross_entropy`
+    each epoch reports; packs, which have no picture-level measure, keep its lowest epoch.
+    `early_stopping` = PATIENCE stops after that many epochs without a new best. Datasets under `SMALL_DATASET` training images get dropout
     `SMALL_DATASET_DROPOUT` unless `overrides` set `dropout`.
     `callbacks`: more Keras callbacks, run each epoch before the stage's own (which save the model).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
@@ -399,6 +440,7 @@ def train_text_to_image(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
             "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
+            before_save=_choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
         )
     return model, history
 
