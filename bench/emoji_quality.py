@@ -15,6 +15,7 @@ Rows (`--rows`, default all that the run folder has models for):
   prompted emoji's base name (right emoji), and among that emoji's tone variants the nearest is
   the held-out one (right tone); both together.
 - best-of: the generator row again, each picture the best of `--candidates` by RUN/scorer.keras.
+`--grid PATH` draws 16 of the training captions, the real emoji and 4 generated pictures each.
 `--temperature`, `--top-k`, `--cfg-scale` replace the model's sampling defaults in every row.
 Prints each row and writes `--json`.
 """
@@ -87,6 +88,22 @@ def tones_row(model, judge, held_entries, train_entries, num, seed, **options):
             "both": float((right_emoji & right_tone).mean()), "pictures": len(pictures)}
 
 
+def draw_grid(model, judge, prompts, path, seed, **options):
+    """A grid: for each prompt its real emoji, then 4 generated pictures."""
+    from keras_dalle.visualize import image_grid
+
+    real = {texts[0]: picture for texts, picture in zip(judge.captions, judge.pictures)}
+    generated = _generate(model, prompts, 4, seed, **options)
+    tiles, labels = [], []
+    for index, prompt in enumerate(prompts):
+        tiles += [real[prompt], *generated[4 * index : 4 * index + 4]]
+        labels += [f"real: {prompt}"] + [f"seed {seed + 4 * index + j}" for j in range(4)]
+    settings = {**model.sampling_defaults(), **options}
+    title = f"{model.image_size} px, generated for training captions ({', '.join(f'{k} {v}' for k, v in settings.items())})"
+    image_grid(np.stack(tiles), labels, columns=5, title=title).save(path)
+    print(f"wrote {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="the training folder `keras-dalle data emoji` wrote")
@@ -98,6 +115,7 @@ def main():
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--grid", default=None, help="also draw 16 training captions, 4 pictures each, beside the real emoji, to this PNG")
     parser.add_argument("--temperature", type=float, default=None, help="sampling settings (default: the model's)")
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--cfg-scale", type=float, default=None)
@@ -135,6 +153,8 @@ def main():
             )
             result["best_of"]["candidates"] = args.candidates
             print("best-of", result["best_of"], flush=True)
+        if args.grid:
+            draw_grid(model, train_judge, prompts[:: max(1, len(prompts) // 16)][:16], args.grid, args.seed, **sampling)
     result["seconds"] = round(time.monotonic() - start, 1)
     print(json.dumps(result, indent=1))
     if args.json:
