@@ -94,6 +94,11 @@ class NearestPictures:
 
     def tuning_prompts(self, count=TUNING_PROMPTS, seed=TUNING_SEED):
         """A seeded choice of up to `count` distinct first captions: the per-epoch tuning set."""
-        firsts = sorted({texts[0] for texts in self.captions})
-        rng = np.random.default_rng(seed)
-        return [firsts[i] for i in sorted(rng.choice(len(firsts), min(count, len(firsts)), replace=False))]
+        return tuning_prompts(self.captions, count, seed)
+
+
+def tuning_prompts(captions, count=TUNING_PROMPTS, seed=TUNING_SEED):
+    """A seeded choice of up to `count` distinct first captions of `captions` (tuples of caption lines)."""
+    firsts = sorted({texts[0] for texts in captions})
+    rng = np.random.default_rng(seed)
+    return [firsts[i] for i in sorted(rng.choice(len(firsts), min(count, len(firsts)), replace=False))]

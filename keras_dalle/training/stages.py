@@ -25,7 +25,7 @@ from keras_dalle import presets
 from keras_dalle.data import shapes
 from keras_dalle.data.loader import is_packed, load_dataset, validation_indices
 from keras_dalle.data.sources import is_builtin_shapes
-from keras_dalle.evaluation.nearest import NearestPictures
+from keras_dalle.evaluation.nearest import NearestPictures, tuning_prompts
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
@@ -203,9 +203,8 @@ def _tuning_callback(data, judge, validation_split, seed):
     if judge is None:
         return None
     held_out = validation_indices(len(judge.captions), validation_split, seed) if validation_split else set()
-    training = NearestPictures(judge.pictures[[i for i in range(len(judge.captions)) if i not in held_out]],
-                               [c for i, c in enumerate(judge.captions) if i not in held_out])
-    return NearestPictureAccuracy(judge, training.tuning_prompts(), seed=seed)
+    training_captions = [c for i, c in enumerate(judge.captions) if i not in held_out]
+    return NearestPictureAccuracy(judge, tuning_prompts(training_captions), seed=seed)
 
 
 def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction=None):
