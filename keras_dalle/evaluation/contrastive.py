@@ -49,7 +49,7 @@ def r_precision(scorer, image_embeddings, captions, distractors):
     distinct caption embedded once)."""
     texts = sorted(set(captions).union(*map(set, distractors)))
     row = {text: i for i, text in enumerate(texts)}
-    text_embeddings = _embed_in_chunks(scorer.embed_text, texts)  # (T, E)
+    text_embeddings = embed_in_chunks(scorer.embed_text, texts)  # (T, E)
     hits = []
     for embedding, caption, others in zip(image_embeddings, captions, distractors):
         scores = text_embeddings[[row[caption], *(row[o] for o in others)]] @ embedding  # (1 + D,)
@@ -82,7 +82,8 @@ def kernel_inception_distance(real, fake, subsets=100, subset_size=1000, seed=0)
     return float(np.mean(values)), float(np.std(values))
 
 
-def _embed_in_chunks(embed, items, chunk=512):
+def embed_in_chunks(embed, items, chunk=512):
+    """`embed` (a scorer's embed_images or embed_text) over `items` in chunks: [len(items), E]."""
     return np.concatenate([embed(items[i:i + chunk]) for i in range(0, len(items), chunk)])
 
 
@@ -93,10 +94,10 @@ def evaluate_with_scorer(scorer, real_images, real_captions, generated_images, g
     features = {}
     for name, images, captions in (("generated", generated_images, generated_captions), ("real", real_images, real_captions)):
         distractors = distractor_captions(list(captions), seed)
-        embeddings = _embed_in_chunks(scorer.embed_images, images)
+        embeddings = embed_in_chunks(scorer.embed_images, images)
         features[name] = embeddings
         result[name] = {
-            "clip_score": clip_score(embeddings, _embed_in_chunks(scorer.embed_text, list(captions))),
+            "clip_score": clip_score(embeddings, embed_in_chunks(scorer.embed_text, list(captions))),
             "r_precision": r_precision(scorer, embeddings, captions, distractors),
             "distractors": float(np.mean([len(d) for d in distractors])),
         }

@@ -162,8 +162,8 @@ class RetrievalAccuracy(keras.callbacks.Callback):
         self.distractors = distractor_captions(self.captions, seed)
 
     def on_epoch_end(self, epoch, logs=None):
-        from keras_dalle.evaluation.contrastive import r_precision
+        from keras_dalle.evaluation.contrastive import embed_in_chunks, r_precision
 
-        embeddings = np.concatenate([self.model.embed_images(self.images[i : i + 256]) for i in range(0, len(self.images), 256)])
+        embeddings = embed_in_chunks(self.model.embed_images, self.images)
         if logs is not None:
             logs["val_r_precision"] = r_precision(self.model, embeddings, self.captions, self.distractors)
