@@ -18,7 +18,9 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
+# `make install EXTRAS=export,serving` adds the extras (exports, the serving API) to .venv.
 install: $(VENV)/.installed
+	$(if $(EXTRAS),$(PY) -m pip install --quiet -e '.[$(EXTRAS)]')
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/keras-dalle demo --out demo_out

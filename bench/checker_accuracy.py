@@ -2,7 +2,7 @@
 
     python bench/checker_accuracy.py [--num 2000] [--sizes 32 64]
 
-Targets (issue 2): clean >= 99% all-attributes accuracy, degraded (blur sigma 0.7 px, noise
+Targets: clean >= 99% all-attributes accuracy, degraded (blur sigma 0.7 px, noise
 sigma 10/255, JPEG 75 at 4:4:4) >= 95%, wrong captions (one attribute changed) <= 2% accepted.
 """
 

@@ -7,7 +7,7 @@ training picture), `--per-group` of each evaluation group (one-object, full, two
 held-out). Each picture is completed under its own caption, keeping the top R rows of its token
 grid (R = 0: plain generation from the caption alone, the baseline), one picture per caption,
 seed i for picture i, the model's default sampling settings. The caption checker grades every
-result; the table shows, per group, the fraction with every stated attribute right. The issue's
+result; the table shows, per group, the fraction with every stated attribute right. The
 goal: completing the top half keeps the accuracy of full generation or better. Writes
 bench/results/completion_quality.json.
 """

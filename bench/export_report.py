@@ -93,8 +93,8 @@ def runners(model, workdir, formats=FORMATS):
             out[f"tflite-{quantize}"] = (len(content), lambda p, s, r=tflite_runner(content): r(model, p, s))
     if "onnx" in formats:
         proto = onnx_export.convert(model).SerializeToString()
-        session = onnxruntime.InferenceSession(proto)
-        out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], session.run(None, batch_one_inputs(model, p, s))))))
+        runtime = onnxruntime.InferenceSession(proto)
+        out["onnx"] = (len(proto), lambda p, s: _first(dict(zip(["image", "tokens"], runtime.run(None, batch_one_inputs(model, p, s))))))
     return out
 
 

@@ -6,7 +6,7 @@ the peer: a file that also times older checkouts of the library.
 It imports nothing else from `bench/` and uses only the API the library has had since before issue
 15 (`KerasDALLE(image_tokenizer, **preset)`, `model.text_tokenizer`, `model.sampler.generate(ids,
 noise, temperature, top_k, top_p, cfg_scale)`), so one file times the code before and after a
-change, in one session, alternately:
+change, in one sitting, alternately:
 
     PYTHONPATH=/tmp/old-checkout .venv/bin/python bench/generate_rate.py
     PYTHONPATH=. .venv/bin/python bench/generate_rate.py
@@ -30,7 +30,7 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer
 CFG = 3.0
 PROMPT = "a red circle in the top left"
 # DALLE-pytorch `generate_images` (KV cache) at the `peer` shape, image tokens/s, measured on this
-# 2-core machine side by side with keras_dalle (issue 15): {(batch, guidance): tokens/s}.
+# 2-core machine side by side with keras_dalle (2026-11-29): {(batch, guidance): tokens/s}.
 PEER_TOKENS_PER_SECOND = {(1, False): 220.0, (1, True): 112.0, (16, False): 1480.0, (16, True): 765.0}
 SHAPES = {
     "peer": dict(preset="small", image_tokens=64, text_to_image=dict(

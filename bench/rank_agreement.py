@@ -12,7 +12,7 @@ generator on the shapes source (the shipped model's image tokenizer, frozen), an
 ways: the caption checker (all stated attributes right) and, with the grading scorer,
 CLIP-R-precision (own caption against every one-attribute distractor) and CLIP score. The rank
 correlation (Spearman) of the checkpoints' checker accuracy with each scorer grade is the number;
-goal >= 0.8 (issue 14). Grade with a scorer other than the one that reranks the shipped model.
+goal >= 0.8. Grade with a scorer other than the one that reranks the shipped model.
 
 Early checkpoints of one run are far apart in quality. `--models NAME=PATH ...` is the harder test:
 it trains nothing and grades saved text-to-image models that differ by a few points (for example

@@ -11,7 +11,7 @@ Models with random weights (speed does not depend on training), one per shape:
   8 x 8 grid) and 256 (64 x 64 pictures, 16 x 16 grid).
 Each row is one batch size with guidance off (cfg 1) or on (cfg 3: 2 x batch rows per step), at
 temperature 1, top-p 1 and `--top-k` (default 0: no filter, drawn in code order without a sort
-in `generate` and loop+XLA since session 15; every run before sorted all 512 logits per step, as
+in `generate` and loop+XLA since 2026-11-30; every run before sorted all 512 logits per step, as
 the export loop still does; 16, the shipped default, sorts only the 64 largest in `generate` and
 loop+XLA; 256, what DALLE-pytorch's default `filter_thres=0.5` keeps of 512 codes, sorts all
 of them).

@@ -6,7 +6,7 @@ Trains the `small` preset on 20k shapes pictures (32 x 32) for a wall-clock budg
 variant on this machine, then measures on 1k held-out pictures (another seed, held-out
 color-shape pairs included): PSNR, caption-checker accuracy of the reconstructions against
 the true captions, and codebook usage (distinct codes used on the held-out set / K, and the
-training metric: codes chosen in the last 100 steps). Targets (issue 3): PSNR >= 28 dB,
+training metric: codes chosen in the last 100 steps). Targets: PSNR >= 28 dB,
 checker >= 98%, usage >= 50%. Writes bench/results/tokenizer_quality.json and
 docs/tokenizer_reconstructions.png.
 """

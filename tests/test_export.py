@@ -262,11 +262,11 @@ def _int8_table_uses(content, shapes):
 def test_onnx_matches_keras(model, greedy_tokens):
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(onnx_export.convert(model).SerializeToString())
-    assert [i.name for i in session.get_inputs()] == list(_lite_inputs(model, PROMPTS[0]))
-    assert [o.name for o in session.get_outputs()] == ["image", "tokens"]
+    runtime = onnxruntime.InferenceSession(onnx_export.convert(model).SerializeToString())
+    assert [i.name for i in runtime.get_inputs()] == list(_lite_inputs(model, PROMPTS[0]))
+    assert [o.name for o in runtime.get_outputs()] == ["image", "tokens"]
     for index, prompt in enumerate(PROMPTS):
-        image, tokens = session.run(None, _lite_inputs(model, prompt))
+        image, tokens = runtime.run(None, _lite_inputs(model, prompt))
         np.testing.assert_array_equal(tokens[0], greedy_tokens[index])
         keras_image = model.decode_tokens(greedy_tokens[index : index + 1])
         assert image.dtype == np.uint8 and np.abs(image.astype(int) - keras_image.astype(int)).max() <= 2
