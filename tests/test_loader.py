@@ -61,6 +61,28 @@ def test_corrupt_images_are_skipped_and_counted(tmp_path):
     assert "broken.png" in report.summary()
 
 
+def test_a_folder_dataset_knows_its_batches_and_a_picture_that_fails_to_decode_gives_its_slot_to_the_next(
+    tmp_path, monkeypatch
+):
+    root = _write_sidecar_folder(tmp_path / "data", num=5)
+    bad = str(root / "000002.png")
+    real_load = loader.load_image
+
+    def load_image(path, size):
+        if path == bad:
+            raise OSError("truncated file")
+        return real_load(path, size)
+
+    monkeypatch.setattr(loader, "load_image", load_image)
+    dataset, report = loader.load_dataset(root, image_size=32, batch_size=2, shuffle=False, progress=False)
+    assert int(dataset.cardinality()) == 3  # Keras's progress bar knows the epoch's batches
+    captions, images = _collect(dataset)
+    expected_images, expected_captions = shapes.generate_shapes(5, seed=0)
+    assert captions == [*expected_captions[:2], expected_captions[3], *expected_captions[3:]]
+    np.testing.assert_array_equal(images[2], expected_images[3])
+    assert report.skipped["failed to decode"] == [bad]
+
+
 def test_uncaptioned_image_is_an_error_or_skipped(tmp_path):
     root = _write_sidecar_folder(tmp_path / "data", num=3)
     Image.new("RGB", (8, 8)).save(root / "lonely.png")

@@ -102,44 +102,41 @@ def validation_indices(count, validation_split, seed):
 
 
 def _folder_dataset(items, report, image_size, seed, shuffle):
+    """One element per item, so the dataset knows its length (Keras's progress bar shows the
+    epoch's batches from the first epoch). A picture that verified at the scan but does not decode
+    is skipped and counted once (`report`), and its slot in the epoch goes to the next one that
+    decodes."""
     import tensorflow as tf
 
     paths = [str(p) for p, _ in items]
     captions = [c for _, c in items]
 
     def load(index, draw):
-        path = paths[index]
-        try:
-            image = load_image(path, image_size)
-        except Exception:  # a file that verified but does not decode: skipped and counted once
-            if path not in report.skipped["failed to decode"]:
-                report.skip("failed to decode", path)
-            return False, b"", np.zeros((image_size, image_size, 3), np.uint8)
-        options = captions[index]
-        return True, options[draw % len(options)].encode("utf-8"), image
+        for offset in range(len(paths)):
+            item = (int(index) + offset) % len(paths)
+            try:
+                image = load_image(paths[item], image_size)
+            except Exception:  # a file that verified but does not decode
+                if paths[item] not in report.skipped["failed to decode"]:
+                    report.skip("failed to decode", paths[item])
+                continue
+            options = captions[item]
+            return options[draw % len(options)].encode("utf-8"), image
+        raise DataError(f"none of the {len(paths)} pictures decodes")
 
     def load_in_graph(index, draw):
-        ok, caption, image = tf.numpy_function(load, [index, draw], [tf.bool, tf.string, tf.uint8], stateful=False)
-        ok.set_shape([])
+        caption, image = tf.numpy_function(load, [index, draw], [tf.string, tf.uint8], stateful=False)
         caption.set_shape([])
         image.set_shape([image_size, image_size, 3])
-        return ok, caption, image
+        return caption, image
 
     indices = tf.data.Dataset.range(len(items))
     if shuffle:
         indices = indices.shuffle(len(items), seed=seed, reshuffle_each_iteration=True)
-    dataset = tf.data.Dataset.zip(indices, _caption_draws(seed)).map(
+    # [N] (index, caption draw) -> [N] (caption, image)
+    return tf.data.Dataset.zip(indices, _caption_draws(seed)).map(
         load_in_graph, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    return dataset.filter(_is_loaded).map(_drop_flag)
-
-
-def _is_loaded(ok, caption, image):
-    return ok
-
-
-def _drop_flag(ok, caption, image):
-    return caption, image
 
 
 def _caption_draws(seed):

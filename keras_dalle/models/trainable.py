@@ -19,6 +19,15 @@ class TrainableModel(keras.Model):
         super().__init__(**kwargs)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in metric_names}
 
+    @classmethod
+    def from_preset(cls, preset):
+        """A trained model of this class: `preset` names a model shipped in the package
+        (`saving.SHIPPED`: "shapes_small", "shapes_scorer") or is the path of a `.keras` file.
+        ValueError when the file holds another kind of model."""
+        from keras_dalle.models.saving import load_keras_file, preset_file
+
+        return load_keras_file(preset_file(preset), expected=cls)
+
     @property
     def metrics(self):
         return list(self.trackers.values())

@@ -1,0 +1,27 @@
+"""Loading trained models: `from_preset` by a shipped name or a path, the same thing `pretrained` loads."""
+import numpy as np
+import pytest
+
+from keras_dalle import pretrained
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.scorer import ContrastiveScorer
+
+
+def test_from_preset_loads_the_shipped_models_by_name_and_by_path():
+    by_name = KerasDALLE.from_preset("shapes_small")
+    by_path = KerasDALLE.from_preset(str(pretrained.DEFAULT_MODEL))
+    shipped = pretrained.load_model()
+    for a, b, c in zip(by_name.weights, by_path.weights, shipped.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+    assert by_name.sampling_defaults() == shipped.sampling_defaults()
+    assert isinstance(ContrastiveScorer.from_preset("shapes_scorer"), ContrastiveScorer)
+
+
+def test_from_preset_names_what_is_wrong():
+    with pytest.raises(ValueError, match="holds a ContrastiveScorer, expected a KerasDALLE"):
+        KerasDALLE.from_preset("shapes_scorer")
+    with pytest.raises(ValueError, match="no shipped model of that name.*shapes_small"):
+        KerasDALLE.from_preset("shapes_large")
+    with pytest.raises(FileNotFoundError, match="missing.keras: no such model file"):
+        KerasDALLE.from_preset("missing.keras")
