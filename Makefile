@@ -28,17 +28,20 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# Chromium and its driver from Debian's packages, for the web playground's browser test.
+# Debian packages (as root, or through sudo); the package lists are refreshed only when an install fails.
+apt_install = $(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends $(1) || { apt-get update && apt-get install -y --no-install-recommends $(1); }'
+
+# Chromium and its driver, for the web playground's browser test.
 browser:
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends chromium chromium-driver
+	$(call apt_install,chromium chromium-driver)
 
-# A JDK, JUnit 4 and ICU4J from Debian's packages, for the Android sample's plain-Java test.
+# A JDK, JUnit 4 and ICU4J, for the Android sample's plain-Java test.
 jvm:
-	$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y --no-install-recommends openjdk-17-jdk-headless junit4 libicu4j-java
+	$(call apt_install,openjdk-17-jdk-headless junit4 libicu4j-java)
 
-# The Noto Color Emoji font from Debian's packages, for `keras-dalle data emoji` (the built-in real pictures).
+# The Noto Color Emoji font, for `keras-dalle data emoji` (the built-in real pictures).
 emoji-font:
-	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends fonts-noto-color-emoji || { apt-get update && apt-get install -y --no-install-recommends fonts-noto-color-emoji; }'
+	$(call apt_install,fonts-noto-color-emoji)
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

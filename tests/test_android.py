@@ -13,7 +13,8 @@ import shutil
 import subprocess
 
 import numpy as np
-import pytest
+
+from helpers.system import skip_unless
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANDROID = ROOT / "serving" / "android" / "app" / "src"
@@ -34,11 +35,11 @@ def _classpath():
     return custom.split(os.pathsep) if custom else [str(jar) for jar in JARS]
 
 
-@pytest.mark.skipif(
-    shutil.which("javac") is None or not (os.environ.get("ANDROID_TEST_CLASSPATH") or all(j.exists() for j in JARS)),
-    reason="needs javac, JUnit 4 and ICU4J (apt-get install openjdk-17-jdk-headless junit4 libicu4j-java)",
-)
 def test_android_prompt_encoder_and_pictures_on_the_jvm(tmp_path):
+    skip_unless(
+        shutil.which("javac") is not None and bool(os.environ.get("ANDROID_TEST_CLASSPATH") or all(j.exists() for j in JARS)),
+        "needs javac, JUnit 4 and ICU4J (make jvm)",
+    )
     sources = sorted(str(p) for p in ANDROID.rglob("*.java"))
     classpath = os.pathsep.join(_classpath())
     subprocess.run(["javac", "-d", str(tmp_path), "-cp", classpath, *sources], check=True)

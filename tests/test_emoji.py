@@ -7,8 +7,13 @@ import pytest
 from keras_dalle import cli
 from keras_dalle.data import emoji, sources
 from keras_dalle.evaluation.nearest import NearestPictures
+from helpers.system import skip_unless
 
-needs_font = pytest.mark.skipif(not pathlib.Path(emoji.FONT_PATH).is_file(), reason="no emoji font (make emoji-font)")
+
+@pytest.fixture
+def font():
+    skip_unless(pathlib.Path(emoji.FONT_PATH).is_file(), "no emoji font (make emoji-font)")
+    return emoji.FONT_PATH
 
 
 def _caption_of(character):
@@ -50,8 +55,7 @@ def test_one_skin_tone_of_every_emoji_with_several_is_held_out_by_seed():
     assert emoji.held_out_tones(entries, seed=1) != held
 
 
-@needs_font
-def test_the_folder_is_what_the_loader_reads_and_the_split_keeps_tones_apart(tmp_path):
+def test_the_folder_is_what_the_loader_reads_and_the_split_keeps_tones_apart(tmp_path, font):
     info = emoji.write_emoji_folder(tmp_path / "train", size=16, num=40, seed=3, held_out_dir=tmp_path / "held", progress=False)
     items, report = sources.scan_folder(tmp_path / "train", progress=False)
     assert report.used == info["pictures"] == len(items) and 35 <= len(items) <= 40  # a few may be newer than the font
@@ -107,8 +111,7 @@ class _Lookup:
         return np.stack([self.pictures_by_prompt[p] for p in prompts for _ in range(num_images)])
 
 
-@needs_font
-def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path):
+def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path, font):
     from bench import emoji_quality
 
     emoji.write_emoji_folder(tmp_path / "train", size=16, num=60, seed=0, held_out_dir=tmp_path / "held", progress=False)
