@@ -48,15 +48,15 @@ def convert(model):
     return proto
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Export a KerasDALLE .keras model to ONNX.")
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model to ONNX.")
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     args = parser.parse_args(argv)
     try:
         proto = convert(pretrained.load_model(args.model))
     except (FileNotFoundError, ValueError) as err:
-        print(f"export.onnx: error: {err}", file=sys.stderr)
+        print(f"{prog or 'export.onnx'}: error: {err}", file=sys.stderr)
         return 2
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -131,8 +131,8 @@ def export_saved_model(model, out_dir, overwrite=False, scorer=None):
     return out_dir
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Export a KerasDALLE .keras model as a SavedModel for TF Serving.")
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model as a SavedModel for TF Serving.")
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
     parser.add_argument("--out", required=True, help="BASE/NAME/VERSION, e.g. models/keras_dalle/1")
     parser.add_argument("--overwrite", action="store_true")
@@ -142,7 +142,7 @@ def main(argv=None):
         scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
         out = export_saved_model(pretrained.load_model(args.model), args.out, args.overwrite, scorer)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
-        print(f"export.saved_model: error: {err}", file=sys.stderr)
+        print(f"{prog or 'export.saved_model'}: error: {err}", file=sys.stderr)
         return 2
     extra = ", generate_best, score" if args.scorer else ""
     print(f"wrote SavedModel with signatures serving_default, generate, complete, decode_tokens, sampling_defaults{extra} to {out}")

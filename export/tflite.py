@@ -117,8 +117,8 @@ def custom_ops(content):
     return sorted(names)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Export a KerasDALLE .keras model as a builtin-ops TFLite model.")
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model as a builtin-ops TFLite model.")
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
     parser.add_argument("--out", required=True, help="the .tflite file to write")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
@@ -129,7 +129,7 @@ def main(argv=None):
         scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
         content = convert(model, args.quantize, scorer)
     except (FileNotFoundError, ValueError) as err:
-        print(f"export.tflite: error: {err}", file=sys.stderr)
+        print(f"{prog or 'export.tflite'}: error: {err}", file=sys.stderr)
         return 2
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -249,8 +249,8 @@ def _from_json(values):
     return np.array(values)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Generate pictures with a served keras_dalle model (gRPC or REST).")
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description="Generate pictures with a served keras_dalle model (gRPC or REST).")
     parser.add_argument("prompt", nargs="?", help="one prompt (or use --prompts FILE)")
     parser.add_argument("--prompts", help="a file with one prompt per line; --out is then a folder")
     parser.add_argument("--out", required=True, help="PNG file for one prompt, folder for --prompts")
@@ -317,10 +317,10 @@ def main(argv=None):
             out.write_bytes(png)
             print(f"wrote {out}" + (f" (best of {args.candidates}, score {score:.3f})" if score is not None else ""))
     except ServingError as err:
-        print(f"serving.client: error: {err}", file=sys.stderr)
+        print(f"{prog or 'serving.client'}: error: {err}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as err:
-        print(f"serving.client: error: {err}", file=sys.stderr)
+        print(f"{prog or 'serving.client'}: error: {err}", file=sys.stderr)
         return 2
     finally:
         client.close()

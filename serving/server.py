@@ -79,8 +79,8 @@ class LocalServer:
         self.stop()
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="A local TF-Serving-compatible server (gRPC + REST) for exported models.")
+def main(argv=None, prog=None):
+    parser = argparse.ArgumentParser(prog=prog, description="A local TF-Serving-compatible server (gRPC + REST) for exported models.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-base-path", help="BASE/NAME, holding integer versions (1/, 2/, ...)")
     source.add_argument("--model-config-file", help="a text ModelServerConfig, e.g. serving/models.config")
@@ -105,7 +105,7 @@ def main(argv=None):
         rest_port = None if args.rest_port < 0 else args.rest_port
         server = LocalServer(repository, args.host, args.port, rest_port, limits, web=args.web)
     except (ServingError, ValueError, OSError) as err:
-        print(f"serving.server: error: {getattr(err, 'message', err)}", file=sys.stderr)
+        print(f"{prog or 'serving.server'}: error: {getattr(err, 'message', err)}", file=sys.stderr)
         return 2
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

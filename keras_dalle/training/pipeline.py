@@ -1,0 +1,59 @@
+"""`train_stages`: one or all of the training stages in turn, with the rules of which option applies
+to which stage (what `keras-dalle train` runs)."""
+
+import pathlib
+
+from keras_dalle.training import distribute, stages
+
+STAGES = ("tokenizer", "generator", "scorer", "all")
+GENERATOR_ONLY = ("two_object_fraction", "word_attention", "sentence_layers", "word_positions", "dropout", "sample_prompts")
+ADVERSARIAL = ("adversarial_weight", "adversarial_start")
+
+
+def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from=None, **options):
+    """Trains `stage` ("tokenizer", "generator", "scorer" or "all": the three in turn, the generator
+    on the tokenizer trained just now) on `data` into the run folder `out`, and prints what it saved.
+
+    `options` are the stages' keywords (see `stages.train_image_tokenizer`, `train_text_to_image`,
+    `train_scorer`); None means the stage's default. `GENERATOR_ONLY` options apply to the generator
+    alone, `ADVERSARIAL` ones not to the scorer, `init_from` to the generator or the scorer, each a
+    ValueError elsewhere. `strategy`: a name of `distribute.STRATEGIES` or a strategy.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    given = {key: value for key, value in options.items() if value is not None and value is not False}
+    generator_only = sorted(given.keys() & set(GENERATOR_ONLY))
+    if stage not in ("generator", "all") and generator_only:
+        raise ValueError(f"{', '.join(_flag(k) for k in generator_only)} apply to --stage generator only")
+    if stage == "scorer" and given.keys() & set(ADVERSARIAL):
+        raise ValueError("the scorer has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
+    if stage not in ("generator", "scorer") and init_from:
+        raise ValueError("--init-from fine-tunes one model: use it with --stage generator or --stage scorer")
+    # First, before anything touches the TensorFlow runtime: MultiWorkerMirroredStrategy configures
+    # collective ops at start-up and can be made once per process, so all stages share it.
+    strategy = distribute.make_strategy(strategy) if isinstance(strategy, str) else strategy
+    shared = {key: value for key, value in given.items() if key not in GENERATOR_ONLY}
+    without_adversarial = {key: value for key, value in shared.items() if key not in ADVERSARIAL}
+    out = pathlib.Path(out)
+    if stage in ("tokenizer", "all"):
+        tokenizer, _ = stages.train_image_tokenizer(data, out, strategy=strategy, **shared)
+        _saved(strategy, out / stages.TOKENIZER_FILE)
+    if stage in ("generator", "all"):
+        # With "all" the generator wraps the tokenizer trained just now (every worker holds it;
+        # only the chief wrote the file).
+        stages.train_text_to_image(
+            data, out, image_tokenizer=tokenizer, init_from=init_from, strategy=strategy, **given
+        )
+        _saved(strategy, out / stages.MODEL_FILE)
+    if stage in ("scorer", "all"):
+        stages.train_scorer(data, out, init_from=init_from, strategy=strategy, **without_adversarial)
+        _saved(strategy, out / stages.SCORER_FILE)
+
+
+def _flag(keyword):
+    return "--" + keyword.replace("_", "-")
+
+
+def _saved(strategy, path):
+    if distribute.is_chief(strategy):
+        print(f"saved {path}")
