@@ -2,7 +2,7 @@
 
 - `models.config`, `batching_parameters`: for `tensorflow_model_server` (production).
 - `client`: `python -m serving.client` and `GrpcClient` / `RestClient` for Python users.
-- `server`: `python -m serving.server`, the development stand-in for TF Serving, built from
+- `server`: `keras-dalle serve` (or `python -m serving.server`; `commands` adds it to keras-dalle), the development stand-in for TF Serving, built from
   `repository` (served models and input checks), `batching`, `grpc_api`, `rest_api`, and
   `status` (the error type and status codes server and client share).
 - `android/`: a Kotlin app running the builtin-ops `.tflite` with LiteRT.
