@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from keras_dalle import cli, sampling
+from keras_dalle import cli, presets, sampling
 from keras_dalle.data import shapes
 from keras_dalle.layers.masks import prefix_mask, prefix_mask_row, word_indices, word_mask
 
@@ -469,6 +469,7 @@ def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_dra
     )
     out = capsys.readouterr().out
     assert "no pictures held out" in out and "val_cross_entropy" not in history.history
+    assert model.dropout == presets.preset("tiny", "text_to_image").get("dropout", 0.0)  # no small-dataset dropout
     accuracies = history.history["tuning_accuracy"]
     assert len(accuracies) == 4 and len(history.history["tuning_top5"]) == 4
     judge = NearestPictures.from_folder(folder, SIZE)

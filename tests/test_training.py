@@ -21,3 +21,16 @@ def test_line_chart_draws_every_series_and_rejects_none():
     assert {(90, 170, 250), (250, 160, 60)} <= {tuple(p) for p in pixels}  # both series' colors are drawn
     with pytest.raises(ValueError, match="non-empty"):
         line_chart({"a": ([], [])})
+
+
+def test_the_generator_trains_a_folder_for_about_a_fixed_number_of_steps_by_default():
+    from keras_dalle.data.sources import LoadReport
+
+    def epochs(pictures, batch_size=32, steps_per_epoch=None, endless=False):
+        return stages.default_generator_epochs(LoadReport("f", found=pictures, endless=endless), batch_size, steps_per_epoch)
+
+    emoji = epochs(3464)  # 108 steps a pass
+    assert emoji == -(-stages.FOLDER_GENERATOR_STEPS // 108) and emoji * 108 >= stages.FOLDER_GENERATOR_STEPS
+    assert epochs(64) == stages.MAX_DEFAULT_EPOCHS  # 2 steps a pass: capped
+    assert epochs(1_000_000) == stages.DEFAULT_EPOCHS  # more than enough steps in a few passes
+    assert epochs(3464, steps_per_epoch=50) == epochs(0, endless=True) == stages.DEFAULT_EPOCHS

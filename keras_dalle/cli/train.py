@@ -33,7 +33,8 @@ def add_commands(commands):
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
     train.add_argument("--preset", choices=list(presets.PRESETS), default="small",
                        help="model sizes and learning rates (keras_dalle/presets.py)")
-    train.add_argument("--epochs", type=positive_int, default=10)
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help="passes over the data (default 10; the generator on a folder: about 6,500 steps, 10 to 100 passes)")
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=positive_int, default=None)
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
@@ -46,7 +47,7 @@ def add_commands(commands):
                        help="stop after PATIENCE epochs without a better epoch (tokenizer: validation PSNR; generator: "
                             "tuning accuracy, or validation loss on packs; scorer: validation R-precision)")
     train.add_argument("--dropout", type=float, default=None,
-                       help="generator dropout (default: the preset's, 0.1 under 20,000 training images)")
+                       help="generator dropout (default: the preset's; 0.1 under 20,000 training images whose captions repeat)")
     train.add_argument("--word-attention", action="store_true",
                        help="generator: the text encoder attends within words only (see the README's lever table)")
     train.add_argument("--sentence-layers", type=positive_int, default=None, metavar="N",

@@ -15,6 +15,7 @@ caption checker's accuracy on `shapes.tuning_prompts()` after every epoch.
 
 import contextlib
 import json
+import math
 import pathlib
 
 import keras
@@ -42,9 +43,17 @@ TOKENIZER_FILE = "image_tokenizer.keras"
 DEFAULT_VALIDATION_SPLIT = 0.1
 # A folder's captions repeat when it has at most this many distinct (first) captions per picture.
 REPEATED_CAPTIONS = 0.5
-# Below this many training images the text-to-image model trains with dropout by default.
+# Below this many training images, where captions repeat, the text-to-image model trains with
+# dropout by default (where each picture has a caption of its own, the tuning accuracy judges the
+# training captions themselves: the emoji runs of docs/real_pictures.md trained without it).
 SMALL_DATASET = 20_000
 SMALL_DATASET_DROPOUT = 0.1
+# Epochs when none are given: `DEFAULT_EPOCHS`; the generator on a folder trains instead for about
+# `FOLDER_GENERATOR_STEPS` steps, between `DEFAULT_EPOCHS` and `MAX_DEFAULT_EPOCHS` passes (on the
+# emoji folder the picture-level accuracy was still rising steeply at 3,456 steps, docs/real_pictures.md).
+DEFAULT_EPOCHS = 10
+FOLDER_GENERATOR_STEPS = 6_500
+MAX_DEFAULT_EPOCHS = 100
 MODEL_FILE = "keras_dalle.keras"
 SCORER_FILE = "scorer.keras"
 SHAPES_SAMPLE_PROMPTS = (
@@ -163,6 +172,16 @@ def _training_setup(strategy, mixed_precision):
             yield strategy
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def default_generator_epochs(report, batch_size, steps_per_epoch):
+    """The generator's epochs when none are given: about `FOLDER_GENERATOR_STEPS` steps of passes over
+    a folder (`DEFAULT_EPOCHS` to `MAX_DEFAULT_EPOCHS`); `DEFAULT_EPOCHS` for endless sources, packs of
+    unknown size and runs with their own `steps_per_epoch`."""
+    if report.endless or steps_per_epoch or not report.training:
+        return DEFAULT_EPOCHS
+    steps_per_pass = max(1, report.training // batch_size)
+    return min(max(math.ceil(FOLDER_GENERATOR_STEPS / steps_per_pass), DEFAULT_EPOCHS), MAX_DEFAULT_EPOCHS)
 
 
 def captions_repeat(captions):
@@ -304,7 +323,7 @@ def _write_config(out, stage, config):
 
 
 def train_image_tokenizer(
-    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
+    data, out, preset="small", epochs=DEFAULT_EPOCHS, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
     time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
     validation_split=None, early_stopping=None, **overrides,
 ):
@@ -351,7 +370,7 @@ def train_image_tokenizer(
 
 
 def train_text_to_image(
-    data, out, image_tokenizer=None, preset="small", epochs=10, batch_size=32, steps_per_epoch=None,
+    data, out, image_tokenizer=None, preset="small", epochs=None, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
     jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), init_from=None,
     two_object_fraction=None, **overrides,
@@ -377,8 +396,10 @@ def train_text_to_image(
     `DEFAULT_VALIDATION_SPLIT` for packs and for folders whose captions repeat, see `_validation_split`;
     0 for the endless shapes source) holds out a seeded part of the data, whose `val_cross_entropy`
     each epoch reports; packs, which have no picture-level measure, keep its lowest epoch.
-    `early_stopping` = PATIENCE stops after that many epochs without a new best. Datasets under `SMALL_DATASET` training images get dropout
-    `SMALL_DATASET_DROPOUT` unless `overrides` set `dropout`.
+    `early_stopping` = PATIENCE stops after that many epochs without a new best. `epochs` (default:
+    `default_generator_epochs`, about `FOLDER_GENERATOR_STEPS` steps on a folder). Datasets under
+    `SMALL_DATASET` training images whose captions repeat get dropout `SMALL_DATASET_DROPOUT`
+    unless `overrides` set `dropout`.
     `callbacks`: more Keras callbacks, run each epoch before the stage's own (which save the model).
     `overrides` replace preset values (e.g. `adversarial_weight=0`, `caption_dropout=0.2`). Returns (model, history).
     """
@@ -406,9 +427,13 @@ def train_text_to_image(
         dataset, validation, report = _training_and_validation(
             data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction
         )
-        if not report.endless and report.training < SMALL_DATASET and "dropout" not in overrides:
+        repeating = judge is None or captions_repeat(judge.captions)
+        if not report.endless and report.training < SMALL_DATASET and repeating and "dropout" not in overrides:
             config["dropout"] = SMALL_DATASET_DROPOUT
             print(f"{report.training} training images: dropout {SMALL_DATASET_DROPOUT} (a small dataset; set dropout to override)")
+        if epochs is None:
+            epochs = default_generator_epochs(report, batch_size, steps_per_epoch)
+            print(f"{epochs} epochs (the default for {report.training or 'these'} training images; set epochs to override)")
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
         model = KerasDALLE(tokenizer, **config)
@@ -447,7 +472,7 @@ def train_text_to_image(
 
 
 def train_scorer(
-    data, out, preset="small", epochs=10, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
+    data, out, preset="small", epochs=DEFAULT_EPOCHS, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
     time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
     validation_split=None, early_stopping=None, init_from=None, **overrides,
 ):
