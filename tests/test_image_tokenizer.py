@@ -128,7 +128,7 @@ def test_training_a_frozen_tokenizer_says_so():
 
 def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_psnr(tmp_path):
     from keras_dalle.data.loader import load_dataset
-    from keras_dalle.training import stages
+    from keras_dalle.training import judging, stages
 
     data = shapes.write_shapes_folder(tmp_path / "data", 40, seed=1, canvas_size=tiny.SIZE, progress=False)
     keras.utils.set_random_seed(0)
@@ -138,7 +138,7 @@ def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_psnr(tmp_pa
     )
     scores = history.history["val_psnr"]
     assert len(scores) == 4 and int(np.argmax(scores)) < 3  # 10% held out by default; the last epoch is not the best
-    held_out, report = load_dataset(data, image_size=tiny.SIZE, batch_size=8, validation_split=stages.DEFAULT_VALIDATION_SPLIT,
+    held_out, report = load_dataset(data, image_size=tiny.SIZE, batch_size=8, validation_split=judging.DEFAULT_VALIDATION_SPLIT,
                                     subset="validation", shuffle=False, progress=False)
     assert report.validation == 4
     saved = keras.saving.load_model(tmp_path / "run" / stages.TOKENIZER_FILE)

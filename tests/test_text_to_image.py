@@ -453,7 +453,7 @@ def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_dra
     from PIL import Image
 
     from keras_dalle.evaluation.nearest import NearestPictures
-    from keras_dalle.training import stages
+    from keras_dalle.training import judging, stages
     from keras_dalle.training.callbacks import NearestPictureAccuracy
 
     rng = np.random.default_rng(0)
@@ -476,12 +476,12 @@ def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_dra
     assert judge.tuning_prompts() == sorted(f"pattern number {i}" for i in range(12))  # every caption: fewer than 200
     saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
     measure = NearestPictureAccuracy(judge, judge.tuning_prompts()).measure
-    choice = json.loads((tmp_path / "run" / stages.SAMPLING_CHOICE_FILE).read_text())
+    choice = json.loads((tmp_path / "run" / judging.SAMPLING_CHOICE_FILE).read_text())
     trained_with = choice["tried"][0]["settings"]  # the model's own defaults, which the epochs sampled with
     # The file holds the best epoch's weights ...
     assert measure(saved, **trained_with)["top1"] == max(accuracies)
     # ... and the sampling defaults that drew the tuning captions best, tried after training.
-    assert len(choice["tried"]) == len(stages.SAMPLING_CHOICES)
+    assert len(choice["tried"]) == len(judging.SAMPLING_CHOICES)
     assert saved.sampling_defaults() == choice["chosen"]
     assert measure(saved)["top1"] == max(row["top1"] for row in choice["tried"])
     assert "best epoch" in out and "sampling defaults saved with the model" in out

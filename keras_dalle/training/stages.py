@@ -24,25 +24,20 @@ import tensorflow as tf
 
 from keras_dalle import presets
 from keras_dalle.data import shapes
-from keras_dalle.data.loader import is_packed, load_dataset, validation_indices
+from keras_dalle.data.loader import load_dataset
 from keras_dalle.data.sources import is_builtin_shapes
-from keras_dalle.evaluation.nearest import NearestPictures, tuning_prompts
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
+from keras_dalle.training import judging
 from keras_dalle.training.callbacks import (
-    CaptionAccuracy, EpochGrid, NearestPictureAccuracy, RetrievalAccuracy, TimeBudget, reconstruction_grid, sample_grid,
+    EpochGrid, NearestPictureAccuracy, RetrievalAccuracy, TimeBudget, reconstruction_grid, sample_grid,
 )
 from keras_dalle.layers.replicas import in_multi_worker_mode
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
 
 TOKENIZER_FILE = "image_tokenizer.keras"
-# Folders and packs hold this fraction out for validation unless told otherwise (the generator:
-# unless nearly every picture has a caption of its own, see `captions_repeat`).
-DEFAULT_VALIDATION_SPLIT = 0.1
-# A folder's captions repeat when it has at most this many distinct (first) captions per picture.
-REPEATED_CAPTIONS = 0.5
 # Below this many training images, where captions repeat, the text-to-image model trains with
 # dropout by default (where each picture has a caption of its own, the tuning accuracy judges the
 # training captions themselves: the emoji runs of docs/real_pictures.md trained without it).
@@ -97,17 +92,12 @@ def _total_steps(report, epochs, steps_per_epoch, batch_size):
     return epochs * steps_per_epoch
 
 
-def is_shapes_data(data):
-    """True for the built-in shapes source and for folders `write_shapes_folder` wrote (captions the checker reads)."""
-    return is_builtin_shapes(data) or (pathlib.Path(data) / "shapes.json").is_file()
-
-
 def grid_prompts(data, dataset, sample_prompts=None):
     """The prompts of the per-epoch sample grid: `sample_prompts` if given, the built-in ones for
     shapes data, else up to 8 distinct captions of the user's data (its first, seeded batch)."""
     if sample_prompts:
         return list(sample_prompts)
-    if is_shapes_data(data):
+    if judging.is_shapes_data(data):
         return list(SHAPES_SAMPLE_PROMPTS)
     captions = [c.decode("utf-8") for c in next(iter(dataset))[0].numpy()]
     return list(dict.fromkeys(captions))[:8]
@@ -184,49 +174,6 @@ def default_generator_epochs(report, batch_size, steps_per_epoch):
     return min(max(math.ceil(FOLDER_GENERATOR_STEPS / steps_per_pass), DEFAULT_EPOCHS), MAX_DEFAULT_EPOCHS)
 
 
-def captions_repeat(captions):
-    """Whether pictures share captions (at most `REPEATED_CAPTIONS` distinct first captions per
-    picture): then held-out pictures show captions seen in training; else each is a new concept."""
-    return len({texts[0] for texts in captions}) <= REPEATED_CAPTIONS * len(captions)
-
-
-def _validation_split(data, validation_split, early_stopping, judge=None, picture_measure=False):
-    """The fraction a stage holds out: by default `DEFAULT_VALIDATION_SPLIT` of a folder or pack and
-    none of the endless shapes source, nor of a folder (`judge`: its `NearestPictures`) whose pictures
-    each have a caption of their own: held out, their captions would be concepts the model never
-    sees. Early stopping needs a validation split or a per-epoch picture-level measure (`picture_measure`:
-    the generator on a folder)."""
-    if validation_split is None:
-        validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
-        if judge is not None and not captions_repeat(judge.captions):
-            validation_split = 0.0
-            print(f"{data}: nearly every picture has a caption of its own: no pictures held out for validation "
-                  "(the best epoch is chosen by how often a tuning caption's picture is nearest to its own real picture)")
-    if early_stopping is not None and not validation_split and not picture_measure:
-        raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
-    return validation_split
-
-
-def folder_judge(data, image_size):
-    """`NearestPictures` over a plain folder of pictures (not shapes data, not packed shards), else None."""
-    path = pathlib.Path(data)
-    if is_shapes_data(data) or not path.is_dir() or is_packed(path):
-        return None
-    return NearestPictures.from_folder(path, image_size)
-
-
-def _tuning_callback(data, judge, validation_split, seed):
-    """The per-epoch picture-level measure (`tuning_accuracy`): the caption checker on shapes data, the
-    nearest-picture accuracy of training captions on other folders; None for packs."""
-    if is_shapes_data(data):
-        return CaptionAccuracy(shapes.tuning_prompts(), seed=seed)
-    if judge is None:
-        return None
-    held_out = validation_indices(len(judge.captions), validation_split, seed) if validation_split else set()
-    training_captions = [c for i, c in enumerate(judge.captions) if i not in held_out]
-    return NearestPictureAccuracy(judge, tuning_prompts(training_captions), seed=seed)
-
-
 def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction=None):
     """(training dataset, validation dataset or None, LoadReport) of `data`, the report printed."""
     load = dict(path=data, image_size=image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
@@ -274,48 +221,6 @@ def _copy_main_weights(source, model, source_path):
         target.assign(weight)
 
 
-# Sampling settings a folder's generator tries on its tuning captions after training (the preset's
-# first); the best by nearest-picture accuracy becomes the saved model's default. On the emoji
-# folder greedy decoding without guidance drew the prompted emoji 58.4% of the time against 46.8%
-# with the shapes defaults (docs/real_pictures.md).
-SAMPLING_CHOICES = (
-    {},
-    {"temperature": 1.0, "top_k": 1, "cfg_scale": 1.0},
-    {"temperature": 1.0, "top_k": 1, "cfg_scale": 1.5},
-    {"temperature": 0.5, "top_k": 4, "cfg_scale": 1.0},
-    {"temperature": 0.8, "top_k": 16, "cfg_scale": 1.0},
-)
-SAMPLING_CHOICE_FILE = "sampling_choice.json"
-
-
-def _choose_sampling(tuning):
-    """A `before_save` that sets the model's sampling defaults to the best of `SAMPLING_CHOICES` by
-    `tuning` (a `NearestPictureAccuracy`) and writes the table to FOLDER/`SAMPLING_CHOICE_FILE`."""
-
-    def choose(model, folder):
-        rows = []
-        for choice in SAMPLING_CHOICES:
-            settings = {**model.sampling_defaults(), **choice}
-            rows.append({"settings": settings, **tuning.measure(model, **settings)})
-        best = max(rows, key=lambda row: row["top1"])  # the first of equals: the preset's defaults when tied
-        for name, value in best["settings"].items():
-            setattr(model, name, value)
-        for row in rows:
-            print(f"sampling {row['settings']}: tuning top-1 {row['top1']:.1%}, top-5 {row['top5']:.1%}")
-        print(f"sampling defaults saved with the model: {best['settings']}")
-        (folder / SAMPLING_CHOICE_FILE).write_text(json.dumps({"chosen": best["settings"], "tried": rows}, indent=2) + "\n")
-
-    return choose
-
-
-def _keep_best(monitor, early_stopping, epochs, mode="min"):
-    """The callback that restores the epoch with the best `monitor` (lowest, or highest with mode "max"),
-    and stops after `early_stopping` epochs without a better one."""
-    return [keras.callbacks.EarlyStopping(
-        monitor, mode=mode, patience=early_stopping or epochs, restore_best_weights=True, verbose=1
-    )]
-
-
 def _write_config(out, stage, config):
     (out / f"{stage}_config.json").write_text(
         json.dumps(config, indent=2, default=lambda o: keras.saving.serialize_keras_object(o)) + "\n"
@@ -329,7 +234,7 @@ def train_image_tokenizer(
 ):
     """Trains an `ImageTokenizer` on `data` (any source `load_dataset` takes) into the run folder `out`.
 
-    `validation_split` (default `DEFAULT_VALIDATION_SPLIT` of a folder or pack, none of the endless
+    `validation_split` (default `judging.DEFAULT_VALIDATION_SPLIT` of a folder or pack, none of the endless
     shapes source) holds out a seeded part of the pictures; each epoch then reports their
     reconstructions' `val_psnr`, and the saved model is the epoch where it was highest;
     `early_stopping` = PATIENCE stops after that many epochs without a new best.
@@ -342,7 +247,7 @@ def train_image_tokenizer(
     out.mkdir(parents=True, exist_ok=True)
     config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "image_tokenizer")
-    validation_split = _validation_split(data, validation_split, early_stopping)
+    validation_split = judging.validation_split_for(data, validation_split, early_stopping)
     with _training_setup(strategy, mixed_precision) as active:
         dataset, validation, report = _training_and_validation(
             data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
@@ -360,7 +265,7 @@ def train_image_tokenizer(
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
-            best = _keep_best("val_psnr", early_stopping, epochs, mode="max")
+            best = judging.keep_best("val_psnr", early_stopping, epochs, mode="max")
         history = _fit_stage(
             model, _distributed(dataset, active), out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview),
             "reconstructions", epochs, steps_per_epoch, time_budget_minutes, verbose, active, validation_data=validation,
@@ -391,9 +296,9 @@ def train_text_to_image(
     Picking the epoch: on a folder, each epoch logs `tuning_accuracy`, a picture-level measure (the
     caption checker on shapes folders, else `NearestPictureAccuracy` on up to 200 training captions),
     and the saved model has the weights of the epoch where it was highest (the run says which);
-    folders judged by nearest pictures then also get the best of `SAMPLING_CHOICES` on those captions
+    folders judged by nearest pictures then also get the best of `judging.SAMPLING_CHOICES` on those captions
     as the saved sampling defaults (`RUN/sampling_choice.json`). `validation_split` (default
-    `DEFAULT_VALIDATION_SPLIT` for packs and for folders whose captions repeat, see `_validation_split`;
+    `judging.DEFAULT_VALIDATION_SPLIT` for packs and for folders whose captions repeat, see `judging.validation_split_for`;
     0 for the endless shapes source) holds out a seeded part of the data, whose `val_cross_entropy`
     each epoch reports; packs, which have no picture-level measure, keep its lowest epoch.
     `early_stopping` = PATIENCE stops after that many epochs without a new best. `epochs` (default:
@@ -421,13 +326,13 @@ def train_text_to_image(
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
             tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
-        judge = folder_judge(data, tokenizer.image_size)
-        picture_measure = judge is not None or (is_shapes_data(data) and not is_builtin_shapes(data))
-        validation_split = _validation_split(data, validation_split, early_stopping, judge, picture_measure)
+        judge = judging.folder_judge(data, tokenizer.image_size)
+        picture_measure = judge is not None or (judging.is_shapes_data(data) and not is_builtin_shapes(data))
+        validation_split = judging.validation_split_for(data, validation_split, early_stopping, judge, picture_measure)
         dataset, validation, report = _training_and_validation(
             data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction
         )
-        repeating = judge is None or captions_repeat(judge.captions)
+        repeating = judge is None or judging.captions_repeat(judge.captions)
         if not report.endless and report.training < SMALL_DATASET and repeating and "dropout" not in overrides:
             config["dropout"] = SMALL_DATASET_DROPOUT
             print(f"{report.training} training images: dropout {SMALL_DATASET_DROPOUT} (a small dataset; set dropout to override)")
@@ -453,20 +358,20 @@ def train_text_to_image(
                 "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
                 "two_object_fraction": two_object_fraction, **config,
             })
-        tuning = _tuning_callback(data, judge, validation_split, seed)
+        tuning = judging.tuning_callback(data, judge, validation_split, seed)
         checker = [tuning] if tuning is not None else []
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
         if tuning is not None and not is_builtin_shapes(data):
-            best = _keep_best("tuning_accuracy", early_stopping, epochs, mode="max")
+            best = judging.keep_best("tuning_accuracy", early_stopping, epochs, mode="max")
         elif validation is not None:
-            best = _keep_best("val_cross_entropy", early_stopping, epochs)
+            best = judging.keep_best("val_cross_entropy", early_stopping, epochs)
         history = _fit_stage(
             model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
             "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
-            before_save=_choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
+            before_save=judging.choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
         )
     return model, history
 
@@ -490,7 +395,7 @@ def train_scorer(
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    validation_split = _validation_split(data, validation_split, early_stopping)
+    validation_split = judging.validation_split_for(data, validation_split, early_stopping)
     config = {**presets.preset(preset, "scorer"), **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "scorer")
     with _training_setup(strategy, mixed_precision) as active:
@@ -499,7 +404,7 @@ def train_scorer(
         )
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         retrieval = [RetrievalAccuracy(*_pictures_and_captions(validation), seed=seed)] if validation is not None else []
-        if is_shapes_data(data):
+        if judging.is_shapes_data(data):
             dataset = shapes.with_hard_negatives(dataset, seed)
             validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
         model = ContrastiveScorer(**config)
@@ -520,7 +425,7 @@ def train_scorer(
         best = []
         if validation is not None:
             validation = _distributed(validation, active)
-            best = _keep_best("val_r_precision", early_stopping, epochs, mode="max")
+            best = judging.keep_best("val_r_precision", early_stopping, epochs, mode="max")
         history = _fit_stage(
             model, _distributed(dataset, active), out, "scorer", SCORER_FILE, None, None, epochs, steps_per_epoch,
             time_budget_minutes, verbose, active, first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
