@@ -59,6 +59,7 @@ from bench.generate_rate import (
 )
 from bench.train_throughput import count_flops, matmul_peak
 from keras_dalle.sampling import SETTING_DTYPES, sort_for
+from keras_dalle.sampling import reference
 
 TOP_K = 0  # set by --top-k
 PROMPT = DEFAULT_PROMPT  # set by --prompt
@@ -115,7 +116,7 @@ def recompute_call(model, batch, cfg, steps):
     sampler = model.sampler
     text_states, text_mask = sampler.encode_prompts(ids, guidance)
     step_fn = tf.function(
-        lambda tokens, step: sampler.recompute_step(step, tokens, text_states, text_mask, noise, *settings, guidance)
+        lambda tokens, step: reference.recompute_step(sampler, step, tokens, text_states, text_mask, noise, *settings, guidance)
     )
 
     def run():

@@ -14,6 +14,7 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminat
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
 from keras_dalle.sampling import SETTING_DTYPES, TokenSampler, noise_from_seeds, validate_sampling_arguments
+from keras_dalle.sampling import reference
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
 logger = logging.getLogger("keras_dalle")
@@ -319,7 +320,7 @@ class KerasDALLE(AdversarialModel):
         noise = noise_from_seeds(self.picture_seeds(seed, prompt_ids.shape[0]), self.image_length)
         if use_cache:
             return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token, prefix)
-        return self.sampler.generate_uncached(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
+        return reference.generate_uncached(self.sampler, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
 
     def sampling_defaults(self):
         """The model's default sampling settings {temperature, top_k, top_p, cfg_scale}: the one source

@@ -1,0 +1,135 @@
+"""The decoding loop: prefill, one step per image token over the key/value cache, all of it in one
+`tf.while_loop` with ops every export accepts (see the package docstring)."""
+
+import tensorflow as tf
+
+from keras_dalle.layers.masks import padding_mask
+from keras_dalle.sampling.tokens import guided, kept_or_drawn, one_hot, sample_token
+
+
+def _carried(value, step):
+    """`value` again, through an op the converters cannot fold away (step >= 1 inside the loop)."""
+    if value.dtype == tf.bool:
+        return value & (step > 0)
+    return value * tf.cast(step > 0, value.dtype)
+
+
+class DecodingLoop:
+    """The in-graph decoding loop over a key/value cache, with a model's text encoder and generator:
+    what every export runs, and what `TokenSampler` compiles.
+
+    `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
+    and draws the next; `advance_until` loops `advance` in one `tf.while_loop`; `begin` is `start`
+    then `advance_until`. `generate_in_graph` is the whole sequence in one `begin` (for export).
+
+    Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
+    completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
+    kept tokens still run through the generator, one step each, to fill the key/value cache.
+
+    Args:
+        text_encoder: a `TextEncoder`.
+        generator: a `Generator`.
+        null_ids: function batch_size -> null caption ids [batch_size, L].
+    """
+
+    def __init__(self, text_encoder, generator, null_ids):
+        self.text_encoder = text_encoder
+        self.generator = generator
+        self.null_ids = null_ids
+        self.image_length = generator.image_length
+
+    def _null_ids(self, batch_size, length):
+        """The null caption's ids [batch_size, length] (its first `length` positions: a null id, then pads)."""
+        return self.null_ids(batch_size)[:, :length]
+
+    def _with_null_captions(self, prompt_ids, guidance):
+        """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, T]."""
+        if not guidance:
+            return prompt_ids
+        return tf.concat([prompt_ids, self._null_ids(tf.shape(prompt_ids)[0], prompt_ids.shape[1])], axis=0)
+
+    def encode_prompts(self, prompt_ids, guidance):
+        """Text states [B or 2B, L, D] and padding mask [B or 2B, L] of the prompts (then the null
+        captions, for guidance)."""
+        ids = self._with_null_captions(prompt_ids, guidance)
+        return self.text_encoder(ids), padding_mask(ids)
+
+    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+        """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`.
+
+        prompt_ids [B, T]: T = L, or fewer when trailing positions that are padding in every row
+        are cut (`prefill_length`: the prefill then runs T positions, see `Generator.prefill`).
+
+        With guidance the B null-caption rows are one caption: the prefill runs it once, as row
+        B + 1 of the prompts' batch, and its cache is copied to B rows (the rows part ways from the
+        first image token on). One batch, so XLA compiles one prefill.
+        """
+        text_steps = prompt_ids.shape[1]
+        ids = tf.concat([prompt_ids, self._null_ids(1, text_steps)], axis=0) if guidance else prompt_ids  # (B or B+1, T)
+        logits, cache = self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
+        if guidance:
+            batch = tf.shape(prompt_ids)[0]
+
+            def with_null_rows(values):  # [B + 1, ...] -> [2B, ...]: the last row (the null caption's) B times
+                multiples = tf.concat([[batch], tf.ones([len(values.shape) - 1], tf.int32)], axis=0)
+                return tf.concat([values[:-1], tf.tile(values[-1:], multiples)], axis=0)
+
+            logits, cache = with_null_rows(logits), [with_null_rows(values) for values in cache]
+        text_mask = self.generator.text_mask_for_cache(padding_mask(self._with_null_captions(prompt_ids, guidance)))  # (B or 2B, L)
+        token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
+        token = kept_or_drawn(token, 0, prefix)
+        tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
+        return token, tokens, text_mask, cache
+
+    def advance(self, step, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+        """Feeds token `step - 1` and draws token `step` (1..N-1): state -> state."""
+        token, tokens, text_mask, cache = state
+        feed = tf.concat([token, token], axis=0) if guidance else token
+        logits, cache = self.generator.decode_step(feed, step, text_mask, cache)
+        token = sample_token(
+            guided(logits, cfg_scale, guidance), tf.gather(noise, step, axis=1), temperature, top_k, top_p, sort
+        )
+        token = kept_or_drawn(token, step, prefix)
+        tokens = tokens + one_hot(step, self.image_length)[None, :] * token[:, None]
+        return token, tokens, text_mask, cache
+
+    def advance_until(
+        self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"
+    ):
+        """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
+
+        Every value the loop reads is a loop variable that the body writes back through
+        `_carried`, so no loop output is the very tensor of its input: TFLite's int8 calibrator
+        crashes on such pass-through WHILE outputs (tensorflow/tensorflow#75140).
+        """
+        settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale, *(prefix or ())))
+
+        def body(step, token, tokens, text_mask, cache, *settings):
+            sampling, carried_prefix = settings[:5], tuple(settings[5:]) or None
+            token, tokens, text_mask, cache = self.advance(
+                step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix, sort=sort
+            )
+            return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
+
+        loop = tf.while_loop(
+            lambda step, *_: step < stop,
+            body,
+            (tf.convert_to_tensor(first, tf.int32), *state, *settings),
+            maximum_iterations=self.image_length,
+        )
+        return tuple(loop[1:5])
+
+    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+        """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
+        settings = (noise, temperature, top_k, top_p, cfg_scale)
+        state = self.start(prompt_ids, *settings, guidance, prefix=prefix, sort=sort)
+        return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix, sort=sort)
+
+    def generate_in_graph(
+        self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, sort="full"
+    ):
+        """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports' graph (the full sort,
+        see `sample_token`); `generate` compiles the one its settings allow (`sort_for`)."""
+        return self.begin(
+            prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, sort
+        )[1]
