@@ -22,6 +22,23 @@ def model():
 
 
 @pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """(a tiny KerasDALLE trained for two short epochs, its .keras file), for the model and stage tests."""
+    import keras
+    import tensorflow as tf
+
+    from helpers import tiny
+    from keras_dalle.data import shapes
+
+    model = tiny.dalle(optimizer=keras.optimizers.Adam(3e-3))
+    images, captions = shapes.generate_shapes(32, seed=0, canvas_size=tiny.SIZE)
+    model.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8), epochs=2, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    model.save(path)
+    return model, path
+
+
+@pytest.fixture(scope="session")
 def exported(model, tmp_path_factory):
     """The tiny model's SavedModel at BASE/keras_dalle/1."""
     from export import saved_model
