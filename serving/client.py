@@ -301,15 +301,24 @@ def main(argv=None, prog=None):
         if args.prompts:
             out_dir = pathlib.Path(args.out)
             out_dir.mkdir(parents=True, exist_ok=True)
-            with tqdm.tqdm(total=len(prompts), desc="generating", unit="picture", dynamic_ncols=True) as bar:
+            # Picture i uses seed + i (drawn here when not given), so the manifest can make any of them again.
+            first_seed = random.randrange(2**31) if args.seed is None else args.seed
+            with tqdm.tqdm(total=len(prompts), desc="generating", unit="picture", dynamic_ncols=True) as bar, \
+                    open(out_dir / "manifest.jsonl", "w", encoding="utf-8") as manifest:
                 for start in range(0, len(prompts), args.batch_size):
                     chunk = prompts[start : start + args.batch_size]
-                    seed = None if args.seed is None else args.seed + start
-                    for offset, png in enumerate(pictures(chunk, seed)[0]):
-                        (out_dir / f"{start + offset:04d}.png").write_bytes(png)
+                    pngs, scores = pictures(chunk, first_seed + start)
+                    for offset, (png, score) in enumerate(zip(pngs, scores)):
+                        name = f"{start + offset:04d}.png"
+                        (out_dir / name).write_bytes(png)
+                        entry = {"prompt": chunk[offset], "file": name, "seed": first_seed + start + offset}
+                        if args.image is not None:
+                            entry.update(image=args.image, keep_rows=args.keep_rows)
+                        if score is not None:
+                            entry["score"] = round(float(score), 4)
+                        manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
                     bar.update(len(chunk))
-            (out_dir / "prompts.txt").write_text("".join(f"{i:04d}.png\t{p}\n" for i, p in enumerate(prompts)), encoding="utf-8")
-            print(f"wrote {len(prompts)} pictures to {out_dir}")
+            print(f"wrote {len(prompts)} pictures and manifest.jsonl to {out_dir}")
         else:
             (png,), (score,) = pictures(prompts, args.seed)
             out = pathlib.Path(args.out)

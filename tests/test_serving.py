@@ -270,6 +270,11 @@ def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported,
                                     "--out", str(tmp_path / "many")]) == 0
         assert Image.open(tmp_path / "grpc.png").format == "PNG"
         assert sorted(p.name for p in (tmp_path / "many").glob("*.png")) == ["0000.png", "0001.png", "0002.png"]
+        manifest = [json.loads(line) for line in (tmp_path / "many" / "manifest.jsonl").read_text().splitlines()]
+        assert [(e["prompt"], e["file"]) for e in manifest] == [
+            ("a red circle", "0000.png"), ("a blue square", "0001.png"), ("a green triangle", "0002.png"),
+        ]
+        assert [e["seed"] - manifest[0]["seed"] for e in manifest] == [0, 1, 2]  # picture i: seed + i, as generate writes
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert "shutting down" in process.stdout.read()
