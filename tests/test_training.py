@@ -23,14 +23,15 @@ def test_line_chart_draws_every_series_and_rejects_none():
         line_chart({"a": ([], [])})
 
 
-def test_the_generator_trains_a_folder_for_about_a_fixed_number_of_steps_by_default():
+def test_stages_train_a_folder_for_about_a_fixed_number_of_steps_by_default():
     from keras_dalle.data.sources import LoadReport
 
-    def epochs(pictures, batch_size=32, steps_per_epoch=None, endless=False):
-        return stages.default_generator_epochs(LoadReport("f", found=pictures, endless=endless), batch_size, steps_per_epoch)
+    def epochs(pictures, batch_size=32, steps_per_epoch=None, endless=False, folder_steps=stages.FOLDER_GENERATOR_STEPS):
+        return stages.default_epochs(LoadReport("f", found=pictures, endless=endless), batch_size, steps_per_epoch, folder_steps)
 
     emoji = epochs(3464)  # 108 steps a pass
     assert emoji == -(-stages.FOLDER_GENERATOR_STEPS // 108) and emoji * 108 >= stages.FOLDER_GENERATOR_STEPS
     assert epochs(64) == stages.MAX_DEFAULT_EPOCHS  # 2 steps a pass: capped
     assert epochs(1_000_000) == stages.DEFAULT_EPOCHS  # more than enough steps in a few passes
     assert epochs(3464, steps_per_epoch=50) == epochs(0, endless=True) == stages.DEFAULT_EPOCHS
+    assert epochs(3118, folder_steps=stages.FOLDER_TOKENIZER_STEPS) == 30  # the emoji tokenizer run: 97 steps a pass
