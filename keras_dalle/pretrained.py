@@ -1,5 +1,6 @@
-"""The shipped defaults, trained on the built-in shapes dataset (see README for the commands): the
-text-to-image model and the contrastive scorer that reranks its candidates."""
+"""The shipped models: for the built-in shapes dataset (the default) and the built-in emoji folder,
+a text-to-image model and the contrastive scorer that reranks its candidates (docs/results.md,
+docs/real_pictures.md)."""
 
 import pathlib
 
@@ -7,20 +8,24 @@ from keras_dalle.models.saving import SHIPPED, load_keras_file  # noqa: F401  (l
 
 DEFAULT_MODEL = SHIPPED["shapes_small"]
 DEFAULT_SCORER = SHIPPED["shapes_scorer"]
+# A shipped pair by its data's name: (text-to-image model, scorer) in `SHIPPED`.
+SHIPPED_PAIRS = {"shapes": ("shapes_small", "shapes_scorer"), "emoji": ("emoji_small", "emoji_scorer")}
 
 
 def load_model(path=None):
-    """Loads a `.keras` text-to-image model (safe mode); the shipped shapes model when `path` is None."""
+    """Loads a `.keras` text-to-image model (safe mode): `path`, or a shipped one by name ("shapes",
+    "emoji", or a name of `SHIPPED`); the shipped shapes model when `path` is None."""
     from keras_dalle.models.dalle import KerasDALLE
 
-    return KerasDALLE.from_preset(path or "shapes_small")
+    return KerasDALLE.from_preset(SHIPPED_PAIRS.get(str(path), (path,))[0] if path else "shapes_small")
 
 
 def load_scorer(path=None):
-    """Loads a `.keras` contrastive scorer (safe mode); the shipped shapes scorer when `path` is None."""
+    """Loads a `.keras` contrastive scorer (safe mode): `path`, or a shipped one by name ("shapes",
+    "emoji", or a name of `SHIPPED`); the shipped shapes scorer when `path` is None."""
     from keras_dalle.models.scorer import ContrastiveScorer
 
-    return ContrastiveScorer.from_preset(path or "shapes_scorer")
+    return ContrastiveScorer.from_preset(SHIPPED_PAIRS.get(str(path), (None, path))[1] if path else "shapes_scorer")
 
 
 def save_for_inference(path, out, **sampling_defaults):

@@ -15,6 +15,15 @@ def test_demo_draws_the_shipped_model_into_a_grid(tmp_path, capsys):
     assert grid.size[1] > len(cli.DEMO_PROMPTS) * 32 * 4  # one row per prompt
 
 
+def test_demo_of_the_shipped_emoji_model(tmp_path, capsys):
+    assert cli.main(["demo", "--model", "emoji", "--out", str(tmp_path), "--num", "1"]) == 0
+    grid = Image.open(tmp_path / "demo_grid.png")
+    assert grid.size[1] > len(cli.pictures.DEMOS["emoji"]["prompts"]) * 32 * 4
+    # generate by the shipped name; --candidates reranks with that model's own scorer
+    assert cli.main(["generate", "rocket", "--model", "emoji", "--num", "1", "--candidates", "2", "--out", str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size[0] > 32
+
+
 def test_data_shapes_then_check(tmp_path, capsys):
     assert cli.main(["data", "shapes", "--out", str(tmp_path), "--num", "3", "--size", "64", "--objects", "1"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir())[:2] == ["000000.png", "000000.txt"]

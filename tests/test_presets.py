@@ -25,3 +25,15 @@ def test_from_preset_names_what_is_wrong():
         KerasDALLE.from_preset("shapes_large")
     with pytest.raises(FileNotFoundError, match="missing.keras: no such model file"):
         KerasDALLE.from_preset("missing.keras")
+
+
+def test_the_shipped_emoji_model_draws_greedily_what_its_names_say():
+    model, scorer = pretrained.load_model("emoji"), pretrained.load_scorer("emoji")
+    scorer.check_fits(model)
+    assert model.sampling_defaults() == {"temperature": 1.0, "top_k": 1, "top_p": 1.0, "cfg_scale": 1.0}  # chosen by its run
+    apple, face, flag = model.generate(["red apple", "grinning face", "flag: japan"], num_images=1, seed=0)
+    red, green, blue = apple.reshape(-1, 3).mean(axis=0)
+    assert red > 2 * green and red > 2 * blue  # an apple is red
+    red, green, blue = face.reshape(-1, 3).mean(axis=0)
+    assert green > 2 * blue and red > 2 * blue  # a grinning face is yellow
+    assert (flag.reshape(-1, 3) > 200).all(axis=1).mean() > 0.3  # the flag of japan is mostly white

@@ -50,10 +50,15 @@ def load_scorer(path):
 
 
 def scorer_beside(model_path):
-    """The scorer a run folder holds beside its model (`train --stage all` writes both), for
-    `--candidates` without `--scorer`; ValueError if there is none."""
+    """The scorer a run folder holds beside its model (`train --stage all` writes both), or a shipped
+    model's own, for `--candidates` without `--scorer`; ValueError if there is none."""
+    from keras_dalle.models.saving import SHIPPED
+    from keras_dalle.pretrained import SHIPPED_PAIRS
     from keras_dalle.training.stages import SCORER_FILE
 
+    for model_name, scorer_name in SHIPPED_PAIRS.values():
+        if str(model_path) in (model_name, model_name.split("_")[0]):
+            return str(SHIPPED[scorer_name])
     beside = pathlib.Path(model_path).parent / SCORER_FILE
     if not beside.is_file():
         raise ValueError(
