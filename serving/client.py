@@ -276,6 +276,10 @@ def main(argv=None, prog=None):
     if (args.prompt is None) == (args.prompts is None):
         parser.error("give one prompt or --prompts FILE")
     settings = dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
+    if args.prompts and args.seed is None and args.signature != "serving_default":
+        # Picture i of a prompts file uses seed + i, drawn here when not given, so manifest.jsonl can
+        # make any of them again (serving_default takes no seed: its manifest has none).
+        args.seed = random.randrange(2**31)
     signature = args.signature or ("generate" if any(v is not None for v in (*settings.values(), args.seed)) else "serving_default")
     if args.candidates < 1:
         parser.error(f"--candidates must be at least 1, got {args.candidates}")
@@ -301,17 +305,15 @@ def main(argv=None, prog=None):
         if args.prompts:
             out_dir = pathlib.Path(args.out)
             out_dir.mkdir(parents=True, exist_ok=True)
-            # Picture i uses seed + i (drawn here when not given), so the manifest can make any of them again.
-            first_seed = random.randrange(2**31) if args.seed is None else args.seed
             with tqdm.tqdm(total=len(prompts), desc="generating", unit="picture", dynamic_ncols=True) as bar, \
                     open(out_dir / "manifest.jsonl", "w", encoding="utf-8") as manifest:
                 for start in range(0, len(prompts), args.batch_size):
                     chunk = prompts[start : start + args.batch_size]
-                    pngs, scores = pictures(chunk, first_seed + start)
+                    pngs, scores = pictures(chunk, None if args.seed is None else args.seed + start)
                     for offset, (png, score) in enumerate(zip(pngs, scores)):
                         name = f"{start + offset:04d}.png"
                         (out_dir / name).write_bytes(png)
-                        entry = {"prompt": chunk[offset], "file": name, "seed": first_seed + start + offset}
+                        entry = {"prompt": chunk[offset], "file": name, "seed": None if args.seed is None else args.seed + start + offset}
                         if args.image is not None:
                             entry.update(image=args.image, keep_rows=args.keep_rows)
                         if score is not None:
