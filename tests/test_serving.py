@@ -16,6 +16,7 @@ import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc
 
+from helpers.server_process import lines_until_listening
 from serving import client as serving_client
 from serving import server as serving_server
 
@@ -256,11 +257,7 @@ def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     try:
-        lines = []
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith("gRPC on"):
-                break
+        lines = lines_until_listening(process)
         assert any("serving shapes version 1" in line for line in lines), lines
         assert serving_client.main(["--server", f"127.0.0.1:{port}", "--model", "shapes", "a red circle", "--out",
                                     str(tmp_path / "grpc.png"), "--seed", "3"]) == 0

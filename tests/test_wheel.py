@@ -11,6 +11,8 @@ import zipfile
 import pytest
 from PIL import Image
 
+from helpers.server_process import lines_until_listening
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -73,11 +75,7 @@ def test_export_and_serve_from_the_installed_wheel(installed, model, tmp_path, u
     port = unused_port()
     server = _run_installed(site, tmp_path, "serve", "--model-base-path", "models/tiny", "--port", str(port), "--rest-port", "-1")
     try:
-        lines = []
-        for line in server.stdout:
-            lines.append(line)
-            if line.startswith("gRPC on"):
-                break
+        lines = lines_until_listening(server)
         assert any("serving tiny version 1" in line for line in lines), lines
         with GrpcClient(f"127.0.0.1:{port}", "tiny") as client:
             (png,) = client.generate(["a red circle"], "generate", seed=0, top_k=1)
