@@ -125,8 +125,6 @@ def cmd_generate(args):
 
 def _evaluate_on_data(args):
     """`evaluate --data DIR --scorer S`: CLIP score, R-precision and KID for the captions of any dataset."""
-    import json
-
     import numpy as np
 
     from keras_dalle.data.loader import load_dataset
@@ -152,16 +150,21 @@ def _evaluate_on_data(args):
     generated = [pictures for _, pictures in generate_in_chunks(model, captions, args.num, args.seed, **sampling_options(args))]
     generated_captions = [c for c in captions for _ in range(args.num)]
     result = evaluate_with_scorer(scorer, images, captions, np.concatenate(generated), generated_captions, seed=args.seed)
-    print(format_scorer_table(result))
+    return _report(format_scorer_table(result), result, args.json)
+
+
+def _report(table, result, json_path):
+    """Prints an evaluation's table and its JSON, and writes the JSON to `json_path` if given: 0."""
+    import json
+
+    print(table)
     print(json.dumps(result))
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if json_path:
+        pathlib.Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 
 def cmd_evaluate(args):
-    import json
-
     from keras_dalle.evaluation.generation import evaluate_model, format_table
 
     if args.data is not None:
@@ -174,11 +177,7 @@ def cmd_evaluate(args):
         prompts = shapes.evaluation_prompts()
     model = load_model(args.model)
     summary = evaluate_model(model, prompts, num_images=args.num, seed=args.seed, **sampling_options(args))
-    print(format_table(summary))
-    print(json.dumps(summary))
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
-    return 0
+    return _report(format_table(summary), summary, args.json)
 
 
 
