@@ -13,7 +13,6 @@ def positive_int(text):
     return value
 
 
-
 def load_model(path):
     """A trained text-to-image model (the shipped one when `path` is None)."""
     from keras_dalle import pretrained
@@ -41,7 +40,6 @@ def sampling_options(args):
     return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, cfg_scale=args.cfg_scale)
 
 
-
 def load_scorer(path):
     """A trained contrastive scorer (the shipped one when `path` is None)."""
     from keras_dalle import pretrained
@@ -56,8 +54,8 @@ def scorer_beside(model_path):
     from keras_dalle.pretrained import SHIPPED_PAIRS
     from keras_dalle.training.stages import SCORER_FILE
 
-    for model_name, scorer_name in SHIPPED_PAIRS.values():
-        if str(model_path) in (model_name, model_name.split("_")[0]):
+    for name, (model_name, scorer_name) in SHIPPED_PAIRS.items():
+        if str(model_path) in (name, model_name):
             return str(SHIPPED[scorer_name])
     beside = pathlib.Path(model_path).parent / SCORER_FILE
     if not beside.is_file():
@@ -67,7 +65,6 @@ def scorer_beside(model_path):
         )
     print(f"reranking with {beside}", file=sys.stderr)
     return str(beside)
-
 
 
 def add_sampling_arguments(parser):
