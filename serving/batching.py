@@ -24,21 +24,32 @@ class Batcher:
         self.function = function
         self.limits = limits
         self.requests = queue.Queue()
+        self._stopping = threading.Lock()
+        self._stopped = False
+        self._held_over = None  # a request that did not fit the last batch: the next one starts with it
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def submit(self, inputs):
         """inputs: {name: np.ndarray with rows first} -> {name: np.ndarray} (blocks until done)."""
         future = concurrent.futures.Future()
-        self.requests.put((inputs, future))
+        with self._stopping:
+            if self._stopped:
+                raise ServingError(grpc.StatusCode.UNAVAILABLE, "the model version was unloaded; send again")
+            self.requests.put((inputs, future))
         return future.result()
 
     def stop(self):
-        self.requests.put(None)
+        """Ends the batching thread after the requests queued before this call; later ones get UNAVAILABLE."""
+        with self._stopping:
+            if self._stopped:
+                return
+            self._stopped = True
+            self.requests.put(None)
         self.thread.join()
 
     def _next_batch(self):
-        first = self.requests.get()
+        first, self._held_over = self._held_over or self.requests.get(), None
         if first is None:
             return None
         batch, rows = [first], _rows(first[0])
@@ -52,7 +63,7 @@ class Batcher:
                 self.requests.put(None)
                 break
             if rows + _rows(item[0]) > self.limits.max_batch_size:
-                self.requests.put(item)  # goes first into the next batch; order across callers is not promised
+                self._held_over = item
                 break
             batch.append(item)
             rows += _rows(item[0])

@@ -1,8 +1,10 @@
 """TF Serving's REST API: `:predict` with rows or columns (`{"b64": ...}` for bytes), model status and metadata."""
 
 import base64
+import binascii
 import http.server
 import json
+import logging
 import re
 
 import grpc
@@ -11,9 +13,13 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2
 
-from serving.repository import TypedArray
 from serving import web
+from serving.servable import TypedArray
 from serving.status import ServingError
+
+log = logging.getLogger("serving")
+# Deepest JSON nesting an input may have: a tensor of this many dimensions is far beyond any signature's.
+MAX_JSON_DEPTH = 32
 
 
 def json_value(value, name):
@@ -33,11 +39,16 @@ def array_from_json(values, info):
         if isinstance(item, dict):
             if set(item) != {"b64"}:
                 raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected JSON object {sorted(item)}; only {{'b64': ...}}")
-            return base64.b64decode(item["b64"])
+            try:
+                return base64.b64decode(item["b64"], validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, 'Unable to base64 decode: {"b64": ...} needs a base64 string') from None
         return item.encode("utf-8") if isinstance(item, str) else item
 
-    def convert(item):
-        return [convert(i) for i in item] if isinstance(item, list) else leaf(item)
+    def convert(item, depth=1):
+        if depth > MAX_JSON_DEPTH:
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input nested over {MAX_JSON_DEPTH} lists deep")
+        return [convert(i, depth + 1) for i in item] if isinstance(item, list) else leaf(item)
 
     converted = convert(values)
     if dtype == tf.string:
@@ -57,9 +68,9 @@ def array_from_json(values, info):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Expects {dtype.name} values: {err}") from None
 
 
-def rest_predict(model, body):
-    """The REST :predict call: row ("instances") or columnar ("inputs") format, as TF Serving parses it."""
-    key, signature = model.signature(body.get("signature_name"))
+def rest_predict(served, body):
+    """The REST :predict call on a served version: row ("instances") or columnar ("inputs") format, as TF Serving parses it."""
+    key, signature = served.signature(body.get("signature_name"))
     names = list(signature.inputs)
     if "instances" in body:
         instances = body["instances"]
@@ -83,7 +94,7 @@ def rest_predict(model, body):
     if unknown:
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input tensor alias not found in signature: {unknown}; inputs are {names}")
     arrays = {name: array_from_json(values, signature.inputs[name]) for name, values in columns.items()}
-    _, outputs = model.predict(key, arrays)
+    _, outputs = served.predict(key, arrays)
     if "instances" in body:
         rows = len(next(iter(outputs.values())))
         values = {name: json_value(value, name) for name, value in outputs.items()}
@@ -98,7 +109,8 @@ _REST_PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\
 
 def rest_handler(repository, limits, serve_web=False):
     """An http.server handler class for TF Serving's REST API over `repository` (and with
-    `serve_web` the playground page at `/`, see `serving.web`)."""
+    `serve_web` the playground page at `/`, see `serving.web`). Every request gets an answer: a
+    ServingError its HTTP status, anything unexpected (a bug) a 500 with its traceback logged."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -113,59 +125,69 @@ def rest_handler(repository, limits, serve_web=False):
             self.end_headers()
             self.wfile.write(data)
 
-        def _reply(self, status, payload):
+        def _answer(self, work):
+            try:
+                payload = work()
+                status = 200
+            except ServingError as err:
+                status, payload = err.http_status, {"error": err.message}
+            except Exception as err:  # noqa: BLE001  (the edge: a bug answers 500, never a dropped connection)
+                log.exception("REST %s %s failed", self.command, self.path)
+                status, payload = 500, {"error": f"Internal: {type(err).__name__}: {err}"}
             self._send(status, json.dumps(payload).encode(), "application/json")
 
         def _route(self, method):
             match = _REST_PATH.match(self.path)
             if not match:
                 raise ServingError(grpc.StatusCode.NOT_FOUND, f"Malformed request: {method} {self.path}")
-            model = repository.get(match["name"], int(match["version"] or 0))
-            return model, match["rest"]
+            return repository.model(match["name"]), int(match["version"] or 0), match["rest"]
 
         def do_GET(self):
             page = web.static_file(self.path) if serve_web else None
             if page is not None:
                 self._send(200, *page)
-                return
-            try:
-                model, rest = self._route("GET")
-                if rest == ":predict":
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, ":predict needs POST")
-                if rest == "/metadata":
-                    payload = {
-                        "model_spec": {"name": model.name, "signature_name": "", "version": str(model.version)},
-                        "metadata": {"signature_def": json_format.MessageToDict(model.signature_def_map())},
+            else:
+                self._answer(self._get)
+
+        def _get(self):
+            model, version, rest = self._route("GET")
+            if rest == ":predict":
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, ":predict needs POST")
+            if rest == "/metadata":
+                with model.serving(version) as served:
+                    return {
+                        "model_spec": {"name": served.name, "signature_name": "", "version": str(served.version)},
+                        "metadata": {"signature_def": json_format.MessageToDict(served.signature_def_map())},
                     }
-                else:
-                    status = get_model_status_pb2.GetModelStatusResponse(model_version_status=[model.status()])
-                    payload = json_format.MessageToDict(status)
-                self._reply(200, payload)
-            except ServingError as err:
-                self._reply(err.http_status, {"error": err.message})
+            status = get_model_status_pb2.GetModelStatusResponse(model_version_status=model.status(version))
+            return json_format.MessageToDict(status)
 
         def do_POST(self):
+            self._answer(self._post)
+
+        def _post(self):
+            length = self.headers.get("Content-Length") or "0"
+            if not length.isdigit():
+                self.close_connection = True  # the body's end is unknown
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Content-Length must be a byte count, not {length!r}")
+            if int(length) > limits.max_message_bytes:
+                self.close_connection = True
+                raise ServingError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED, f"request of {length} bytes; the limit is {limits.max_message_bytes}"
+                )
+            body = self.rfile.read(int(length))
+            model, version, rest = self._route("POST")
+            if rest != ":predict":
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"POST {self.path}: only :predict takes POST")
             try:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > limits.max_message_bytes:
-                    self.close_connection = True
-                    raise ServingError(
-                        grpc.StatusCode.RESOURCE_EXHAUSTED, f"request of {length} bytes; the limit is {limits.max_message_bytes}"
-                    )
-                body = self.rfile.read(length)
-                model, rest = self._route("POST")
-                if rest != ":predict":
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"POST {self.path}: only :predict takes POST")
-                try:
-                    request = json.loads(body)
-                except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"JSON Parse error: {err}") from None
-                if not isinstance(request, dict):
-                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request body must be a JSON object")
-                self._reply(200, rest_predict(model, request))
-            except ServingError as err:
-                self._reply(err.http_status, {"error": err.message})
+                request = json.loads(body)
+            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"JSON Parse error: {err}") from None
+            except RecursionError:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "JSON Parse error: nested too deeply") from None
+            if not isinstance(request, dict):
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, "the request body must be a JSON object")
+            with model.serving(version) as served:
+                return rest_predict(served, request)
 
     return Handler
-
-

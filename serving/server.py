@@ -10,17 +10,25 @@ codes, so one client works against both:
 - gRPC `tensorflow.serving.PredictionService` Predict and GetModelMetadata, `ModelService`
   GetModelStatus; REST `POST /v1/models/NAME[/versions/V]:predict` (row "instances" or columnar
   "inputs"), `GET /v1/models/NAME[/versions/V]` (status) and `.../metadata`.
-- The highest integer version under each base path is served.
+- Versions as TF Serving's default policy serves them (the highest integer version under each base
+  path; `model_version_policy` latest N / all / specific from a config file): the base paths are
+  polled every `--file-system-poll-wait-seconds` (1; 0 = never), a new version is loaded and warmed
+  up beside the old, then requests switch to it and the old is unloaded once its requests are done;
+  a version that fails to load is reported in GetModelStatus and the REST status while the others
+  serve on (`serving.repository`). One log line per load, switch, unload and failed load.
 - Requests are checked against the signature (names, dtypes, shapes) and the limits (rows per
   request, bytes per prompt, message size) and answered with INVALID_ARGUMENT otherwise.
 - Concurrent requests for a signature are merged into batches of at most `max_batch_size` rows
   (as TF Serving's `--enable_batching` does); each caller gets back exactly its own rows.
+- Every malformed request gets INVALID_ARGUMENT (gRPC) or a 4xx JSON error (REST); a bug in the
+  server answers INTERNAL / 500 with its traceback in the log, never a dropped connection.
 - Binds 127.0.0.1 unless `--host` says otherwise; SIGTERM / Ctrl-C shut it down cleanly.
 """
 
 import argparse
 import concurrent.futures
 import http.server
+import logging
 import pathlib
 import signal
 import sys
@@ -30,7 +38,7 @@ import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from serving.grpc_api import ModelService, PredictionService
-from serving.repository import Limits, ModelRepository, ServedModel
+from serving.repository import Limits, ModelRepository, ServedModel, VersionPolicy  # noqa: F401  (this module's API)
 from serving.rest_api import rest_handler
 from serving.status import ServingError
 
@@ -58,6 +66,7 @@ class LocalServer:
         self._rest_thread = None
 
     def start(self):
+        self.repository.start()
         self.grpc_server.start()
         if self.rest_server:
             self._rest_thread = threading.Thread(target=self.rest_server.serve_forever, daemon=True)
@@ -65,7 +74,7 @@ class LocalServer:
         return self
 
     def stop(self, grace=5.0):
-        """Stops taking requests, lets running ones finish (up to `grace` seconds), stops the batchers."""
+        """Stops taking requests, lets running ones finish (up to `grace` seconds), stops polling and the batchers."""
         if self.rest_server:
             self.rest_server.shutdown()
             self.rest_server.server_close()
@@ -92,14 +101,17 @@ def main(argv=None, prog=None):
     parser.add_argument("--max-batch-size", type=int, default=Limits.max_batch_size)
     parser.add_argument("--max-prompt-bytes", type=int, default=Limits.max_prompt_bytes)
     parser.add_argument("--max-message-bytes", type=int, default=Limits.max_message_bytes)
+    parser.add_argument("--file-system-poll-wait-seconds", type=float, default=1.0,
+                        help="seconds between looks for new or removed versions under the base paths (TF Serving's flag; 0 = never)")
     args = parser.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", level=logging.INFO, stream=sys.stdout, force=True)
     limits = Limits(args.max_batch_size, args.max_prompt_bytes, args.max_message_bytes)
     try:
         if args.model_config_file:
-            repository = ModelRepository.from_config_file(args.model_config_file, limits)
+            repository = ModelRepository.from_config_file(args.model_config_file, limits, args.file_system_poll_wait_seconds)
         else:
             name = args.model_name or pathlib.Path(args.model_base_path).resolve().name
-            repository = ModelRepository([ServedModel(name, args.model_base_path, limits)])
+            repository = ModelRepository([ServedModel(name, args.model_base_path, limits)], args.file_system_poll_wait_seconds)
         if args.web and args.rest_port < 0:
             raise ValueError("--web serves the page on the REST port: give a --rest-port")
         rest_port = None if args.rest_port < 0 else args.rest_port
@@ -112,7 +124,8 @@ def main(argv=None, prog=None):
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     server.start()
     for model in repository.models.values():
-        print(f"serving {model.name} version {model.version} (signatures: {', '.join(sorted(model.batchers))})")
+        with model.serving() as served:
+            print(f"serving {model.name} version {served.version} (signatures: {', '.join(sorted(served.batchers))})")
     rest = f", REST on {args.host}:{server.rest_port}" if server.rest_server else ""
     print(f"gRPC on {args.host}:{server.port}{rest}; Ctrl-C or SIGTERM stops", flush=True)
     if args.web:

@@ -277,3 +277,54 @@ def test_server_command_serves_the_client_command_and_stops_on_sigterm(exported,
         assert "shutting down" in process.stdout.read()
     finally:
         process.kill()
+
+
+def _raw_rest(port, body, headers=None):
+    """(HTTP status, JSON reply) of a POST to :predict with this raw body and headers."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest("POST", "/v1/models/keras_dalle:predict")
+        for name, value in {"Content-Length": str(len(body)), **(headers or {})}.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        reply = connection.getresponse()
+        return reply.status, json.loads(reply.read())
+    finally:
+        connection.close()
+
+
+MALFORMED_REST = {
+    "bad base64": (json.dumps({"instances": [{"b64": "!!!notbase64***"}]}).encode(), {}, 400, "base64"),
+    "base64 of a number": (json.dumps({"instances": [{"b64": 5}]}).encode(), {}, 400, "base64"),
+    "100,000 nested lists": (b"[" * 100_000, {}, 400, "nested too deeply"),
+    "inputs nested 40 deep": (json.dumps({"inputs": {"prompt": json.loads("[" * 40 + '"a"' + "]" * 40)}}).encode(), {}, 400,
+                              "nested over 32"),
+    "Content-Length not a number": (b"{}", {"Content-Length": "ten"}, 400, "Content-Length"),
+    "negative Content-Length": (b"{}", {"Content-Length": "-5"}, 400, "Content-Length"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_REST)
+def test_malformed_rest_requests_get_a_4xx_json_error_and_the_server_keeps_serving(server, rest_client, name):
+    body, headers, status, message = MALFORMED_REST[name]
+    got_status, reply = _raw_rest(server.rest_port, body, headers)
+    assert got_status == status and message in reply["error"], reply
+    assert len(rest_client.generate(["a red circle"])) == 1
+
+
+def test_a_bug_answers_internal_over_rest_and_grpc_not_a_dropped_connection(server, grpc_client, monkeypatch):
+    from serving import rest_api
+    from serving.servable import ServedVersion
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(rest_api, "rest_predict", broken)
+    monkeypatch.setattr(ServedVersion, "predict", broken)
+    status, reply = _raw_rest(server.rest_port, json.dumps({"instances": ["a red circle"]}).encode())
+    assert status == 500 and "RuntimeError: a bug" in reply["error"]
+    with pytest.raises(serving_client.ServingError) as failure:
+        grpc_client.predict({"prompt": np.array([b"a red circle"], object)})
+    assert failure.value.code == "INTERNAL" and "a bug" in failure.value.message
