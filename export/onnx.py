@@ -50,7 +50,7 @@ def convert(model):
 
 def main(argv=None, prog=None):
     parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model to ONNX.")
-    parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--model", default=None, help="a .keras model or a shipped one (shapes, emoji; default: shapes)")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     args = parser.parse_args(argv)
     try:

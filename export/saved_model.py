@@ -133,13 +133,13 @@ def export_saved_model(model, out_dir, overwrite=False, scorer=None):
 
 def main(argv=None, prog=None):
     parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model as a SavedModel for TF Serving.")
-    parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--model", default=None, help="a .keras model or a shipped one (shapes, emoji; default: shapes)")
     parser.add_argument("--out", required=True, help="BASE/NAME/VERSION, e.g. models/keras_dalle/1")
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras: adds the generate_best and score signatures")
+    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras or a shipped one (shapes, emoji): adds the generate_best and score signatures")
     args = parser.parse_args(argv)
     try:
-        scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
+        scorer = pretrained.load_scorer(args.scorer) if args.scorer else None
         out = export_saved_model(pretrained.load_model(args.model), args.out, args.overwrite, scorer)
     except (FileNotFoundError, FileExistsError, ValueError) as err:
         print(f"{prog or 'export.saved_model'}: error: {err}", file=sys.stderr)

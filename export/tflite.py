@@ -119,14 +119,14 @@ def custom_ops(content):
 
 def main(argv=None, prog=None):
     parser = argparse.ArgumentParser(prog=prog, description="Export a KerasDALLE .keras model as a builtin-ops TFLite model.")
-    parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--model", default=None, help="a .keras model or a shipped one (shapes, emoji; default: shapes)")
     parser.add_argument("--out", required=True, help="the .tflite file to write")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none")
-    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras: adds the score signature")
+    parser.add_argument("--scorer", default=None, help="a ContrastiveScorer .keras or a shipped one (shapes, emoji): adds the score signature")
     args = parser.parse_args(argv)
     try:
         model = pretrained.load_model(args.model)
-        scorer = pretrained.load_keras_file(args.scorer, expected=ContrastiveScorer) if args.scorer else None
+        scorer = pretrained.load_scorer(args.scorer) if args.scorer else None
         content = convert(model, args.quantize, scorer)
     except (FileNotFoundError, ValueError) as err:
         print(f"{prog or 'export.tflite'}: error: {err}", file=sys.stderr)

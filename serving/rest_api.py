@@ -146,6 +146,8 @@ def rest_handler(repository, limits, serve_web=False):
             page = web.static_file(self.path) if serve_web else None
             if page is not None:
                 self._send(200, *page)
+            elif serve_web and self.path == web.MODELS_PATH:
+                self._answer(lambda: {"models": sorted(repository.models)})
             else:
                 self._answer(self._get)
 

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pytest
@@ -314,3 +315,29 @@ def test_saved_model_reranks_in_one_call_with_a_scorer(model, tmp_path):
     assert result["best_score"][1] >= result["scores"][0, 1]  # never below candidate 0
     # The served score is the Python scorer's.
     np.testing.assert_allclose(result["scores"][0], scorer.score(result["drawn_images"][0], PROMPTS), atol=1e-5)
+
+
+def test_models_whose_files_recorded_no_input_shape_export_with_their_scorer(tmp_path):
+    """Training once built its models with `build(None)` and the files recorded that (the shipped
+    emoji pair among them); a text-to-image model on such a tokenizer, and such a scorer, export."""
+    import keras
+
+    from export import saved_model
+    from helpers import tiny
+    from keras_dalle import presets
+    from keras_dalle.models.image_tokenizer import ImageTokenizer
+    from keras_dalle.models.scorer import ContrastiveScorer
+
+    keras.utils.set_random_seed(0)
+    old_tokenizer = ImageTokenizer(**presets.preset("tiny", "image_tokenizer"))
+    old_scorer = ContrastiveScorer(**presets.preset("tiny", "scorer"))
+    for old, name in ((old_tokenizer, "tokenizer"), (old_scorer, "scorer")):
+        old.build(None)
+        old.save(tmp_path / f"{name}.keras")
+        assert json.loads(zipfile.ZipFile(tmp_path / f"{name}.keras").read("config.json"))["build_config"] == {"input_shape": None}
+    tokenizer = keras.saving.load_model(tmp_path / "tokenizer.keras")
+    scorer = keras.saving.load_model(tmp_path / "scorer.keras")
+    model = tiny.dalle(image_tokenizer=tokenizer)
+    model.build()
+    out = saved_model.export_saved_model(model, tmp_path / "keras_dalle" / "1", scorer=scorer)
+    assert {"generate", "generate_best", "score"} <= set(tf.saved_model.load(str(out)).signatures)

@@ -135,3 +135,25 @@ def test_the_server_hands_out_the_page_only_with_web_and_only_its_files(exported
             with pytest.raises(urllib.error.HTTPError) as failure:  # nothing outside the page's own files
                 urllib.request.urlopen(base + "/web/__init__.py", timeout=10)
             assert failure.value.code == 404
+
+
+def test_the_page_offers_every_served_model_and_switches_to_the_chosen_one(exported, browser):
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    models = [serving_server.ServedModel(name, exported.parent, LIMITS) for name in ("keras_dalle", "emoji")]
+    ready = lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true"  # noqa: E731
+    with serving_server.LocalServer(serving_server.ModelRepository(models), port=0, rest_port=0, limits=LIMITS, web=True) as running:
+        browser.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
+        WebDriverWait(browser, 60).until(lambda d: ready(d) and d.find_element("id", "model-choice").is_displayed())
+        menu = Select(browser.find_element("id", "model"))
+        assert [o.text for o in menu.options] == ["emoji", "keras_dalle"] and menu.first_selected_option.text == "keras_dalle"
+        menu.select_by_visible_text("emoji")
+        WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("?model=emoji") and ready(d))
+        assert browser.find_element("id", "model-status").text.startswith("model emoji:")
+        assert Select(browser.find_element("id", "model")).first_selected_option.text == "emoji"
+    # One model: no menu.
+    one = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
+    with serving_server.LocalServer(one, port=0, rest_port=0, limits=LIMITS, web=True) as running:
+        browser.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
+        WebDriverWait(browser, 60).until(lambda d: ready(d) and d.find_element("tag name", "body").get_attribute("data-models") == "1")
+        assert not browser.find_element("id", "model-choice").is_displayed()

@@ -133,6 +133,10 @@ class ImageTokenizer(AdversarialModel):
             PatchDiscriminator(discriminator_channels, name="discriminator") if adversarial_weight > 0 else None
         )
 
+    @property
+    def build_input_shape(self):
+        return (None, self.image_size, self.image_size, 3)
+
     def build(self, input_shape=None):
         # Run once on zeros so every sub-layer, the discriminator included, has its weights.
         zeros = ops.zeros((1, self.image_size, self.image_size, 3))

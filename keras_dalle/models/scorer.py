@@ -113,6 +113,14 @@ class ContrastiveScorer(TrainableModel):
         self.built = True
 
     @property
+    def build_input_shape(self):
+        return (None, self.image_size, self.image_size, 3)
+
+    def call(self, pixels):
+        """Unit image embeddings of float pixels in [-1, 1]: [B, S, S, 3] -> [B, E]."""
+        return self.embed_image_pixels(pixels)
+
+    @property
     def main_weights(self):
         return self.trainable_weights
 

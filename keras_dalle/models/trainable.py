@@ -42,10 +42,25 @@ class TrainableModel(keras.Model):
         # (call compile again to train it further; runs resume from their backups).
         return None
 
+    @property
+    def build_input_shape(self):
+        """The shape of what `call` takes, which `build` records: Keras traces a `call` on it when the
+        model is tracked by a SavedModel export, so it must be a real shape (None: the model's
+        `call` takes any)."""
+        return None
+
+    def build_from_config(self, config):
+        # Files written before `build_input_shape` existed recorded None for every model; a model
+        # that knows what its `call` takes builds with that instead.
+        if self.build_input_shape is None:
+            super().build_from_config(config)
+        else:
+            self.build(self.build_input_shape)
+
     def build_optimizers(self):
         """Builds the model and its optimizer's slots, so a checkpoint can be restored before `fit`."""
         if not self.built:
-            self.build(None)
+            self.build(self.build_input_shape)
         self.optimizer.build(self.main_weights)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

@@ -4,7 +4,8 @@ from elsewhere) that `python -m serving.server ... --web` serves on the REST por
 The page talks to TF Serving's REST API only (`GET /v1/models/NAME/metadata`, `POST
 /v1/models/NAME:predict` with `{"b64": ...}` bytes), so it works the same against a real TF
 Serving behind a proxy that serves these files at `/` and forwards `/v1/` to the model server.
-The model name comes from the page's `?model=NAME` (default `keras_dalle`).
+The model name comes from the page's `?model=NAME` (default `keras_dalle`); where `MODELS_PATH`
+answers (the local server's list of served models), the page offers a menu of them.
 """
 
 import pathlib
@@ -17,6 +18,9 @@ FILES = {
     "/web/playground.js": ("playground.js", "text/javascript; charset=utf-8"),
     "/web/playground.css": ("playground.css", "text/css; charset=utf-8"),
 }
+
+# The served models' names as {"models": [...]}: the local server answers it; TF Serving has no such call.
+MODELS_PATH = "/web/models.json"
 
 
 def static_file(url_path):

@@ -1,6 +1,8 @@
 // The keras_dalle playground. It speaks TF Serving's REST API only: the model's metadata (for the
 // token grid and whether a `complete` signature exists), `sampling_defaults` (to fill the form),
 // then `generate` or `complete` with one row per picture and seeds seed, seed + 1, ...
+// Where the server also hands out /web/models.json (the local server with --web does), a menu
+// offers every served model; choosing one reloads the page with ?model=NAME.
 "use strict";
 
 const model = new URLSearchParams(location.search).get("model") || "keras_dalle";
@@ -37,7 +39,27 @@ function number(id, parse) {
   return value;
 }
 
+async function offerModels() {
+  let names = [];
+  try {
+    names = (await call("/web/models.json")).models;
+  } catch (err) {
+    // a server without the list (TF Serving behind a proxy): ?model= alone chooses
+  }
+  document.body.dataset.models = Array.isArray(names) ? names.length : 0;
+  if (!Array.isArray(names) || names.length < 2) return;
+  const menu = $("model");
+  menu.replaceChildren(...names.map((name) => new Option(name, name, false, name === model)));
+  menu.addEventListener("change", () => {
+    const query = new URLSearchParams(location.search);
+    query.set("model", menu.value);
+    location.search = query.toString();
+  });
+  $("model-choice").hidden = false;
+}
+
 async function start() {
+  offerModels();
   try {
     const signatures = (await call(`${modelUrl}/metadata`)).metadata.signature_def.signatureDef;
     const tokens = Number(signatures.decode_tokens.inputs.tokens.tensorShape.dim[1].size);

@@ -1,8 +1,10 @@
-"""The README's picture of the playground: `python -m serving.web.screenshot --out docs/playground.png`.
+"""The docs' pictures of the playground: `python -m serving.web.screenshot --out docs/playground.png`
+and `... --show emoji --prompt "red apple" --out docs/playground_emoji.png`.
 
-Exports the model (default: the shipped one) to a temporary SavedModel, serves it with the local
-server and the page, and drives headless Chromium (`make browser`): types the prompt, asks for 4
-pictures from seed 0 and saves a screenshot of the page.
+Exports the shipped shapes model (`--model` for another) as `keras_dalle` and the shipped emoji
+model as `emoji` to temporary SavedModels, serves both with the local server and the page (so its
+model menu lists both), and drives headless Chromium (`make browser`) on the `--show` model's
+page: types the prompt, asks for 4 pictures from seed 0 and saves a screenshot of the page.
 """
 
 import argparse
@@ -19,19 +21,26 @@ from serving import web
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="a .keras model (default: the shipped shapes model)")
+    parser.add_argument("--show", default="keras_dalle", choices=("keras_dalle", "emoji"), help="whose page to draw")
     parser.add_argument("--prompt", default="a big red circle in the top left")
     parser.add_argument("--out", default="docs/playground.png")
     args = parser.parse_args(argv)
     from selenium.webdriver.support.ui import WebDriverWait
 
     with tempfile.TemporaryDirectory() as tmp:
-        exported = saved_model.export_saved_model(pretrained.load_model(args.model), pathlib.Path(tmp) / "keras_dalle" / "1")
-        repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent)])
+        served = []
+        for name, model in (("keras_dalle", args.model), ("emoji", "emoji")):
+            exported = saved_model.export_saved_model(pretrained.load_model(model), pathlib.Path(tmp) / name / "1")
+            served.append(serving_server.ServedModel(name, exported.parent))
+        repository = serving_server.ModelRepository(served)
         driver = web.headless_chromium(1000, 760)
         try:
             with serving_server.LocalServer(repository, port=0, rest_port=0, web=True) as running:
-                driver.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
-                WebDriverWait(driver, 60).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+                driver.get(f"http://127.0.0.1:{running.rest_port}/?model={args.show}")
+                WebDriverWait(driver, 60).until(
+                    lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true"
+                    and d.find_element("tag name", "body").get_attribute("data-models") == "2"
+                )
                 driver.find_element("id", "prompt").send_keys(args.prompt)
                 driver.find_element("id", "seed").send_keys("0")
                 driver.find_element("id", "generate").click()
