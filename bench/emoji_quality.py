@@ -14,7 +14,8 @@ Rows (`--rows`, default all that the run folder has models for):
 - tones: each held-out skin-tone caption, `--num` pictures: the nearest real picture has the
   prompted emoji's base name (right emoji), and among that emoji's tone variants the nearest is
   the held-out one (right tone); both together.
-- best-of: the generator row again, each picture the best of `--candidates` by RUN/scorer.keras.
+- best-of: the generator row again, each picture the best of `--candidates` by RUN/scorer.keras,
+  beside candidate 0 alone (plain sampling) and the oracle (any candidate right).
 `--grid PATH` draws 16 of the training captions, the real emoji and 4 generated pictures each.
 `--temperature`, `--top-k`, `--cfg-scale` replace the model's sampling defaults in every row.
 Prints each row and writes `--json`.
@@ -33,6 +34,7 @@ from keras_dalle.data import emoji
 from keras_dalle.evaluation.generation import generate_in_chunks
 from keras_dalle.evaluation.nearest import NearestPictures
 from keras_dalle.models.image_tokenizer import ImageTokenizer, psnr
+from keras_dalle.progress import progress_bar
 from keras_dalle.training import stages
 
 ROWS = ("tokenizer", "generator", "tones", "best-of")
@@ -67,6 +69,27 @@ def generator_row(model, judge, prompts, num, seed, **options):
     pictures = _generate(model, prompts, num, seed, **options)
     asked = [p for p in prompts for _ in range(num)]
     return {**judge.accuracy(pictures, asked, k=5), "pictures": len(pictures)}, pictures
+
+
+def best_of_row(model, scorer, judge, prompts, num, candidates, seed, batch_prompts=8, **options):
+    """Best of `candidates` by `scorer`, beside candidate 0 (plain sampling) and the oracle (any
+    candidate right: what a perfect reranker would reach), all from one set of candidates: for each
+    chunk the pictures `generate(chunk, num, seed=s, candidates=C, scorer=scorer)` chooses among."""
+    kept_hits, first_hits, any_hits = [], [], []
+    with progress_bar(total=len(prompts) * num * candidates, desc="candidates", unit="img") as bar:
+        for start in range(0, len(prompts), batch_prompts):
+            chunk = prompts[start : start + batch_prompts]
+            pictures = model.generate(chunk * candidates, num_images=num, seed=seed + start * num, **options)
+            asked = [p for p in chunk * candidates for _ in range(num)]
+            hits = judge.hits(pictures, asked, k=5).reshape(candidates, -1, 5)  # (C, pictures, k)
+            best = scorer.score(pictures, asked).reshape(candidates, -1).argmax(axis=0)
+            kept_hits.append(hits[best, np.arange(hits.shape[1])])
+            first_hits.append(hits[0])
+            any_hits.append(hits[:, :, 0].any(axis=0))
+            bar.update(len(pictures))
+    kept, first, oracle = np.concatenate(kept_hits), np.concatenate(first_hits), np.concatenate(any_hits)
+    return {"top1": float(kept[:, 0].mean()), "top5": float(kept.any(axis=1).mean()), "candidate_0_top1": float(first[:, 0].mean()),
+            "oracle_top1": float(oracle.mean()), "pictures": len(kept), "candidates": candidates}
 
 
 def tones_row(model, judge, held_entries, train_entries, num, seed, **options):
@@ -148,10 +171,7 @@ def main():
             print("tones", result["tones"], flush=True)
         if "best-of" in rows and (run / stages.SCORER_FILE).is_file():
             scorer = pretrained.load_scorer(run / stages.SCORER_FILE)
-            result["best_of"], _ = generator_row(
-                model, judge, prompts, args.num, args.seed, candidates=args.candidates, scorer=scorer, **sampling
-            )
-            result["best_of"]["candidates"] = args.candidates
+            result["best_of"] = best_of_row(model, scorer, judge, prompts, args.num, args.candidates, args.seed, **sampling)
             print("best-of", result["best_of"], flush=True)
         if args.grid:
             draw_grid(model, train_judge, prompts[:: max(1, len(prompts) // 16)][:16], args.grid, args.seed, **sampling)

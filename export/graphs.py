@@ -6,21 +6,14 @@ import tensorflow as tf
 
 from keras_dalle.data.images import resize_and_center_crop_tf
 from keras_dalle.models.image_codec import to_unit_range
-from keras_dalle.sampling import SETTING_DTYPES, noise_from_seeds
+from keras_dalle.sampling import SETTING_DTYPES, SETTING_RULES, noise_from_seeds
 
 
 def check_settings(model, temperature, top_k, top_p, cfg_scale):
-    """In-graph checks of per-row sampling settings; failing ones raise InvalidArgument with a message."""
-    return [
-        tf.debugging.assert_greater(temperature, 0.0, message="temperature must be > 0"),
-        tf.debugging.assert_greater_equal(top_k, 0, message="top_k must be >= 0 (0 = no top-k filter)"),
-        tf.debugging.assert_less_equal(
-            top_k, model.codebook_size, message=f"top_k must be <= the codebook size {model.codebook_size}"
-        ),
-        tf.debugging.assert_greater(top_p, 0.0, message="top_p must be in (0, 1]"),
-        tf.debugging.assert_less_equal(top_p, 1.0, message="top_p must be in (0, 1]"),
-        tf.debugging.assert_greater_equal(cfg_scale, 0.0, message="cfg_scale must be >= 0"),
-    ]
+    """In-graph checks of per-row sampling settings (`SETTING_RULES`, as the Python side checks them);
+    failing ones raise InvalidArgument with the rule's message."""
+    values = (temperature, top_k, top_p, cfg_scale)
+    return [check for rule, value in zip(SETTING_RULES, values) for check in rule.graph_checks(value, model.codebook_size)]
 
 
 def prompt_ids(model, prompt):

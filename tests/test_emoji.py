@@ -111,6 +111,30 @@ class _Lookup:
         return np.stack([self.pictures_by_prompt[p] for p in prompts for _ in range(num_images)])
 
 
+class _SecondCandidateRight:
+    """Draws prompts * 2 (two candidates): the first half from `wrong`, the second from `right`."""
+
+    def __init__(self, right, wrong):
+        self.right, self.wrong = right, wrong
+
+    def generate(self, prompts, num_images=1, seed=0, **options):
+        half = len(prompts) // 2
+        return np.stack([(self.wrong if i < half else self.right)[p] for i, p in enumerate(prompts) for _ in range(num_images)])
+
+
+class _KnowingScorer:
+    def __init__(self, right):
+        self.right = right
+
+    def score(self, pictures, prompts):
+        return np.array([float(np.array_equal(picture, self.right[p])) for picture, p in zip(pictures, prompts)])
+
+
+class _IndifferentScorer:
+    def score(self, pictures, prompts):
+        return np.zeros(len(pictures))
+
+
 def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path, font):
     from bench import emoji_quality
 
@@ -127,3 +151,9 @@ def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path,
     entries = lambda folder: json.loads((folder / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]  # noqa: E731
     tones = emoji_quality.tones_row(_Lookup(own), judge, entries(tmp_path / "held"), entries(tmp_path / "train"), 1, 0)
     assert tones["pictures"] == len(held.pictures) > 0 and tones["right_emoji"] == tones["right_tone"] == 1.0
+    # Best of 2 where candidate 0 is always wrong and candidate 1 right: a scorer that knows picks
+    # candidate 1, one that rates everything alike keeps candidate 0; the oracle is right either way.
+    right_second = _SecondCandidateRight(own, shifted)
+    for scorer, kept in ((_KnowingScorer(own), 1.0), (_IndifferentScorer(), 0.0)):
+        row = emoji_quality.best_of_row(right_second, scorer, judge, prompts, 1, 2, 0)
+        assert row["top1"] == kept and row["oracle_top1"] == 1.0 and row["candidate_0_top1"] < 0.2 and row["pictures"] == 20

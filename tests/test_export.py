@@ -341,3 +341,17 @@ def test_models_whose_files_recorded_no_input_shape_export_with_their_scorer(tmp
     model.build()
     out = saved_model.export_saved_model(model, tmp_path / "keras_dalle" / "1", scorer=scorer)
     assert {"generate", "generate_best", "score"} <= set(tf.saved_model.load(str(out)).signatures)
+
+
+@pytest.mark.parametrize("name,bad", [("temperature", 0.0), ("top_k", -1), ("top_k", 10**6), ("top_p", 1.5), ("cfg_scale", -1.0)])
+def test_python_and_graph_checks_tell_a_bad_setting_the_same(model, name, bad):
+    from export import graphs
+    from keras_dalle.sampling import SETTING_DTYPES, validate_sampling_arguments
+
+    settings = {**dict(temperature=1.0, top_k=0, top_p=1.0, cfg_scale=1.0), name: bad}
+    with pytest.raises(ValueError) as python:
+        validate_sampling_arguments(**settings, codebook_size=model.codebook_size)
+    with pytest.raises(tf.errors.InvalidArgumentError) as graph:  # eager: the asserts raise at once
+        graphs.check_settings(model, **{key: tf.constant([value], SETTING_DTYPES[key]) for key, value in settings.items()})
+    said = python.value.args[0].rsplit(", got", 1)[0]
+    assert said.startswith(name) and said in graph.value.message

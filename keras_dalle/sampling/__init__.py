@@ -22,6 +22,6 @@ from keras_dalle.sampling.runtime import (  # noqa: F401
     MIN_TOKEN_ROWS_PER_CALL, PREFILL_LENGTH_MULTIPLE, PROGRESS_UPDATES, TokenSampler, prefill_length,
 )
 from keras_dalle.sampling.tokens import (  # noqa: F401
-    SEED_DTYPE, SETTING_DTYPES, SHORT_SORT, SORTS, guided, kept_or_drawn, noise_from_seeds, one_hot, per_row, sample_token,
+    SEED_DTYPE, SETTING_DTYPES, SETTING_RULES, SHORT_SORT, SORTS, guided, kept_or_drawn, noise_from_seeds, one_hot, per_row, sample_token,
     sort_for, unfiltered, validate_sampling_arguments,
 )

@@ -1,25 +1,74 @@
 """One image token from the generator's logits: the sampling settings, their checks, the noise, the
 inverse-CDF draw with temperature, top-k, top-p and guidance, and image completion's kept tokens."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
-# The sampling settings in signature order, with the dtypes every export takes them in (the
-# SavedModel's `generate`, TFLite, ONNX) and clients send; seeds are int64.
-SETTING_DTYPES = {"temperature": "float32", "top_k": "int32", "top_p": "float32", "cfg_scale": "float32"}
 SEED_DTYPE = "int64"
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingRule:
+    """The range of one sampling setting, which the Python checks and the exported graphs' asserts
+    both read: `above` < value (or `above` <= value where `above_inclusive`), value <= `at_most`
+    ("codebook": the model's codebook size; None: no upper end)."""
+
+    name: str
+    dtype: str  # the dtype every export takes the setting in (the SavedModel's `generate`, TFLite, ONNX)
+    above: float
+    above_inclusive: bool = False
+    at_most: object = None
+    note: str = ""
+
+    def upper(self, codebook_size):
+        return codebook_size if self.at_most == "codebook" else self.at_most
+
+    def message(self, codebook_size):
+        """What a value out of range is told, e.g. "top_p must be in (0, 1]"."""
+        upper = self.upper(codebook_size)
+        kind = "an int " if self.dtype.startswith("int") else ""
+        if upper is None:
+            text = f"{self.name} must be {'>=' if self.above_inclusive else '>'} {self.above:g}"
+        else:
+            text = f"{self.name} must be {kind}in {'[' if self.above_inclusive else '('}{self.above:g}, {upper:g}]"
+        return f"{text} ({self.note})" if self.note else text
+
+    def holds(self, value, codebook_size):
+        """Whether a Python value is in range (ints only for an int setting)."""
+        if self.dtype.startswith("int") and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)):
+            return False
+        upper = self.upper(codebook_size)
+        above = value >= self.above if self.above_inclusive else value > self.above
+        return bool(above and (upper is None or value <= upper))
+
+    def graph_checks(self, values, codebook_size):
+        """In-graph asserts of per-row values; a failing one raises InvalidArgument with `message`."""
+        message = self.message(codebook_size)
+        above = tf.debugging.assert_greater_equal if self.above_inclusive else tf.debugging.assert_greater
+        checks = [above(values, tf.cast(self.above, values.dtype), message=message)]
+        upper = self.upper(codebook_size)
+        if upper is not None:
+            checks.append(tf.debugging.assert_less_equal(values, tf.cast(upper, values.dtype), message=message))
+        return checks
+
+
+# The sampling settings in signature order: the one table of their dtypes and ranges.
+SETTING_RULES = (
+    SettingRule("temperature", "float32", 0.0),
+    SettingRule("top_k", "int32", 0, above_inclusive=True, at_most="codebook", note="0 = no top-k filter"),
+    SettingRule("top_p", "float32", 0.0, at_most=1.0),
+    SettingRule("cfg_scale", "float32", 0.0, above_inclusive=True),
+)
+SETTING_DTYPES = {rule.name: rule.dtype for rule in SETTING_RULES}
 
 
 def validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, codebook_size):
     """Raises ValueError for settings outside their ranges (Python-side, before any graph runs)."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if not isinstance(top_k, int) or not 0 <= top_k <= codebook_size:
-        raise ValueError(f"top_k must be an int in [0, {codebook_size}] (0 = no top-k filter), got {top_k!r}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    if not cfg_scale >= 0:
-        raise ValueError(f"cfg_scale must be >= 0, got {cfg_scale}")
+    for rule, value in zip(SETTING_RULES, (temperature, top_k, top_p, cfg_scale)):
+        if not rule.holds(value, codebook_size):
+            raise ValueError(f"{rule.message(codebook_size)}, got {value!r}")
 
 
 def noise_from_seeds(seeds, length):
