@@ -71,7 +71,12 @@ def completion_prefix(model, image, keep_rows):
         tf.debugging.assert_less_equal(keep_rows, rows - 1, message=f"keep_rows must be in 1..{rows - 1}"),
     ]
     with tf.control_dependencies(checks):
-        return tf.cast(model.image_tokens(image), tf.int32), keep_rows * rows
+        return kept_rows_prefix(model, image, keep_rows)
+
+
+def kept_rows_prefix(model, image, keep_rows):
+    """Unchecked: uint8 pictures [B, S, S, 3] and keep_rows [B] -> (their tokens [B, N], tokens kept [B])."""
+    return tf.cast(model.image_tokens(image), tf.int32), keep_rows * model.grid_size
 
 
 def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed, prefix=None):
@@ -153,7 +158,7 @@ class BatchOneGraphs:
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def complete(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, image, keep_rows):
-        prefix = (tf.cast(self.model.image_tokens(image), tf.int32), keep_rows * self.model.grid_size)
+        prefix = kept_rows_prefix(self.model, image, keep_rows)
         tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 

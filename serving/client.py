@@ -67,6 +67,11 @@ def generation_inputs(prompts, signature="serving_default", seed=None, defaults=
     return inputs
 
 
+def _wait_before_retry(attempt):
+    """Exponential backoff before retry `attempt` + 1: 0.5 s, 1 s, 2 s, ..."""
+    time.sleep(0.5 * 2**attempt)
+
+
 class _Client:
     """What both transports share: generation and the model's sampling defaults on top of `predict`."""
 
@@ -140,7 +145,7 @@ class GrpcClient(_Client):
                 return method(request, timeout=self.timeout)
             except grpc.RpcError as err:
                 if err.code() == grpc.StatusCode.UNAVAILABLE and attempt < self.retries:
-                    time.sleep(0.5 * 2**attempt)
+                    _wait_before_retry(attempt)
                     continue
                 if err.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise ServingError("DEADLINE_EXCEEDED", f"no answer within the {self.timeout:g} s deadline") from None
@@ -195,12 +200,12 @@ class RestClient(_Client):
                 except json.JSONDecodeError:
                     message = err.reason
                 if err.code == 503 and attempt < self.retries:
-                    time.sleep(0.5 * 2**attempt)
+                    _wait_before_retry(attempt)
                     continue
                 raise ServingError(code_of_http_status(err.code), message) from None
             except (urllib.error.URLError, ConnectionError) as err:
                 if attempt < self.retries:
-                    time.sleep(0.5 * 2**attempt)
+                    _wait_before_retry(attempt)
                     continue
                 raise ServingError("UNAVAILABLE", f"{url}: {getattr(err, 'reason', err)}") from None
             except TimeoutError:
