@@ -31,11 +31,9 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training import judging
-from keras_dalle.training.callbacks import (
-    EpochGrid, NearestPictureAccuracy, RetrievalAccuracy, TimeBudget, reconstruction_grid, sample_grid,
-)
-from keras_dalle.layers.replicas import in_multi_worker_mode
+from keras_dalle.training.callbacks import NearestPictureAccuracy, RetrievalAccuracy, reconstruction_grid, sample_grid
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
+from keras_dalle.training.fitting import FitStage, distributed, fit_stage
 
 TOKENIZER_FILE = "image_tokenizer.keras"
 # Below this many training images, where captions repeat, the text-to-image model trains with
@@ -106,51 +104,6 @@ def grid_prompts(data, dataset, sample_prompts=None):
         return list(SHAPES_SAMPLE_PROMPTS)
     captions = [c.decode("utf-8") for c in next(iter(dataset))[0].numpy()]
     return list(dict.fromkeys(captions))[:8]
-
-
-def _fit_stage(model, dataset, out, stage, file_name, grid, grid_dir, epochs, steps_per_epoch, time_budget_minutes, verbose,
-               strategy, first_callbacks=(), validation_data=None, last_callbacks=(), before_save=None):
-    """Fits with resume, per-epoch checkpoints, TensorBoard and picture grids (`grid` None: none); saves `out/file_name`
-    (after `before_save(model, folder)`, if given, has run on the fitted model).
-
-    Every worker runs the same callbacks, since they may run collective ops (the grids call the
-    model, saving reads distributed variables) and the workers' collectives must match; only the
-    chief writes into `out`, the others write into their own folder RUN/backup/<stage>/worker_<i>,
-    which also holds their backup (all hold the same weights), so each can resume.
-    """
-    chief = is_chief(strategy)
-    resolver = getattr(strategy, "cluster_resolver", None)
-    backup = out / "backup" / stage if chief else out / "backup" / stage / f"worker_{resolver.task_id}"
-    backup.mkdir(parents=True, exist_ok=True)  # here, race-free: workers would otherwise create shared parents at once
-    home = out if chief else backup
-    callbacks = [
-        *first_callbacks,
-        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(str(home / file_name)),
-        keras.callbacks.TensorBoard(str(home / "logs" / stage)),
-    ]
-    if grid is not None:
-        callbacks.append(EpochGrid(grid, home / grid_dir, home / "logs" / stage / "images", tag=grid_dir))
-    if time_budget_minutes:
-        callbacks.append(TimeBudget(time_budget_minutes))
-    callbacks += list(last_callbacks)
-    history = model.fit(
-        dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose if chief else 0,
-        shuffle=False, validation_data=validation_data,
-    )
-    if before_save is not None:
-        before_save(model, home)
-    model.save(home / file_name)
-    return history
-
-
-def _distributed(dataset, strategy):
-    """Under several workers every worker reads the data and keeps its share of each global batch."""
-    if not in_multi_worker_mode(strategy):
-        return dataset
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
 
 
 @contextlib.contextmanager
@@ -273,11 +226,13 @@ def train_image_tokenizer(
             _write_config(out, "tokenizer", {"preset": preset, **config})
         best = []
         if validation is not None:
-            validation = _distributed(validation, active)
+            validation = distributed(validation, active)
             best = judging.keep_best("val_psnr", early_stopping, epochs, mode="max")
-        history = _fit_stage(
-            model, _distributed(dataset, active), out, "tokenizer", TOKENIZER_FILE, reconstruction_grid(preview),
-            "reconstructions", epochs, steps_per_epoch, time_budget_minutes, verbose, active, validation_data=validation,
+        history = fit_stage(
+            model, distributed(dataset, active), out,
+            FitStage("tokenizer", TOKENIZER_FILE, reconstruction_grid(preview), "reconstructions"), strategy=active,
+            epochs=epochs, steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
+            validation_data=validation,
             last_callbacks=best,
         )
     return model, history
@@ -371,14 +326,15 @@ def train_text_to_image(
         checker = [tuning] if tuning is not None else []
         best = []
         if validation is not None:
-            validation = _distributed(validation, active)
+            validation = distributed(validation, active)
         if tuning is not None and not is_builtin_shapes(data):
             best = judging.keep_best("tuning_accuracy", early_stopping, epochs, mode="max")
         elif validation is not None:
             best = judging.keep_best("val_cross_entropy", early_stopping, epochs)
-        history = _fit_stage(
-            model, _distributed(dataset, active), out, "generator", MODEL_FILE, sample_grid(prompts),
-            "samples", epochs, steps_per_epoch, time_budget_minutes, verbose, active, first_callbacks=[*checker, *callbacks],
+        history = fit_stage(
+            model, distributed(dataset, active), out, FitStage("generator", MODEL_FILE, sample_grid(prompts), "samples"),
+            strategy=active, epochs=epochs, steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes,
+            verbose=verbose, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
             before_save=judging.choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
         )
@@ -433,10 +389,11 @@ def train_scorer(
             _write_config(out, "scorer", {"preset": preset, "init_from": init_from and str(init_from), **config})
         best = []
         if validation is not None:
-            validation = _distributed(validation, active)
+            validation = distributed(validation, active)
             best = judging.keep_best("val_r_precision", early_stopping, epochs, mode="max")
-        history = _fit_stage(
-            model, _distributed(dataset, active), out, "scorer", SCORER_FILE, None, None, epochs, steps_per_epoch,
-            time_budget_minutes, verbose, active, first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
+        history = fit_stage(
+            model, distributed(dataset, active), out, FitStage("scorer", SCORER_FILE), strategy=active, epochs=epochs,
+            steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
+            first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
         )
     return model, history
