@@ -414,3 +414,14 @@ def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
     assert cli.main(["generate", "a red circle", "--model", str(path), "--keep-rows", "1", "--out", str(grid)]) == 2
     assert cli.main(["generate", "a red circle", "--model", str(tmp_path / "missing.keras"), "--out", str(grid)]) == 2
     assert cli.main(["generate", "a red circle", "--model", str(path), "--top-p", "2", "--out", str(grid)]) == 2
+
+
+def test_compiled_decoding_and_noise_equal_the_eager_ones(trained):
+    from keras_dalle.sampling import compiled_noise_from_seeds, noise_from_seeds
+
+    model, _ = trained
+    tokens = model.generate_tokens(["a red circle", "a blue square"], num_images=2, seed=3)
+    eager = np.asarray(model.images_from_tokens(tf.constant(tokens)))
+    np.testing.assert_array_equal(model.decode_tokens(tokens), eager)
+    seeds = np.array([5, 0, 2**40], np.int64)
+    np.testing.assert_array_equal(compiled_noise_from_seeds(tf.constant(seeds), 7).numpy(), noise_from_seeds(seeds, 7).numpy())

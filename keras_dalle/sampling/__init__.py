@@ -19,7 +19,7 @@ with `where` and started by the prefill as its keys and values padded with zeros
 
 from keras_dalle.sampling.loop import DecodingLoop  # noqa: F401
 from keras_dalle.sampling.runtime import (  # noqa: F401
-    MIN_TOKEN_ROWS_PER_CALL, PREFILL_LENGTH_MULTIPLE, PROGRESS_UPDATES, TokenSampler, prefill_length,
+    MIN_TOKEN_ROWS_PER_CALL, PREFILL_LENGTH_MULTIPLE, PROGRESS_UPDATES, TokenSampler, compiled_noise_from_seeds, prefill_length,
 )
 from keras_dalle.sampling.tokens import (  # noqa: F401
     SEED_DTYPE, SETTING_DTYPES, SETTING_RULES, SHORT_SORT, SORTS, guided, kept_or_drawn, noise_from_seeds, one_hot, per_row, sample_token,
