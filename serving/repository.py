@@ -22,7 +22,7 @@ from google.protobuf import message, text_format
 from tensorflow_serving.apis import get_model_status_pb2, status_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.servable import Limits, ServedVersion, TypedArray  # noqa: F401  (TypedArray, Limits: part of this module's API)
+from serving.servable import Limits, ServedVersion
 from serving.status import ServingError
 
 log = logging.getLogger("serving")

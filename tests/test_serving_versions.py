@@ -5,6 +5,7 @@ import json
 import shutil
 import threading
 import time
+import urllib.request
 
 import grpc
 import numpy as np
@@ -105,8 +106,6 @@ def test_new_and_broken_versions_under_load_fail_no_request(exported, tmp_path):
         assert _statuses(server.port)[2].state == State.AVAILABLE
         served_after_3 = len(load.versions)
         _wait_for(lambda: len(load.versions) >= served_after_3 + 5)
-        import urllib.request
-
         with urllib.request.urlopen(f"http://127.0.0.1:{server.rest_port}/v1/models/keras_dalle/versions/3", timeout=10) as reply:
             (rest_status,) = json.loads(reply.read())["model_version_status"]
         assert rest_status["state"] == "END" and rest_status["status"]["error_code"] == "DATA_LOSS"
