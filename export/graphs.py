@@ -121,7 +121,38 @@ def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, s
     return {**kept, "score": tf.gather(tf.reshape(rated, [-1]), rows)}
 
 
-class BatchOneGraphs:
+class ExportGraphs:
+    """A set of named graph functions over a model (and a contrastive scorer that fits it), each a
+    method of the subclass whose input signature `endpoints()` gives; `archive()` exports them all.
+    The SavedModel's signatures (`export.saved_model.ServingGraphs`) and the batch-1 ones of TFLite
+    and ONNX (`BatchOneGraphs`) are the two kinds."""
+
+    def __init__(self, model, scorer=None):
+        if scorer is not None:
+            scorer.check_fits(model)
+        self.model = model
+        self.scorer = scorer
+
+    def endpoints(self):
+        """{method name: its input signature (a list of `tf.TensorSpec`)}, in export order."""
+        raise NotImplementedError
+
+    @property
+    def signature_keys(self):
+        return list(self.endpoints())
+
+    def archive(self):
+        """An ExportArchive with the signatures; it carries the weights so the converters freeze them."""
+        archive = keras.export.ExportArchive()
+        archive.track(self.model)
+        if self.scorer is not None:
+            archive.track(self.scorer)
+        for name, signature in self.endpoints().items():
+            archive.add_endpoint(name, getattr(self, name), input_signature=signature)
+        return archive
+
+
+class BatchOneGraphs(ExportGraphs):
     """The batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX): `generate`,
     `complete` (image completion: the `generate` inputs plus image uint8 [1, S, S, 3] and keep_rows
     int32 [1]), `decode_tokens`, and with a contrastive `scorer` also `score` (uint8 image
@@ -129,10 +160,7 @@ class BatchOneGraphs:
     rerank candidates."""
 
     def __init__(self, model, scorer=None):
-        if scorer is not None:
-            scorer.check_fits(model)
-        self.model = model
-        self.scorer = scorer
+        super().__init__(model, scorer)
         length, tokens = model.text_length, model.image_length
         scalar = lambda dtype, name: tf.TensorSpec((1,), dtype, name=name)  # noqa: E731
         self.generate_signature = [
@@ -140,18 +168,20 @@ class BatchOneGraphs:
             tf.TensorSpec((1, tokens), tf.float32, name="noise"),
             *(scalar(dtype, name) for name, dtype in SETTING_DTYPES.items()),
         ]
-        self.decode_signature = [tf.TensorSpec((1, tokens), tf.int32, name="tokens")]
-        size = model.image_size
-        self.complete_signature = [
-            *self.generate_signature,
-            tf.TensorSpec((1, size, size, 3), tf.uint8, name="image"),
-            scalar(tf.int32, "keep_rows"),
-        ]
-        if scorer is not None:
-            self.score_signature = [
-                tf.TensorSpec((1, size, size, 3), tf.uint8, name="image"),
-                tf.TensorSpec((1, scorer.text_length), tf.int32, name="prompt_ids"),
+        self.image_signature = tf.TensorSpec((1, model.image_size, model.image_size, 3), tf.uint8, name="image")
+        self.complete_signature = [*self.generate_signature, self.image_signature, scalar(tf.int32, "keep_rows")]
+
+    def endpoints(self):
+        endpoints = {
+            "generate": self.generate_signature,
+            "complete": self.complete_signature,
+            "decode_tokens": [tf.TensorSpec((1, self.model.image_length), tf.int32, name="tokens")],
+        }
+        if self.scorer is not None:
+            endpoints["score"] = [
+                self.image_signature, tf.TensorSpec((1, self.scorer.text_length), tf.int32, name="prompt_ids")
             ]
+        return endpoints
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
         tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
@@ -168,19 +198,3 @@ class BatchOneGraphs:
     def score(self, image, prompt_ids):
         image_embeddings = self.scorer.embed_image_pixels(to_unit_range(image))
         return {"score": tf.reduce_sum(image_embeddings * self.scorer.embed_ids(prompt_ids), axis=-1)}
-
-    @property
-    def signature_keys(self):
-        return ["generate", "complete", "decode_tokens"] + (["score"] if self.scorer is not None else [])
-
-    def archive(self):
-        """An ExportArchive with the signatures; it carries the weights so the converter freezes them."""
-        archive = keras.export.ExportArchive()
-        archive.track(self.model)
-        archive.add_endpoint("generate", self.generate, input_signature=self.generate_signature)
-        archive.add_endpoint("complete", self.complete, input_signature=self.complete_signature)
-        archive.add_endpoint("decode_tokens", self.decode_tokens, input_signature=self.decode_signature)
-        if self.scorer is not None:
-            archive.track(self.scorer)
-            archive.add_endpoint("score", self.score, input_signature=self.score_signature)
-        return archive

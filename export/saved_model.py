@@ -34,71 +34,64 @@ import shutil
 import sys
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
-import keras
 import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
-from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
 
 
-def build_archive(model, scorer=None):
-    """An ExportArchive with the signatures of the module docstring (`scorer`: a `ContrastiveScorer` or None)."""
-    if scorer is not None:
-        scorer.check_fits(model)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
-    prompt = rows(tf.string, "prompt")
-    settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
+class ServingGraphs(graphs.ExportGraphs):
+    """The SavedModel's signatures of the module docstring, batched (`scorer`: a `ContrastiveScorer`
+    or None; with one, also `generate_best` and `score`)."""
 
-    def sampling_defaults(prompt):
+    def endpoints(self):
+        rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
+        prompt = rows(tf.string, "prompt")
+        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
+        endpoints = {
+            "serving_default": [prompt],
+            "generate": [prompt, *settings],
+            "complete": [prompt, rows(tf.string, "image_bytes"), rows(tf.int32, "keep_rows"), *settings],
+            "sampling_defaults": [prompt],
+            "decode_tokens": [tf.TensorSpec((None, self.model.image_length), tf.int32, name="tokens")],
+        }
+        if self.scorer is not None:
+            size = self.model.image_size
+            endpoints["generate_best"] = [prompt, *settings, rows(tf.int32, "candidates")]
+            endpoints["score"] = [tf.TensorSpec((None, size, size, 3), tf.uint8, name="image"), prompt]
+        return endpoints
+
+    def sampling_defaults(self, prompt):
         batch = tf.shape(prompt)[:1]
         return {
-            name: tf.fill(batch, tf.constant(value, SETTING_DTYPES[name])) for name, value in model.sampling_defaults().items()
+            name: tf.fill(batch, tf.constant(value, SETTING_DTYPES[name]))
+            for name, value in self.model.sampling_defaults().items()
         }
 
-    def serving_default(prompt):
-        batch = tf.shape(prompt)[:1]
-        seed = tf.random.uniform(batch, maxval=2**31 - 1, dtype=SEED_DTYPE)
-        return graphs.generate_from_prompts(model, prompt, **sampling_defaults(prompt), seed=seed)
+    def serving_default(self, prompt):
+        seed = tf.random.uniform(tf.shape(prompt)[:1], maxval=2**31 - 1, dtype=SEED_DTYPE)
+        return graphs.generate_from_prompts(self.model, prompt, **self.sampling_defaults(prompt), seed=seed)
 
-    def generate(prompt, temperature, top_k, top_p, cfg_scale, seed):
-        return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed)
+    def generate(self, prompt, temperature, top_k, top_p, cfg_scale, seed):
+        return graphs.generate_from_prompts(self.model, prompt, temperature, top_k, top_p, cfg_scale, seed)
 
-    def complete(prompt, image_bytes, keep_rows, temperature, top_k, top_p, cfg_scale, seed):
-        prefix = graphs.completion_prefix(model, graphs.pictures_from_bytes(image_bytes, model.image_size), keep_rows)
-        return graphs.generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, seed, prefix)
+    def complete(self, prompt, image_bytes, keep_rows, temperature, top_k, top_p, cfg_scale, seed):
+        pictures = graphs.pictures_from_bytes(image_bytes, self.model.image_size)
+        prefix = graphs.completion_prefix(self.model, pictures, keep_rows)
+        return graphs.generate_from_prompts(self.model, prompt, temperature, top_k, top_p, cfg_scale, seed, prefix)
 
-    def decode_tokens(tokens):
-        images = graphs.images_from_tokens(model, tokens)
+    def decode_tokens(self, tokens):
+        images = graphs.images_from_tokens(self.model, tokens)
         return {"image": images, "image_bytes": graphs.png_bytes(images)}
 
-    archive.add_endpoint("serving_default", serving_default, input_signature=[prompt])
-    archive.add_endpoint("generate", generate, input_signature=[prompt, *settings])
-    archive.add_endpoint(
-        "complete", complete, input_signature=[prompt, rows(tf.string, "image_bytes"), rows(tf.int32, "keep_rows"), *settings]
-    )
-    archive.add_endpoint("sampling_defaults", sampling_defaults, input_signature=[prompt])
-    archive.add_endpoint(
-        "decode_tokens", decode_tokens, input_signature=[tf.TensorSpec((None, model.image_length), tf.int32, name="tokens")]
-    )
-    if scorer is not None:
-        archive.track(scorer)
+    def generate_best(self, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
+        return graphs.generate_best(self.model, self.scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates)
 
-        def generate_best(prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
-            return graphs.generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates)
-
-        def score(image, prompt):
-            return {"score": graphs.scores(scorer, image, prompt)}
-
-        archive.add_endpoint("generate_best", generate_best, input_signature=[prompt, *settings, rows(tf.int32, "candidates")])
-        size = model.image_size
-        archive.add_endpoint("score", score, input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8, name="image"), prompt])
-    return archive
+    def score(self, image, prompt):
+        return {"score": graphs.scores(self.scorer, image, prompt)}
 
 
 def write_warmup(out_dir, model_name, prompts=WARMUP_PROMPTS):
@@ -126,7 +119,7 @@ def export_saved_model(model, out_dir, overwrite=False, scorer=None):
         if not overwrite:
             raise FileExistsError(f"{out_dir} exists; pass --overwrite or choose a new version number")
         shutil.rmtree(out_dir)
-    build_archive(model, scorer).write_out(str(out_dir), verbose=False)
+    ServingGraphs(model, scorer).archive().write_out(str(out_dir), verbose=False)
     write_warmup(out_dir, out_dir.parent.name)
     return out_dir
 
@@ -145,7 +138,7 @@ def main(argv=None, prog=None):
         print(f"{prog or 'export.saved_model'}: error: {err}", file=sys.stderr)
         return 2
     extra = ", generate_best, score" if args.scorer else ""
-    print(f"wrote SavedModel with signatures serving_default, generate, complete, decode_tokens, sampling_defaults{extra} to {out}")
+    print(f"wrote SavedModel with signatures serving_default, generate, complete, sampling_defaults, decode_tokens{extra} to {out}")
     return 0
 
 

@@ -40,7 +40,6 @@ import tensorflow as tf
 from export import graphs
 from keras_dalle import pretrained
 from keras_dalle.layers.embedding import one_hot_lookups
-from keras_dalle.models.scorer import ContrastiveScorer
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
