@@ -25,7 +25,7 @@ from keras_dalle import pretrained
 from keras_dalle.data import grammar, shapes
 from keras_dalle.evaluation.caption_checker import check_caption
 from keras_dalle.evaluation.generation import evaluate_model, format_table
-from keras_dalle.sampling import TokenSampler
+from keras_dalle.sampling import TextConditioning, TokenSampler
 
 # Held-out prompt -> (donor of the color word's states, donor of the shape word's states): training
 # pairs whose color / shape word starts at the same byte as in the held-out prompt.
@@ -103,7 +103,7 @@ class SplicedTextEncoder:
         self.prompt_ids = tf.constant(prompt_ids)
         self.states = tf.constant(states)
 
-    def __call__(self, ids):
+    def __call__(self, ids, training=None):
         match = tf.reduce_all(ids == self.prompt_ids[None], axis=-1)  # (B,)
         return tf.where(match[:, None, None], self.states[None], self.text_encoder(ids))  # (B, L, D)
 
@@ -120,7 +120,7 @@ def splice_probe(model, pictures):
                 if spliced:
                     prompt_ids = model.text_tokenizer(tf.constant([prompt]))[0]
                     encoder = SplicedTextEncoder(model.text_encoder, prompt_ids, spliced_states(model, prompt, *donors))
-                    model.sampler = TokenSampler(encoder, model.generator, model.text_tokenizer.null_ids)
+                    model.sampler = TokenSampler(TextConditioning(encoder, model.text_tokenizer.null_ids), model.generator)
                 drawn = np.asarray(model.generate([prompt] * pictures, seed=0))
                 fractions.append(np.mean([check_caption(picture, prompt).all_hold for picture in drawn]))
                 model.sampler = own_sampler

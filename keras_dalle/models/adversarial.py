@@ -1,12 +1,22 @@
-"""The base of the two adversarially trained models: a discriminator with its own optimizer and step."""
+"""The base of the two adversarially trained models (a discriminator with its own optimizer and step),
+and the straight-through Gumbel-softmax that carries the adversarial gradient to token logits."""
 
 import functools
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 from keras_dalle.layers.replicas import scale_loss_for_replicas
 from keras_dalle.models.trainable import TrainableModel
+
+
+def straight_through_gumbel_softmax(logits, temperature, seed_generator):
+    """One-hot samples [..., K] whose gradient is that of the Gumbel-softmax relaxation."""
+    uniform = keras.random.uniform(ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=seed_generator)
+    soft = ops.softmax((logits - ops.log(-ops.log(uniform))) / temperature, axis=-1)
+    hard = ops.one_hot(ops.argmax(soft, axis=-1), ops.shape(logits)[-1], dtype=soft.dtype)
+    return hard + soft - ops.stop_gradient(soft)
 
 
 class AdversarialModel(TrainableModel):

@@ -8,24 +8,18 @@ import tensorflow as tf
 from keras import ops
 
 from keras_dalle.data.images import pictures_from
-from keras_dalle.models.adversarial import AdversarialModel
+from keras_dalle.models.adversarial import AdversarialModel, straight_through_gumbel_softmax
+from keras_dalle.models.generation import CompiledDecode, check_num_images, picture_seeds, row_seeds
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
-from keras_dalle.layers.masks import padding_mask
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
-from keras_dalle.sampling import SETTING_DTYPES, TokenSampler, compiled_noise_from_seeds, validate_sampling_arguments
+from keras_dalle.sampling import (
+    SETTING_DTYPES, TextConditioning, TokenSampler, compiled_noise_from_seeds, validate_sampling_arguments,
+)
 from keras_dalle.sampling import reference
 from keras_dalle.text.byte_tokenizer import VOCAB_SIZE, ByteTokenizer
 
 logger = logging.getLogger("keras_dalle")
-
-
-def straight_through_gumbel_softmax(logits, temperature, seed_generator):
-    """One-hot samples [..., K] whose gradient is that of the Gumbel-softmax relaxation."""
-    uniform = keras.random.uniform(ops.shape(logits), minval=1e-6, maxval=1.0 - 1e-6, seed=seed_generator)
-    soft = ops.softmax((logits - ops.log(-ops.log(uniform))) / temperature, axis=-1)
-    hard = ops.one_hot(ops.argmax(soft, axis=-1), ops.shape(logits)[-1], dtype=soft.dtype)
-    return hard + soft - ops.stop_gradient(soft)
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
@@ -140,9 +134,10 @@ class KerasDALLE(AdversarialModel):
             VOCAB_SIZE, text_length, text_width, text_layers, text_heads, dropout, word_attention, sentence_layers,
             word_positions, name="text_encoder",
         )
+        self.conditioning = self._conditioning()
         self.generator = Generator(
-            self.codebook_size, text_length, self.image_length, width, generator_layers, generator_heads, dropout,
-            image_grid_positions=image_grid_positions, name="generator",
+            self.codebook_size, text_length + self.condition_prefix_positions, self.image_length, width, generator_layers,
+            generator_heads, dropout, image_grid_positions=image_grid_positions, name="generator",
         )
         self.discriminator = (
             TextConditionalDiscriminator(discriminator_channels, VOCAB_SIZE, name="discriminator")
@@ -150,8 +145,15 @@ class KerasDALLE(AdversarialModel):
             else None
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.sampler = TokenSampler(self.text_encoder, self.generator, self.text_tokenizer.null_ids)
-        self._compiled_decode = _CompiledDecode(self)
+        self.sampler = TokenSampler(self.conditioning, self.generator)
+        self._compiled_decode = CompiledDecode(self)
+
+    # Positions before the caption's in the generator's condition (the unCLIP decoder's embedding prefix).
+    condition_prefix_positions = 0
+
+    def _conditioning(self):
+        """What the generator is conditioned on: captions (`TextConditioning`)."""
+        return TextConditioning(self.text_encoder, self.text_tokenizer.null_ids)
 
     @property
     def main_weights(self):
@@ -161,17 +163,17 @@ class KerasDALLE(AdversarialModel):
     def build(self, input_shape=None):
         if not self.image_tokenizer.built:
             self.image_tokenizer.build((None, self.image_size, self.image_size, 3))
-        ids = ops.zeros((1, self.text_length), "int32")
         tokens = ops.zeros((1, self.image_length), "int32")
-        self.call((ids, tokens))
+        self.call((self.conditioning.null(1), tokens))
         if self.discriminator is not None:
-            self.discriminator(ops.zeros((1, self.image_size, self.image_size, 3)), ids)
+            self.discriminator(ops.zeros((1, self.image_size, self.image_size, 3)), ops.zeros((1, self.text_length), "int32"))
 
     def call(self, inputs, training=False):
-        """Teacher-forced logits: (caption ids int [B, L], image tokens int [B, N]) -> float [B, N, K]."""
-        caption_ids, image_tokens = inputs
-        text_states = self.text_encoder(caption_ids, training=training)
-        return self.generator(text_states, padding_mask(caption_ids), image_tokens, training=training)
+        """Teacher-forced logits: (condition, image tokens int [B, N]) -> float [B, N, K]; the condition
+        is caption ids int [B, L] (see `keras_dalle.sampling.conditioning`)."""
+        condition, image_tokens = inputs
+        states, mask = self.conditioning.encode(condition, training=training)
+        return self.generator(states, mask, image_tokens, training=training)
 
     def image_tokens(self, images):
         """uint8 pictures [B, S, S, 3] -> flat int32 tokens [B, N] from the frozen image tokenizer."""
@@ -206,13 +208,20 @@ class KerasDALLE(AdversarialModel):
         accuracy = ops.mean(ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(targets, "int64")), "float32"))
         return cross_entropy, accuracy
 
+    def condition(self, captions, images, training=False):
+        """The condition of a training batch: caption ids [B, L], some of them the null caption when
+        `training` (caption dropout, for classifier-free guidance)."""
+        caption_ids = self.caption_ids(captions)
+        return self._drop_captions(caption_ids) if training else caption_ids
+
     def train_step(self, data, adversarial=True):
         """One step; `adversarial` adds the discriminator update and term (`fit` passes it from `adversarial_start` on)."""
         captions, images = data
-        caption_ids = self._drop_captions(self.caption_ids(captions))
+        condition = self.condition(captions, images, training=True)
+        caption_ids = self.conditioning.ids(condition)
         targets = self.image_tokens(images)  # (B, N)
         with tf.GradientTape() as tape:
-            logits = self((caption_ids, targets), training=True)  # (B, N, K)
+            logits = self((condition, targets), training=True)  # (B, N, K)
             cross_entropy, accuracy = self._token_metrics(targets, logits)
             loss = cross_entropy
             if adversarial and self.discriminator is not None:
@@ -246,9 +255,8 @@ class KerasDALLE(AdversarialModel):
 
     def test_step(self, data):
         captions, images = data
-        caption_ids = self.caption_ids(captions)
         targets = self.image_tokens(images)
-        cross_entropy, accuracy = self._token_metrics(targets, self((caption_ids, targets)))
+        cross_entropy, accuracy = self._token_metrics(targets, self((self.condition(captions, images), targets)))
         return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})
 
     def _prompt_ids(self, prompts, num_images):
@@ -310,18 +318,33 @@ class KerasDALLE(AdversarialModel):
         recomputes the whole sequence at every step (a slow reference). `image` and `keep_rows`:
         image completion (`completion_prefix`); the first keep_rows rows are the image's tokens.
         """
-        given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
-        settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
-        temperature, top_k, top_p, cfg_scale = (settings[k] for k in SETTING_DTYPES)
-        validate_sampling_arguments(temperature, top_k, top_p, cfg_scale, self.codebook_size)
-        if not isinstance(num_images, int) or num_images < 1:
-            raise ValueError(f"num_images must be a positive int, got {num_images!r}")
+        settings = self._settings(temperature, top_k, top_p, cfg_scale)
+        check_num_images(num_images)
         prompt_ids = self._prompt_ids(prompts, num_images)
         prefix = self.completion_prefix(image, keep_rows, len(prompt_ids) // num_images, num_images)
-        noise = compiled_noise_from_seeds(tf.constant(self.picture_seeds(seed, prompt_ids.shape[0])), self.image_length)
+        return self.sample_tokens(prompt_ids, **settings, seed=seed, on_token=on_token, use_cache=use_cache, prefix=prefix)
+
+    def _settings(self, temperature, top_k, top_p, cfg_scale):
+        """The sampling settings of a call, None taking the model's default; checked."""
+        given = dict(temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale)
+        settings = {**self.sampling_defaults(), **{k: v for k, v in given.items() if v is not None}}
+        validate_sampling_arguments(*(settings[k] for k in SETTING_DTYPES), self.codebook_size)
+        return settings
+
+    def sample_tokens(
+        self, condition, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None,
+        use_cache=True, prefix=None,
+    ):
+        """Image tokens int32 [B, N] for a condition of B rows (`self.conditioning`'s: caption ids
+        [B, L] here), one picture per row; settings and the rest as in `generate_tokens`, except
+        that `seed` may also be B ints, one per row (`row_seeds`); `prefix` as `completion_prefix` returns it."""
+        settings = self._settings(temperature, top_k, top_p, cfg_scale)
+        temperature, top_k, top_p, cfg_scale = (settings[k] for k in SETTING_DTYPES)
+        rows = self.conditioning.ids(condition).shape[0]
+        noise = compiled_noise_from_seeds(tf.constant(row_seeds(seed, rows)), self.image_length)
         if use_cache:
-            return self.sampler.generate(prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token, prefix)
-        return reference.generate_uncached(self.sampler, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
+            return self.sampler.generate(condition, noise, temperature, top_k, top_p, cfg_scale, on_token, prefix)
+        return reference.generate_uncached(self.sampler, condition, noise, temperature, top_k, top_p, cfg_scale, prefix)
 
     def sampling_defaults(self):
         """The model's default sampling settings {temperature, top_k, top_p, cfg_scale}: the one source
@@ -329,11 +352,7 @@ class KerasDALLE(AdversarialModel):
         serving client read."""
         return {name: getattr(self, name) for name in SETTING_DTYPES}
 
-    @staticmethod
-    def picture_seeds(seed, count):
-        """The per-picture seeds of a call: seed, seed + 1, ... (a random base when seed is None)."""
-        base = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
-        return np.arange(base, base + count, dtype=np.int64)
+    picture_seeds = staticmethod(picture_seeds)
 
     def generate(
         self, prompts, num_images=1, temperature=None, top_k=None, top_p=None, cfg_scale=None, seed=None, on_token=None,
@@ -417,15 +436,3 @@ class KerasDALLE(AdversarialModel):
             "cfg_scale": self.cfg_scale,
             "seed": self.seed,
         }
-
-
-class _CompiledDecode:
-    """`images_from_tokens` compiled once for Python callers: 30 ms for 16 pictures of the shipped
-    model where the eager layers took 67 ms (2026-12-05). A plain object, so neither Keras nor a
-    SavedModel export tracks the function it holds."""
-
-    def __init__(self, model):
-        self._decode = tf.function(model.images_from_tokens, reduce_retracing=True)
-
-    def __call__(self, tokens):
-        return self._decode(tokens)

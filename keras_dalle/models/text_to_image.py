@@ -263,3 +263,32 @@ class TextConditionalDiscriminator(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "channels": list(self.channels), "vocab_size": self.vocab_size}
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class EmbeddingPrefix(keras.layers.Layer):
+    """An image embedding as condition states: float [B, E] -> [B, positions, width], a dense
+    projection to `positions` states, layer-normalized as the text encoder's are (the unCLIP
+    decoder puts them before the caption's states; a zero embedding, the null condition, gives
+    the projection's learned bias).
+
+    Args:
+        positions: P condition positions made from one embedding.
+        width: the text encoder's width, so the prefix and the caption share the generator's input projection.
+    """
+
+    def __init__(self, positions, width, **kwargs):
+        super().__init__(**kwargs)
+        if positions < 1:
+            raise ValueError(f"positions must be >= 1, got {positions}")
+        self.positions = positions
+        self.width = width
+        self.projection = keras.layers.Dense(positions * width, name="projection")
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-5, name="norm")
+
+    def call(self, embedding, training=None):
+        states = self.projection(embedding)  # (B, P * D)
+        return self.norm(ops.reshape(states, (-1, self.positions, self.width)))  # (B, P, D)
+
+    def get_config(self):
+        return {**super().get_config(), "positions": self.positions, "width": self.width}

@@ -1,6 +1,7 @@
 """Sampling image tokens from the text-to-image model: one graph for Python, SavedModel and TFLite.
 
-`tokens` draws one token from logits, `loop` runs the decoding loop in the graph (`DecodingLoop`,
+`tokens` draws one token from logits, `conditioning` turns what a picture is conditioned on
+(prompt ids, or prompt ids and an image embedding) into the generator's condition states, `loop` runs the decoding loop in the graph (`DecodingLoop`,
 what the exports run), `runtime` compiles it for Python callers (`TokenSampler`), and `reference`
 is the uncached reference the tests hold it to.
 
@@ -17,6 +18,7 @@ with `where` and started by the prefill as its keys and values padded with zeros
 `keras_dalle.layers.attention.write_to_cache` and `start_cache`).
 """
 
+from keras_dalle.sampling.conditioning import EmbeddingConditioning, TextConditioning  # noqa: F401
 from keras_dalle.sampling.loop import DecodingLoop  # noqa: F401
 from keras_dalle.sampling.runtime import (  # noqa: F401
     MIN_TOKEN_ROWS_PER_CALL, PREFILL_LENGTH_MULTIPLE, PROGRESS_UPDATES, TokenSampler, compiled_noise_from_seeds, prefill_length,

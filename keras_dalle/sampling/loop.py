@@ -3,7 +3,7 @@
 
 import tensorflow as tf
 
-from keras_dalle.layers.masks import padding_mask
+from keras_dalle.sampling.conditioning import concat_rows, condition_rows
 from keras_dalle.sampling.tokens import guided, kept_or_drawn, one_hot, sample_token
 
 
@@ -15,67 +15,64 @@ def _carried(value, step):
 
 
 class DecodingLoop:
-    """The in-graph decoding loop over a key/value cache, with a model's text encoder and generator:
+    """The in-graph decoding loop over a key/value cache, with a model's conditioning and generator:
     what every export runs, and what `TokenSampler` compiles.
 
-    `start` runs the prompt once (prefill) and draws the first token; `advance` feeds one token
+    `start` runs the condition once (prefill) and draws the first token; `advance` feeds one token
     and draws the next; `advance_until` loops `advance` in one `tf.while_loop`; `begin` is `start`
     then `advance_until`. `generate_in_graph` is the whole sequence in one `begin` (for export).
+    A condition is what the conditioning takes (`conditioning.py`): prompt ids int32 [B, T] for
+    the text-to-image model, (prompt ids, image embedding) for the unCLIP decoder.
 
     Every method takes an optional `prefix` = (given tokens int32 [B, N], keep int32 [B]) for image
     completion: row b keeps the first keep[b] given tokens and draws the rest (`kept_or_drawn`). The
     kept tokens still run through the generator, one step each, to fill the key/value cache.
 
     Args:
-        text_encoder: a `TextEncoder`.
-        generator: a `Generator`.
-        null_ids: function batch_size -> null caption ids [batch_size, L].
+        conditioning: a `TextConditioning` or `EmbeddingConditioning`.
+        generator: a `Generator` whose text length is the conditioning's C positions.
     """
 
-    def __init__(self, text_encoder, generator, null_ids):
-        self.text_encoder = text_encoder
+    def __init__(self, conditioning, generator):
+        self.conditioning = conditioning
         self.generator = generator
-        self.null_ids = null_ids
         self.image_length = generator.image_length
 
-    def _null_ids(self, batch_size, length):
-        """The null caption's ids [batch_size, length] (its first `length` positions: a null id, then pads)."""
-        return self.null_ids(batch_size)[:, :length]
-
-    def _with_null_captions(self, prompt_ids, guidance):
-        """[prompts ; null captions] for guidance, else the prompts: ids [B or 2B, T]."""
+    def _with_null_conditions(self, condition, guidance):
+        """[conditions ; null conditions] for guidance, else the conditions: [B or 2B] rows."""
         if not guidance:
-            return prompt_ids
-        return tf.concat([prompt_ids, self._null_ids(tf.shape(prompt_ids)[0], prompt_ids.shape[1])], axis=0)
+            return condition
+        return concat_rows(condition, self.conditioning.null(condition_rows(condition), condition))
 
-    def encode_prompts(self, prompt_ids, guidance):
-        """Text states [B or 2B, L, D] and padding mask [B or 2B, L] of the prompts (then the null
-        captions, for guidance)."""
-        ids = self._with_null_captions(prompt_ids, guidance)
-        return self.text_encoder(ids), padding_mask(ids)
+    def encode_prompts(self, condition, guidance):
+        """Condition states [B or 2B, C, D] and mask [B or 2B, C] of the conditions (then the null
+        conditions, for guidance)."""
+        return self.conditioning.encode(self._with_null_conditions(condition, guidance))
 
-    def start(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+    def start(self, condition, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """Prefill and first token: -> state (token, tokens, text_mask, cache). `sort` as in `sample_token`.
 
-        prompt_ids [B, T]: T = L, or fewer when trailing positions that are padding in every row
-        are cut (`prefill_length`: the prefill then runs T positions, see `Generator.prefill`).
+        The condition's prompt ids [B, T]: T = L, or fewer when trailing positions that are padding
+        in every row are cut (`prefill_length`: the prefill then runs fewer positions, see
+        `Generator.prefill`).
 
-        With guidance the B null-caption rows are one caption: the prefill runs it once, as row
-        B + 1 of the prompts' batch, and its cache is copied to B rows (the rows part ways from the
-        first image token on). One batch, so XLA compiles one prefill.
+        With guidance the B null-condition rows are one condition: the prefill runs it once, as row
+        B + 1 of the batch, and its cache is copied to B rows (the rows part ways from the first
+        image token on). One batch, so XLA compiles one prefill.
         """
-        text_steps = prompt_ids.shape[1]
-        ids = tf.concat([prompt_ids, self._null_ids(1, text_steps)], axis=0) if guidance else prompt_ids  # (B or B+1, T)
-        logits, cache = self.generator.prefill(self.text_encoder(ids), padding_mask(ids))
+        with_null = concat_rows(condition, self.conditioning.null(1, condition)) if guidance else condition  # B or B+1 rows
+        logits, cache = self.generator.prefill(*self.conditioning.encode(with_null))
         if guidance:
-            batch = tf.shape(prompt_ids)[0]
+            batch = condition_rows(condition)
 
-            def with_null_rows(values):  # [B + 1, ...] -> [2B, ...]: the last row (the null caption's) B times
+            def with_null_rows(values):  # [B + 1, ...] -> [2B, ...]: the last row (the null condition's) B times
                 multiples = tf.concat([[batch], tf.ones([len(values.shape) - 1], tf.int32)], axis=0)
                 return tf.concat([values[:-1], tf.tile(values[-1:], multiples)], axis=0)
 
             logits, cache = with_null_rows(logits), [with_null_rows(values) for values in cache]
-        text_mask = self.generator.text_mask_for_cache(padding_mask(self._with_null_captions(prompt_ids, guidance)))  # (B or 2B, L)
+        text_mask = self.generator.text_mask_for_cache(
+            self.conditioning.mask(self._with_null_conditions(condition, guidance))
+        )  # (B or 2B, C)
         token = sample_token(guided(logits, cfg_scale, guidance), noise[:, 0], temperature, top_k, top_p, sort)
         token = kept_or_drawn(token, 0, prefix)
         tokens = one_hot(0, self.image_length)[None, :] * token[:, None]  # (B, N)
@@ -119,17 +116,17 @@ class DecodingLoop:
         )
         return tuple(loop[1:5])
 
-    def begin(self, prompt_ids, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
+    def begin(self, condition, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""
         settings = (noise, temperature, top_k, top_p, cfg_scale)
-        state = self.start(prompt_ids, *settings, guidance, prefix=prefix, sort=sort)
+        state = self.start(condition, *settings, guidance, prefix=prefix, sort=sort)
         return self.advance_until(1, stop, state, *settings, guidance, prefix=prefix, sort=sort)
 
     def generate_in_graph(
-        self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, sort="full"
+        self, condition, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=None, sort="full"
     ):
         """All N tokens inside one `tf.while_loop`: int32 [B, N]. The exports' graph (the full sort,
         see `sample_token`); `generate` compiles the one its settings allow (`sort_for`)."""
         return self.begin(
-            prompt_ids, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, sort
+            condition, self.image_length, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix, sort
         )[1]

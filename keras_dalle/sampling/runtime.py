@@ -59,14 +59,14 @@ class TokenSampler(DecodingLoop):
     chunked `generate` at a time runs per sampler (a lock), so threads may share a model.
 
     Args:
-        text_encoder, generator, null_ids: as in `DecodingLoop`.
+        conditioning, generator: as in `DecodingLoop`.
         jit_compile: compile `generate`'s functions with XLA.
         tokens_per_call: image tokens per compiled call of `generate` (None: `chunk_tokens`
             chooses by batch size).
     """
 
-    def __init__(self, text_encoder, generator, null_ids, jit_compile=True, tokens_per_call=None):
-        super().__init__(text_encoder, generator, null_ids)
+    def __init__(self, conditioning, generator, jit_compile=True, tokens_per_call=None):
+        super().__init__(conditioning, generator)
         self.jit_compile = jit_compile
         self.tokens_per_call = tokens_per_call
         self._compiled = {}
@@ -90,13 +90,13 @@ class TokenSampler(DecodingLoop):
             def split(settings_and_prefix):
                 return settings_and_prefix[:5], settings_and_prefix[5:] or None
 
-            def whole(ids, *settings_and_prefix):  # all N tokens -> int32 [B, N]
+            def whole(condition, *settings_and_prefix):  # all N tokens -> int32 [B, N]
                 settings, prefix = split(settings_and_prefix)
-                return self.generate_in_graph(ids, *settings, guidance, prefix, sort=sort)
+                return self.generate_in_graph(condition, *settings, guidance, prefix, sort=sort)
 
-            def start(ids, cache, *settings_and_prefix):  # token 0 -> (token, tokens, text_mask)
+            def start(condition, cache, *settings_and_prefix):  # token 0 -> (token, tokens, text_mask)
                 settings, prefix = split(settings_and_prefix)
-                *state, values = self.start(ids, *settings, guidance, prefix, sort=sort)
+                *state, values = self.start(condition, *settings, guidance, prefix, sort=sort)
                 _store(cache, values)
                 return tuple(state)
 
@@ -136,7 +136,7 @@ class TokenSampler(DecodingLoop):
         return self._cache
 
     def prompt_positions(self, prompt_ids, rows):
-        """The text positions `generate` runs prompt_ids [B, L] over, at `rows` batch rows: all L when
+        """The prompt positions `generate` runs prompt_ids [B, L] over, at `rows` batch rows: all L when
         one call makes the pictures (`chunk_tokens`; a batch-1 prefill is a few ms, and each new
         length would compile the whole loop again, 2-3 s), else `prefill_length`."""
         if self.chunk_tokens(rows) == self.image_length:
@@ -147,8 +147,8 @@ class TokenSampler(DecodingLoop):
         """How many times the compiled functions of `generate` were traced (for retracing checks)."""
         return sum(f.experimental_get_tracing_count() for functions in self._compiled.values() for f in functions)
 
-    def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
-        """All N tokens, `chunk_tokens(rows)` per compiled call: int32 [B, N].
+    def generate(self, condition, noise, temperature, top_k, top_p, cfg_scale, on_token=None, prefix=None):
+        """All N tokens for `condition` (see `DecodingLoop`), `chunk_tokens(rows)` per compiled call: int32 [B, N].
 
         In several calls, the first (the prefill) runs the prompts without their common trailing
         padding (`prompt_positions`): it compiles once per prompt length rounded up to
@@ -163,15 +163,16 @@ class TokenSampler(DecodingLoop):
             tf.constant(top_p, tf.float32),
             tf.constant(cfg_scale, tf.float32),
         )
+        prompt_ids = self.conditioning.ids(condition)
         rows = prompt_ids.shape[0] * (2 if guidance else 1)
         chunk = self.chunk_tokens(rows)
         if chunk == self.image_length:  # one call: no state outside it, so no lock
-            tokens = whole(prompt_ids, *settings, *prefix)
+            tokens = whole(condition, *settings, *prefix)
         else:
             with self._cache_lock:
                 cache = self._cache_variables(rows)
-                ids = prompt_ids[:, : self.prompt_positions(prompt_ids, rows)]
-                state = start(ids, cache, *settings, *prefix)  # the prefill and token 0
+                cut = self.conditioning.with_ids(condition, prompt_ids[:, : self.prompt_positions(prompt_ids, rows)])
+                state = start(cut, cache, *settings, *prefix)  # the prefill and token 0
                 step = 1
                 while step < self.image_length:  # calls end on multiples of `chunk`
                     stop = min(self.image_length, (step // chunk + 1) * chunk)

@@ -1,0 +1,39 @@
+"""What the models' Python generation shares: per-picture seeds, argument checks, the compiled decode."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def picture_seeds(seed, count):
+    """The per-picture seeds of a call: seed, seed + 1, ... (a random base when seed is None)."""
+    base = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed is None else int(seed)
+    return np.arange(base, base + count, dtype=np.int64)
+
+
+def row_seeds(seed, rows):
+    """Seeds for `rows` pictures: `picture_seeds` of an int or None, or `seed` itself when it is a
+    sequence of one int per row (rows with one seed draw with the same noise)."""
+    if seed is None or np.ndim(seed) == 0:
+        return picture_seeds(seed, rows)
+    seeds = np.asarray(seed)
+    if seeds.shape != (rows,) or seeds.dtype.kind not in "iu":
+        raise ValueError(f"seed must be an int, None or {rows} ints (one per picture), got {seed!r}")
+    return seeds.astype(np.int64)
+
+
+def check_num_images(num_images):
+    """Raises ValueError unless `num_images` is a positive int."""
+    if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
+        raise ValueError(f"num_images must be a positive int, got {num_images!r}")
+
+
+class CompiledDecode:
+    """`images_from_tokens` compiled once for Python callers: 30 ms for 16 pictures of the shipped
+    model where the eager layers took 67 ms (2026-12-05). A plain object, so neither Keras nor a
+    SavedModel export tracks the function it holds."""
+
+    def __init__(self, model):
+        self._decode = tf.function(model.images_from_tokens, reduce_retracing=True)
+
+    def __call__(self, tokens):
+        return self._decode(tokens)

@@ -1,0 +1,199 @@
+"""`UnCLIPDecoder`: pictures drawn from a contrastive scorer's image embedding (DALL-E 2's decoder,
+autoregressive here), and the operations that embedding space gives: variations, text edits and
+interpolations.
+
+DALL-E 2 (Ramesh et al. 2022, "unCLIP") decodes pictures from CLIP image embeddings; its decoder
+projects the embedding into a few extra context tokens. Here the frozen scorer's unit image
+embedding becomes `embedding_positions` condition states before the caption's
+(`EmbeddingPrefix`, `EmbeddingConditioning`), so the generator, its key/value cache and the
+decoding loop are the text-to-image model's. Training drops the caption (`caption_dropout`, 0.5
+as in the paper) and the embedding (`embedding_dropout`, 0.1: a zero embedding) independently;
+both dropped is the null condition that classifier-free guidance contrasts with.
+
+The noise of an autoregressive picture is its sampling noise, so "the same noise" is the same seed
+(there is no DDIM inversion to make): edits and interpolations draw every picture of a call from
+one seed.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_dalle.data.images import pictures_from
+from keras_dalle.models.dalle import KerasDALLE
+from keras_dalle.models.generation import check_num_images, picture_seeds
+from keras_dalle.models.image_codec import to_unit_range
+from keras_dalle.models.scorer import ContrastiveScorer
+from keras_dalle.models.text_to_image import EmbeddingPrefix
+from keras_dalle.sampling import EmbeddingConditioning
+
+
+def slerp(start, end, amount):
+    """Spherical interpolation between unit vectors start and end [E] at `amount` (a float or floats
+    [T]) in [0, 1]: unit vectors [E] or [T, E]. Nearly equal or opposite vectors fall back to the
+    normalized linear interpolation."""
+    amount = np.asarray(amount, np.float64)[..., None]
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    angle = np.arccos(np.clip(np.dot(start, end), -1.0, 1.0))
+    if np.sin(angle) < 1e-6:
+        mixed = (1 - amount) * start + amount * end
+    else:
+        mixed = (np.sin((1 - amount) * angle) * start + np.sin(amount * angle) * end) / np.sin(angle)
+    return (mixed / np.linalg.norm(mixed, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable(package="keras_dalle")
+class UnCLIPDecoder(KerasDALLE):
+    """A `KerasDALLE` conditioned on an image embedding of a frozen `ContrastiveScorer` as well as
+    (optionally) a caption. `fit` takes (caption, uint8 image) batches like `KerasDALLE`; each step
+    embeds the pictures with the scorer.
+
+    Args:
+        image_tokenizer: a trained `ImageTokenizer` (frozen).
+        scorer: a trained `ContrastiveScorer` for the same picture size (frozen).
+        embedding_positions: condition positions made from the embedding (DALL-E 2: 4).
+        embedding_dropout: probability of training on the zero embedding.
+        caption_dropout: probability of training on the null caption (default 0.5).
+        Other arguments as in `KerasDALLE`; the adversarial term is not supported (weight 0).
+
+    Example:
+        >>> pictures = decoder.vary(picture, num_images=4, seed=0)  # (4, S, S, 3) uint8, like `picture`
+        >>> edited = decoder.edit(picture, "a red circle", "a blue circle", amount=0.4, seed=0)
+    """
+
+    def __init__(self, image_tokenizer, scorer, *, embedding_positions=4, embedding_dropout=0.1, caption_dropout=0.5, **kwargs):
+        if isinstance(scorer, dict):
+            scorer = keras.saving.deserialize_keras_object(scorer)
+        if not isinstance(scorer, ContrastiveScorer):
+            raise ValueError(f"scorer must be a ContrastiveScorer, got {type(scorer).__name__}")
+        if not 0 <= embedding_dropout < 1:
+            raise ValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout}")
+        if kwargs.get("adversarial_weight", 0) != 0:
+            raise ValueError("the unCLIP decoder trains without the adversarial term: adversarial_weight must be 0")
+        # Read by `_conditioning` and the generator's condition length, both made in KerasDALLE.__init__.
+        self.embedding_positions = embedding_positions
+        self.embedding_dim = scorer.embed_dim
+        super().__init__(image_tokenizer, caption_dropout=caption_dropout, **{**kwargs, "adversarial_weight": 0.0})
+        if scorer.image_size != self.image_size:
+            raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the image tokenizer {self.image_size}")
+        self.scorer = scorer
+        self.scorer.trainable = False
+        self.embedding_dropout = embedding_dropout
+
+    @property
+    def condition_prefix_positions(self):
+        return self.embedding_positions
+
+    def _conditioning(self):
+        self.embedding_prefix = EmbeddingPrefix(self.embedding_positions, self.text_width, name="embedding_prefix")
+        return EmbeddingConditioning(
+            self.text_encoder, self.text_tokenizer.null_ids, self.embedding_prefix, self.embedding_dim
+        )
+
+    @property
+    def main_weights(self):
+        """Text encoder, embedding prefix and generator: the weights `optimizer` trains."""
+        return super().main_weights + self.embedding_prefix.trainable_weights
+
+    def build(self, input_shape=None):
+        if not self.scorer.built:
+            self.scorer.build()
+        super().build(input_shape)
+
+    def embeddings_of_pixels(self, images):
+        """uint8 pictures [B, S, S, 3] (tensors) -> the scorer's unit image embeddings float32 [B, E]."""
+        return ops.stop_gradient(self.scorer.embed_image_pixels(to_unit_range(images)))
+
+    def condition(self, captions, images, training=False):
+        """(caption ids [B, L], image embedding [B, E]) of a batch; when `training`, captions are
+        dropped to the null caption and embeddings to zero, each on its own draw."""
+        caption_ids = super().condition(captions, images, training)
+        embeddings = self.embeddings_of_pixels(images)
+        if training:
+            batch = ops.shape(embeddings)[0]
+            dropped = keras.random.uniform((batch,), seed=self.seed_generator) < self.embedding_dropout
+            embeddings = ops.where(dropped[:, None], ops.zeros_like(embeddings), embeddings)
+        return caption_ids, embeddings
+
+    def image_embeddings(self, image):
+        """Pictures in any form `pictures_from` takes -> their unit embeddings float32 numpy [B, E]."""
+        return self.scorer.embed_images(pictures_from(image, self.image_size))
+
+    def text_edit_direction(self, from_caption, to_caption):
+        """The unit direction from one caption's text embedding to another's, float32 numpy [E]
+        (DALL-E 2's text diff: normalize(z_t(to) - z_t(from)))."""
+        texts = self.scorer.embed_text([from_caption, to_caption]).astype(np.float64)
+        difference = texts[1] - texts[0]
+        norm = np.linalg.norm(difference)
+        if norm < 1e-6:
+            raise ValueError(f"{from_caption!r} and {to_caption!r} embed alike: there is no direction between them")
+        return (difference / norm).astype(np.float32)
+
+    def draw_from_embeddings(
+        self, embeddings, prompts=None, num_images=1, seed=None, on_token=None, use_cache=True, **settings
+    ):
+        """Pictures from unit image embeddings [B, E]: uint8 numpy [B * num_images, S, S, 3], the
+        pictures of one embedding together. `prompts`: None (the null caption), one prompt for every
+        embedding, or one per embedding. `seed` as in `KerasDALLE.sample_tokens` (an int: picture i
+        uses seed + i; or one int per picture); settings (temperature, top_k, top_p, cfg_scale) as
+        in `KerasDALLE.generate`."""
+        check_num_images(num_images)
+        embeddings = np.asarray(embeddings, np.float32)
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
+            raise ValueError(f"embeddings must be [B, {self.embedding_dim}], got shape {embeddings.shape}")
+        count = len(embeddings)
+        if prompts is None:
+            ids = self.text_tokenizer.null_ids(count * num_images)
+        else:
+            prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+            if len(prompts) not in (1, count):
+                raise ValueError(f"give one prompt or one per embedding: {len(prompts)} prompts for {count} embeddings")
+            ids = self._prompt_ids(prompts * (count if len(prompts) == 1 else 1), num_images)
+        condition = (ids, ops.convert_to_tensor(np.repeat(embeddings, num_images, axis=0)))
+        tokens = self.sample_tokens(condition, **settings, seed=seed, on_token=on_token, use_cache=use_cache)
+        return self.decode_tokens(tokens)
+
+    def vary(self, image, num_images=4, prompt=None, seed=None, **settings):
+        """Variations: pictures drawn from each given picture's embedding, uint8 [B * num_images, S, S, 3]
+        (`image`: one or B pictures in any form `pictures_from` takes; `prompt` optionally adds a caption)."""
+        return self.draw_from_embeddings(self.image_embeddings(image), prompt, num_images, seed, **settings)
+
+    def edit(self, image, from_caption, to_caption, amount=0.3, num_images=1, prompt=None, seed=None, **settings):
+        """A text edit of one picture: its embedding turned toward `to_caption` and away from
+        `from_caption` by `amount` in [0, 1] (DALL-E 2 used 0 to 0.5), slerp(z_image, direction,
+        amount). `amount` may be a list (one picture each, drawn with the same noise, so the rows
+        show the edit growing). Returns uint8 [len(amounts) * num_images, S, S, 3]."""
+        amounts = np.atleast_1d(np.asarray(amount, np.float64))
+        if amounts.ndim != 1 or not np.all((amounts >= 0) & (amounts <= 1)):
+            raise ValueError(f"amount must be in [0, 1] (or a list of such), got {amount!r}")
+        embedding = self._one_embedding(image, "edit")
+        embeddings = slerp(embedding, self.text_edit_direction(from_caption, to_caption), amounts)
+        return self.draw_from_embeddings(embeddings, prompt, num_images, self._shared_seeds(seed, len(amounts), num_images), **settings)
+
+    def interpolate(self, image_a, image_b, steps=5, prompt=None, seed=None, **settings):
+        """`steps` pictures from slerp(z_a, z_b, theta), theta from 0 to 1, all drawn with the same
+        noise: uint8 [steps, S, S, 3]."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+        start, end = self._one_embedding(image_a, "interpolate"), self._one_embedding(image_b, "interpolate")
+        embeddings = slerp(start, end, np.linspace(0.0, 1.0, steps))
+        return self.draw_from_embeddings(embeddings, prompt, 1, self._shared_seeds(seed, steps, 1), **settings)
+
+    def _one_embedding(self, image, operation):
+        embeddings = self.image_embeddings(image)
+        if len(embeddings) != 1:
+            raise ValueError(f"{operation} takes one picture, got {len(embeddings)}")
+        return embeddings[0]
+
+    @staticmethod
+    def _shared_seeds(seed, count, num_images):
+        """Per-picture seeds where picture j of every one of `count` embeddings shares seed + j."""
+        return np.tile(picture_seeds(seed, num_images), count)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "scorer": keras.saving.serialize_keras_object(self.scorer),
+            "embedding_positions": self.embedding_positions,
+            "embedding_dropout": self.embedding_dropout,
+        }

@@ -1,0 +1,155 @@
+"""The unCLIP decoder: pictures from a scorer's image embedding, and its variations, edits and interpolations."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import tiny
+from keras_dalle import presets
+from keras_dalle.data import shapes
+from keras_dalle.models.unclip import UnCLIPDecoder, slerp
+
+SIZE = tiny.SIZE
+
+
+def _decoder(scorer=None, optimizer=None, **overrides):
+    keras.utils.set_random_seed(0)
+    model = UnCLIPDecoder(
+        tiny.tokenizer(), scorer or tiny.scorer(),
+        **{**presets.preset("tiny", "text_to_image"), "seed": 0, "adversarial_weight": 0.0, **overrides},
+    )
+    if optimizer is not None:
+        model.compile(optimizer=optimizer)
+        model.build_optimizers()
+    else:
+        model.build()
+    return model
+
+
+def _data(count=8, seed=1):
+    images, captions = shapes.generate_shapes(count, seed=seed, canvas_size=SIZE)
+    return images, captions
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    """A tiny decoder fitted a few steps (so its logits are not flat)."""
+    model = _decoder(optimizer=keras.optimizers.Adam(3e-3))
+    images, captions = _data(32)
+    model.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8).repeat(3), epochs=1, verbose=0)
+    return model
+
+
+def test_loss_falls():
+    model = _decoder(optimizer=keras.optimizers.Adam(3e-3), caption_dropout=0.0, embedding_dropout=0.0)
+    images, captions = _data()
+    batch = tf.data.Dataset.from_tensors((tf.constant(captions), images))
+    before = model.evaluate(batch, verbose=0, return_dict=True)["cross_entropy"]
+    model.fit(batch.repeat(40), epochs=1, verbose=0)
+    assert model.evaluate(batch, verbose=0, return_dict=True)["cross_entropy"] < 0.7 * before
+
+
+def test_the_embedding_conditions_the_logits(decoder):
+    images, captions = _data(2)
+    ids, embeddings = decoder.condition(tf.constant(captions), images)
+    tokens = decoder.image_tokens(images)
+    logits = decoder(((ids, embeddings), tokens)).numpy()
+    swapped = decoder(((ids, embeddings[::-1]), tokens)).numpy()
+    assert not np.allclose(logits, swapped)
+    assert embeddings.shape == (2, decoder.embedding_dim)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=-1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
+@pytest.mark.parametrize("prompts", [None, ["a red circle", "a small blue square at the top"]])
+def test_cached_equals_uncached(decoder, cfg_scale, prompts):
+    embeddings = decoder.image_embeddings(_data(2)[0])
+    condition = lambda: (  # noqa: E731
+        decoder.text_tokenizer.null_ids(2) if prompts is None else decoder._prompt_ids(prompts, 1),
+        tf.constant(embeddings),
+    )
+    cached = decoder.sample_tokens(condition(), seed=4, cfg_scale=cfg_scale)
+    uncached = decoder.sample_tokens(condition(), seed=4, cfg_scale=cfg_scale, use_cache=False)
+    np.testing.assert_array_equal(cached, uncached)
+
+
+def test_chunked_generation_with_a_cut_prefill_draws_the_uncached_tokens(decoder):
+    embeddings = tf.constant(decoder.image_embeddings(_data(2)[0]))
+    ids = decoder._prompt_ids(["a red circle", "a blue square"], 1)  # 13 bytes of 24: the prefill runs 16 positions
+    default, decoder.sampler.tokens_per_call = decoder.sampler.tokens_per_call, 4
+    try:
+        cached = decoder.sample_tokens((ids, embeddings), seed=3, cfg_scale=3.0)
+    finally:
+        decoder.sampler.tokens_per_call = default
+    uncached = decoder.sample_tokens((ids, embeddings), seed=3, cfg_scale=3.0, use_cache=False)
+    np.testing.assert_array_equal(cached, uncached)
+
+
+def test_saves_and_loads_as_one_keras_file(decoder, tmp_path):
+    path = tmp_path / "decoder.keras"
+    decoder.save(path)
+    loaded = keras.saving.load_model(path)  # safe_mode on
+    assert isinstance(loaded, UnCLIPDecoder)
+    picture = _data(1)[0]
+    np.testing.assert_array_equal(loaded.vary(picture, 2, seed=5, top_k=1), decoder.vary(picture, 2, seed=5, top_k=1))
+    np.testing.assert_allclose(loaded.image_embeddings(picture), decoder.image_embeddings(picture), atol=1e-6)
+
+
+def test_operations_give_pictures_of_the_expected_shapes(decoder):
+    pictures = _data(2)[0]
+    assert decoder.vary(pictures, num_images=3, seed=0).shape == (6, SIZE, SIZE, 3)
+    assert decoder.vary(pictures[0], num_images=2, prompt="a red circle", seed=0).shape == (2, SIZE, SIZE, 3)
+    edited = decoder.edit(pictures[0], "a red circle", "a blue circle", amount=[0.0, 0.25, 0.5], num_images=2, seed=0)
+    assert edited.shape == (6, SIZE, SIZE, 3) and edited.dtype == np.uint8
+    assert decoder.interpolate(pictures[0], pictures[1], steps=4, seed=0).shape == (4, SIZE, SIZE, 3)
+
+
+def test_edits_and_interpolations_share_the_noise(decoder):
+    picture = _data(1)[0]
+    # Amount 0 is the picture's own embedding: with the same seed, every row of an edit at amount 0 is one picture.
+    same = decoder.edit(picture, "a red circle", "a blue circle", amount=[0.0, 0.0], seed=7)
+    np.testing.assert_array_equal(same[0], same[1])
+    vary = decoder.vary(picture, num_images=1, seed=7)
+    np.testing.assert_array_equal(same[0], vary[0])
+
+
+def test_bad_arguments_raise(decoder):
+    pictures = _data(2)[0]
+    with pytest.raises(ValueError, match="amount must be in"):
+        decoder.edit(pictures[0], "a red circle", "a blue circle", amount=1.5)
+    with pytest.raises(ValueError, match="embed alike"):
+        decoder.edit(pictures[0], "a red circle", "a red circle")
+    with pytest.raises(ValueError, match="edit takes one picture"):
+        decoder.edit(pictures, "a red circle", "a blue circle")
+    with pytest.raises(ValueError, match="steps must be"):
+        decoder.interpolate(pictures[0], pictures[1], steps=1)
+    with pytest.raises(ValueError, match="embeddings must be"):
+        decoder.draw_from_embeddings(np.zeros((2, decoder.embedding_dim + 1)))
+    with pytest.raises(ValueError, match="one prompt or one per embedding"):
+        decoder.vary(pictures, prompt=["a", "b", "c"])
+    with pytest.raises(ValueError, match="num_images"):
+        decoder.vary(pictures, num_images=0)
+    with pytest.raises(ValueError, match="seed must be"):
+        decoder.sample_tokens((decoder.text_tokenizer.null_ids(2), tf.zeros((2, decoder.embedding_dim))), seed=[1, 2, 3])
+
+
+def test_construction_errors():
+    with pytest.raises(ValueError, match="adversarial_weight must be 0"):
+        _decoder(adversarial_weight=0.1)
+    with pytest.raises(ValueError, match="32-pixel pictures"):
+        _decoder(scorer=tiny.scorer(image_size=32))
+    with pytest.raises(ValueError, match="must be a ContrastiveScorer"):
+        UnCLIPDecoder(tiny.tokenizer(), object(), **presets.preset("tiny", "text_to_image"))
+
+
+def test_slerp_stays_on_the_sphere_between_its_ends():
+    rng = np.random.default_rng(0)
+    start, end = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 8)))
+    path = slerp(start, end, np.linspace(0, 1, 5))
+    np.testing.assert_allclose(path[0], start, atol=1e-6)
+    np.testing.assert_allclose(path[-1], end, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(path, axis=-1), 1.0, atol=1e-6)
+    middle = path[2]
+    np.testing.assert_allclose(middle @ start, middle @ end, atol=1e-6)
+    np.testing.assert_allclose(slerp(start, start, 0.5), start, atol=1e-6)  # equal ends: no division by sin 0
