@@ -44,9 +44,9 @@ def test_expected_errors_exit_2_without_traceback(tmp_path, capsys):
     assert cli.main([*base, "--stage", "all", "--init-from", str(tmp_path / "m.keras")]) == 2
     assert "--stage generator or --stage scorer" in capsys.readouterr().err
     assert cli.main([*base, "--stage", "scorer", "--word-attention"]) == 2
-    assert "apply to --stage generator only" in capsys.readouterr().err
+    assert "apply to --stage generator or decoder only" in capsys.readouterr().err
     assert cli.main([*base, "--stage", "tokenizer", "--word-positions"]) == 2
-    assert "apply to --stage generator only" in capsys.readouterr().err
+    assert "apply to --stage generator or decoder only" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """The unCLIP decoder: pictures from a scorer's image embedding, and its variations, edits and interpolations."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -153,3 +155,65 @@ def test_slerp_stays_on_the_sphere_between_its_ends():
     middle = path[2]
     np.testing.assert_allclose(middle @ start, middle @ end, atol=1e-6)
     np.testing.assert_allclose(slerp(start, start, 0.5), start, atol=1e-6)  # equal ends: no division by sin 0
+
+
+def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_variation_grid(tmp_path, capsys):
+    from keras_dalle import cli
+
+    data = shapes.write_shapes_folder(tmp_path / "data", 24, seed=0, canvas_size=SIZE, progress=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    tiny.tokenizer().save(run / "image_tokenizer.keras")
+    scorer_path = tmp_path / "scorer.keras"
+    tiny.scorer().save(scorer_path)
+    common = ["--data", str(data), "--out", str(run), "--preset", "tiny", "--batch-size", "8"]
+    # No scorer in the run folder and none given: one clear error.
+    assert cli.main(["train", "--stage", "decoder", *common, "--epochs", "1"]) == 2
+    assert "no trained scorer" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "decoder", "--adversarial-weight", "0.1", "--scorer", str(scorer_path), *common]) == 2
+    assert "decoder has no adversarial term" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2"]) == 0
+    decoder = keras.saving.load_model(run / "decoder.keras")
+    assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5
+    assert sorted(p.name for p in (run / "variations").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert json.loads((run / "decoder_config.json").read_text())["scorer"] == str(scorer_path)
+    assert decoder.generate(["a red circle"], num_images=2, seed=0).shape == (2, SIZE, SIZE, 3)  # prompts alone
+
+
+def test_the_commands_write_grids_pictures_and_manifests(decoder, tmp_path, capsys):
+    from PIL import Image
+
+    from keras_dalle import cli
+
+    path = tmp_path / "decoder.keras"
+    decoder.save(path)
+    pictures = _data(2)[0]
+    for index, picture in enumerate(pictures):
+        Image.fromarray(picture).resize((40, 40)).save(tmp_path / f"in{index}.png")  # any size
+    first, second = str(tmp_path / "in0.png"), str(tmp_path / "in1.png")
+    common = ["--decoder", str(path), "--seed", "3"]
+    assert cli.main(["vary", *common, "--image", first, "--num", "3", "--out", str(tmp_path / "vary")]) == 0
+    assert cli.main([
+        "edit", *common, "--image", first, "--from", "a red circle", "--to", "a blue circle", "--amount", "0", "0.4",
+        "--out", str(tmp_path / "edit"),
+    ]) == 0
+    assert cli.main(["interpolate", *common, "--images", first, second, "--steps", "3", "--out", str(tmp_path / "mix")]) == 0
+    for folder, count in (("vary", 3), ("edit", 2), ("mix", 3)):
+        written = tmp_path / folder
+        manifest = [json.loads(line) for line in (written / "manifest.jsonl").read_text().splitlines()]
+        assert [entry["file"] for entry in manifest] == [f"{i:05d}.png" for i in range(count)]
+        assert all(np.asarray(Image.open(written / e["file"])).shape == (SIZE, SIZE, 3) for e in manifest)
+        assert (written / "grid.png").is_file()
+    edits = [json.loads(line) for line in (tmp_path / "edit" / "manifest.jsonl").read_text().splitlines()]
+    assert [e["amount"] for e in edits] == [0.0, 0.4] and {e["seed"] for e in edits} == {3}
+    # Amount 0 draws the picture's own embedding with the seed variation 0 used.
+    np.testing.assert_array_equal(
+        np.asarray(Image.open(tmp_path / "edit" / "00000.png")), np.asarray(Image.open(tmp_path / "vary" / "00000.png"))
+    )
+    capsys.readouterr()
+    (tmp_path / "not_a_picture.png").write_text("text")
+    assert cli.main(["vary", *common, "--image", str(tmp_path / "not_a_picture.png"), "--out", str(tmp_path / "x")]) == 2
+    assert "not a picture" in capsys.readouterr().err
+    assert cli.main(["edit", *common, "--image", first, "--from", "a", "--to", "b", "--amount", "2", "--out", str(tmp_path / "y")]) == 2
+    assert "amount must be in [0, 1]" in capsys.readouterr().err
+    assert cli.main(["vary", "--decoder", str(tmp_path / "missing.keras"), "--image", first, "--out", str(tmp_path / "z")]) == 2

@@ -6,7 +6,7 @@
     keras-dalle data pack SRC --out DIR [--shards N] [--image-size S] [--skip-uncaptioned]
     keras-dalle data check SRC [--skip-uncaptioned]
     keras-dalle check IMAGE "CAPTION"
-    keras-dalle train --stage tokenizer|generator|scorer|all --data DIR --out RUN [--preset tiny|small|base]
+    keras-dalle train --stage tokenizer|generator|scorer|all|decoder --data DIR --out RUN [--preset tiny|small|base]
                       [--epochs E] [--batch-size B] [--steps-per-epoch N] [--adversarial-weight L]
                       [--strategy default|mirrored|multi_worker|tpu] [--mixed-precision] [--jit-compile]
     keras-dalle generate "PROMPT" [--model PATH] [--num 4] [--seed S] [sampling options] --out grid.png
@@ -16,6 +16,9 @@
     keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
     keras-dalle evaluate --data DIR --scorer SCORER.keras [--model PATH] [--captions N]   CLIP score, R-precision, KID
+    keras-dalle vary --decoder D.keras --image IN.png [--num 4] --out DIR       variations (an unCLIP decoder:
+    keras-dalle edit --decoder D.keras --image IN.png --from TEXT --to TEXT [--amount A ...] --out DIR   train
+    keras-dalle interpolate --decoder D.keras --images A.png B.png [--steps 5] --out DIR   --stage decoder)
     keras-dalle package-model RUN/keras_dalle.keras --out MODEL.keras [sampling defaults]   (no optimizer state)
     keras-dalle export saved-model|tflite|onnx ...            with the export package (the `export` extra)
     keras-dalle serve ...                                     with the serving package (the `serving` extra)
@@ -28,7 +31,7 @@ import importlib.metadata
 import sys
 
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend before anything imports keras)
-from keras_dalle.cli import data, pictures, train
+from keras_dalle.cli import data, latents, pictures, train
 from keras_dalle.cli.pictures import DEMO_PROMPTS  # noqa: F401  (part of this module's API)
 from keras_dalle.data import grammar, sources
 
@@ -46,7 +49,7 @@ def build_parser():
     """The `keras-dalle` parser: this package's commands and those installed packages add."""
     parser = argparse.ArgumentParser(prog="keras-dalle", description="Text-to-image for TensorFlow/Keras.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (pictures, data, train):
+    for module in (pictures, latents, data, train):
         module.add_commands(commands)
     for entry in sorted(importlib.metadata.entry_points(group=COMMAND_GROUP), key=lambda e: e.name):
         entry.load()(commands)

@@ -20,6 +20,20 @@ def load_model(path):
     return pretrained.load_model(path)
 
 
+def read_picture(path, size, flag="--image"):
+    """The picture at `path` as uint8 [1, size, size, 3], converted as training data is; a file that
+    is not a picture is a ValueError naming `flag`."""
+    from PIL import Image, UnidentifiedImageError
+
+    from keras_dalle.data.images import pictures_from
+
+    try:
+        with Image.open(path) as image:
+            return pictures_from(image, size)
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{flag} {path}: not a picture this loader reads ({err})") from err
+
+
 def token_progress(total_pictures):
     """An on_token callback drawing one progress bar over the image tokens of a generate call."""
     from keras_dalle.progress import progress_bar

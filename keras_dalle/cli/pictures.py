@@ -3,7 +3,8 @@
 import pathlib
 
 from keras_dalle.cli.common import (
-    add_sampling_arguments, load_model, load_scorer, positive_int, sampling_options, scorer_beside, token_progress,
+    add_sampling_arguments, load_model, load_scorer, positive_int, read_picture, sampling_options, scorer_beside,
+    token_progress,
 )
 from keras_dalle.data import shapes, sources
 
@@ -54,22 +55,13 @@ def cmd_demo(args):
 def _completion(args, model):
     """generate's image-completion arguments from --image and --keep-rows: {} or {image, keep_rows}
     (the picture resized and center-cropped to the model's size; keep_rows by default half the grid)."""
-    from PIL import Image, UnidentifiedImageError
-
-    from keras_dalle.data.images import pictures_from
-
     if args.image is None:
         if args.keep_rows is not None:
             raise ValueError("--keep-rows applies to image completion: give --image too")
         return {}
     keep_rows = args.keep_rows if args.keep_rows is not None else model.grid_size // 2
     model.check_keep_rows(keep_rows)
-    try:
-        with Image.open(args.image) as image:
-            picture = pictures_from(image, model.image_size)
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"--image {args.image}: not a picture this loader reads ({err})") from err
-    return {"image": picture, "keep_rows": keep_rows}
+    return {"image": read_picture(args.image, model.image_size), "keep_rows": keep_rows}
 
 
 def cmd_generate(args):

@@ -12,6 +12,7 @@ def cmd_train(args):
 
     pipeline.train_stages(
         args.stage, args.data, args.out, strategy=args.strategy, tokenizer=args.tokenizer, init_from=args.init_from,
+        scorer=args.scorer,
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, steps_per_epoch=args.steps_per_epoch,
         seed=args.seed, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
         learning_rate=args.learning_rate, validation_split=args.validation_split, early_stopping=args.early_stopping,
@@ -26,8 +27,9 @@ def cmd_train(args):
 def add_commands(commands):
     """Adds `train` to the `keras-dalle` subparsers."""
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
-    train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all"], required=True,
-                       help="all = tokenizer, then generator, then the scorer that reranks its candidates")
+    train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all", "decoder"], required=True,
+                       help="all = tokenizer, then generator, then the scorer that reranks its candidates; decoder = "
+                            "the unCLIP decoder (pictures from the scorer's image embeddings: vary, edit, interpolate)")
     train.add_argument("--data", required=True,
                        help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
@@ -38,6 +40,8 @@ def add_commands(commands):
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=positive_int, default=None)
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
+    train.add_argument("--scorer", default=None,
+                       help="--stage decoder: the trained scorer whose image embeddings it draws from (default: RUN/scorer.keras)")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--validation-split", type=float, default=None,

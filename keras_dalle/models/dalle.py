@@ -322,7 +322,13 @@ class KerasDALLE(AdversarialModel):
         check_num_images(num_images)
         prompt_ids = self._prompt_ids(prompts, num_images)
         prefix = self.completion_prefix(image, keep_rows, len(prompt_ids) // num_images, num_images)
-        return self.sample_tokens(prompt_ids, **settings, seed=seed, on_token=on_token, use_cache=use_cache, prefix=prefix)
+        return self.sample_tokens(
+            self.prompt_condition(prompt_ids), **settings, seed=seed, on_token=on_token, use_cache=use_cache, prefix=prefix
+        )
+
+    def prompt_condition(self, prompt_ids):
+        """The condition that draws pictures of prompts alone: here their ids [B, L]."""
+        return prompt_ids
 
     def _settings(self, temperature, top_k, top_p, cfg_scale):
         """The sampling settings of a call, None taking the model's default; checked."""

@@ -115,6 +115,10 @@ class UnCLIPDecoder(KerasDALLE):
             embeddings = ops.where(dropped[:, None], ops.zeros_like(embeddings), embeddings)
         return caption_ids, embeddings
 
+    def prompt_condition(self, prompt_ids):
+        """Prompts alone (`generate`): their ids with the zero embedding, which embedding dropout trains."""
+        return prompt_ids, ops.zeros((prompt_ids.shape[0], self.embedding_dim), "float32")
+
     def image_embeddings(self, image):
         """Pictures in any form `pictures_from` takes -> their unit embeddings float32 numpy [B, E]."""
         return self.scorer.embed_images(pictures_from(image, self.image_size))

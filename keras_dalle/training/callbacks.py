@@ -62,6 +62,23 @@ def sample_grid(prompts, seed=0):
     return make
 
 
+def variation_grid(images, seed=0):
+    """A `make_grid` for unCLIP decoders: the fixed `images` above a variation of each (drawn from
+    its embedding alone), same seed each epoch."""
+    images = np.asarray(images)
+
+    def make(model, epoch):
+        variations = model.vary(images, num_images=1, seed=seed)
+        return image_grid(
+            np.concatenate([images, variations]),
+            ["original"] * len(images) + ["variation"] * len(images),
+            columns=len(images),
+            title=f"epoch {epoch}: originals above, variations below",
+        )
+
+    return make
+
+
 class CaptionAccuracy(keras.callbacks.Callback):
     """After each epoch, generates one picture per tuning prompt (fixed seed) and adds the caption
     checker's accuracy to the epoch's logs as `tuning_accuracy` (and `tuning_<group>` per group),

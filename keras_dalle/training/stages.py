@@ -4,10 +4,12 @@ the contrastive scorer (for reranking) trains on its own.
 A run folder holds the stages:
 
     RUN/image_tokenizer.keras   RUN/keras_dalle.keras   RUN/scorer.keras   the models, saved every epoch
+    RUN/decoder.keras           the unCLIP decoder (the generator stage given a scorer)
     RUN/backup/<stage>/         where an interrupted stage resumes (rerun the same command)
     RUN/logs/<stage>/           TensorBoard scalars and picture grids
     RUN/reconstructions/        originals above reconstructions, one PNG per epoch
     RUN/samples/                pictures for fixed prompts, one PNG per epoch
+    RUN/variations/             fixed pictures above their variations (the decoder), one PNG per epoch
 
 `--data shapes` trains on the built-in shapes generated endlessly; such runs also log the
 caption checker's accuracy on `shapes.tuning_prompts()` after every epoch.
@@ -31,7 +33,10 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training import judging
-from keras_dalle.training.callbacks import NearestPictureAccuracy, RetrievalAccuracy, reconstruction_grid, sample_grid
+from keras_dalle.models.unclip import UnCLIPDecoder
+from keras_dalle.training.callbacks import (
+    NearestPictureAccuracy, RetrievalAccuracy, reconstruction_grid, sample_grid, variation_grid,
+)
 from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
 from keras_dalle.training.fitting import FitStage, distributed, fit_stage
 
@@ -53,6 +58,7 @@ FOLDER_GENERATOR_STEPS = 6_500
 FOLDER_TOKENIZER_STEPS = 2_900
 MAX_DEFAULT_EPOCHS = 100
 MODEL_FILE = "keras_dalle.keras"
+DECODER_FILE = "decoder.keras"
 SCORER_FILE = "scorer.keras"
 SHAPES_SAMPLE_PROMPTS = (
     "a big red circle in the top left",
@@ -242,7 +248,7 @@ def train_text_to_image(
     data, out, image_tokenizer=None, preset="small", epochs=None, batch_size=32, steps_per_epoch=None,
     learning_rate=None, seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False,
     jit_compile=False, sample_prompts=None, validation_split=None, early_stopping=None, callbacks=(), init_from=None,
-    two_object_fraction=None, **overrides,
+    two_object_fraction=None, scorer=None, **overrides,
 ):
     """Trains a `KerasDALLE` on `data` with a trained image tokenizer: an `ImageTokenizer` (e.g. the one
     `train_image_tokenizer` returned in this process), a `.keras` path, or by default `out/image_tokenizer.keras`.
@@ -251,6 +257,11 @@ def train_text_to_image(
     the run starts from its text encoder and generator and uses its image tokenizer (so give no
     `image_tokenizer`); the preset and overrides must describe the same sizes. The optimizer starts
     afresh. `two_object_fraction` sets the built-in shapes' share of two-object pictures (default 0.5).
+
+    `scorer` (a trained `ContrastiveScorer`, or its `.keras` path) trains the unCLIP decoder instead:
+    an `UnCLIPDecoder` conditioned on the scorer's image embedding of each picture as well as its
+    caption, saved as `out/decoder.keras`, its epoch grid the first pictures above their variations
+    (`RUN/variations/`); it has no adversarial term.
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
@@ -276,6 +287,8 @@ def train_text_to_image(
     out.mkdir(parents=True, exist_ok=True)
     if init_from is not None and image_tokenizer is not None:
         raise ValueError("init_from brings its own image tokenizer: give init_from or image_tokenizer, not both")
+    if init_from is not None and scorer is not None:
+        raise ValueError("init_from fine-tunes a text-to-image model; the decoder (scorer given) starts afresh")
     trained_here = isinstance(image_tokenizer, ImageTokenizer)
     tokenizer_path = out / TOKENIZER_FILE if trained_here or not image_tokenizer else pathlib.Path(image_tokenizer)
     if init_from is None and not trained_here and not tokenizer_path.is_file():
@@ -283,8 +296,14 @@ def train_text_to_image(
             f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
         )
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
+    if scorer is not None:
+        config["adversarial_weight"] = overrides.get("adversarial_weight", 0.0)  # the decoder's constructor refuses others
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with _training_setup(strategy, mixed_precision) as active:
+        if isinstance(scorer, (str, pathlib.Path)):
+            scorer_path, scorer = str(scorer), load_keras_file(scorer, expected=ContrastiveScorer)
+        else:
+            scorer_path = None
         if init_from is not None:
             init_model = load_keras_file(init_from, expected=KerasDALLE)
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
@@ -305,7 +324,12 @@ def train_text_to_image(
             print(f"{epochs} epochs (the default for {report.training or 'these'} training images; set epochs to override)")
         total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
-        model = KerasDALLE(tokenizer, **config)
+        if scorer is None:
+            model = KerasDALLE(tokenizer, **config)
+            stage = FitStage("generator", MODEL_FILE, sample_grid(prompts), "samples")
+        else:
+            model = UnCLIPDecoder(tokenizer, scorer, **config)
+            stage = FitStage("decoder", DECODER_FILE, variation_grid(next(iter(dataset))[1][:8].numpy()), "variations")
         if init_from is not None:
             _copy_main_weights(init_model, model, init_from)
         if jit_compile:
@@ -318,9 +342,9 @@ def train_text_to_image(
         )
         model.build_optimizers()
         if is_chief(active):
-            _write_config(out, "generator", {
+            _write_config(out, stage.name, {
                 "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
-                "two_object_fraction": two_object_fraction, **config,
+                "two_object_fraction": two_object_fraction, **({"scorer": scorer_path} if scorer is not None else {}), **config,
             })
         tuning = judging.tuning_callback(data, judge, validation_split, seed)
         checker = [tuning] if tuning is not None else []
@@ -332,8 +356,7 @@ def train_text_to_image(
         elif validation is not None:
             best = judging.keep_best("val_cross_entropy", early_stopping, epochs)
         history = fit_stage(
-            model, distributed(dataset, active), out, FitStage("generator", MODEL_FILE, sample_grid(prompts), "samples"),
-            strategy=active, epochs=epochs, steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes,
+            model, distributed(dataset, active), out, stage, strategy=active, epochs=epochs, steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes,
             verbose=verbose, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
             before_save=judging.choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
