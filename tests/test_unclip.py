@@ -217,3 +217,25 @@ def test_the_commands_write_grids_pictures_and_manifests(decoder, tmp_path, caps
     assert cli.main(["edit", *common, "--image", first, "--from", "a", "--to", "b", "--amount", "2", "--out", str(tmp_path / "y")]) == 2
     assert "amount must be in [0, 1]" in capsys.readouterr().err
     assert cli.main(["vary", "--decoder", str(tmp_path / "missing.keras"), "--image", first, "--out", str(tmp_path / "z")]) == 2
+
+
+def test_the_bench_judges_every_operation(decoder, tmp_path):
+    from bench import unclip_quality
+
+    path = tmp_path / "decoder.keras"
+    decoder.save(path)
+    unclip_quality.main(["--decoder", str(path), "--count", "2", "--amounts", "0.5", "--json", str(tmp_path / "r.json")])
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["variation"]["one_object"]["pictures"] == 2
+    assert set(results["edit"]) == {"color", "shape", "size", "position"}
+    shares = [results["variation"][g]["keeps_caption"] for g in ("one_object", "two_object")]
+    edits = results["edit"].values()
+    assert all(e["pictures"] + e["captions_embedded_alike"] == 2 for e in edits)  # the tiny scorer cuts long captions
+    shares += [e["0.5"][k] for e in edits if e["pictures"] for k in ("passes_new_caption", "keeps_the_rest")]
+    shares.append(results["interpolation"]["valid_midpoints"])
+    assert all(0.0 <= share <= 1.0 for share in shares)
+    assert results["interpolation"]["pairs"] == 2
+    data = shapes.write_shapes_folder(tmp_path / "data", 6, seed=0, canvas_size=SIZE, progress=False)
+    unclip_quality.main(["--decoder", str(path), "--data", str(data), "--count", "3", "--json", str(tmp_path / "f.json")])
+    folder = json.loads((tmp_path / "f.json").read_text())["folder_variation"]
+    assert folder["pictures"] == 3 and 0.0 <= folder["own_picture_nearest"] <= folder["own_picture_in_top5"] <= 1.0

@@ -1,0 +1,172 @@
+"""The unCLIP decoder's operations, judged on real pictures no training used.
+
+    keras-dalle train --stage decoder --data shapes --out RUN --scorer SCORER --steps-per-epoch 500
+    python -m bench.unclip_quality --decoder RUN/decoder.keras [--count 100] [--json PATH]
+    python -m bench.unclip_quality --decoder RUN/decoder.keras --data runs/emoji32   (a folder: the variation row)
+
+Shapes rows (the built-in shapes of seed `--seed`, which no training draws from; judged by the
+caption checker):
+- variation: one variation of each of `--count` pictures keeps every stated attribute of its
+  caption, per group (one object, two objects); its tokens' and pixels' distance to the input,
+  beside two independent pictures of the same caption (two variations of one picture under
+  different seeds) so copies show.
+- edit: for each attribute (color, shape, size, position), `--count` one-object pictures whose
+  caption states it, each edited from its caption to the caption with that attribute changed, at
+  each of `--amounts` with one seed: the result passes the new caption, and the attributes not
+  edited stay right.
+- interpolation: midpoints (theta 0.5) of `--count` pairs of one-object pictures whose captions
+  state the same attributes: valid when every attribute holds under one of the two captions.
+Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
+real picture (pixels, a slight blur) is the input's own picture, or carries its caption.
+"""
+
+import argparse
+import dataclasses
+import json
+import pathlib
+import sys
+
+import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
+import numpy as np
+
+from keras_dalle.data import grammar, shapes
+from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.evaluation.nearest import NearestPictures
+from keras_dalle.models.saving import load_keras_file
+from keras_dalle.models.unclip import UnCLIPDecoder
+from keras_dalle.progress import progress_bar
+
+UNSEEN_SEED = 9_091  # the training source draws from its own seed; evaluation and tuning prompts use 2024 and 77
+ATTRIBUTES = ("color", "shape", "size", "position")
+
+
+def _in_batches(function, items, batch, desc):
+    """function(items[i : i + batch]) for each batch, concatenated, with a progress bar."""
+    out = []
+    with progress_bar(total=len(items), desc=desc, unit="pic") as bar:
+        for start in range(0, len(items), batch):
+            out.append(function(items[start : start + batch]))
+            bar.update(len(out[-1]))
+    return np.concatenate(out)
+
+
+def _pictures(count, seed, objects, size):
+    pictures, captions = shapes.generate_shapes(count, seed=seed, canvas_size=size, objects=objects)
+    return np.asarray(pictures), [c.decode() if isinstance(c, bytes) else c for c in captions]
+
+
+def variation_row(decoder, count, seed, batch=32):
+    """Per group: share of variations whose caption holds, and their distances to the inputs."""
+    row = {}
+    for group, objects in (("one_object", "1"), ("two_object", "2")):
+        pictures, captions = _pictures(count, seed, objects, decoder.image_size)
+        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed), pictures, batch, f"variations, {group}")
+        again = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed + 1), pictures, batch, f"second variations, {group}")
+        tokens = lambda x: np.asarray(decoder.image_tokens(x))  # noqa: E731
+        row[group] = {
+            "keeps_caption": float(np.mean([check_caption(v, c).all_hold for v, c in zip(varied, captions)])),
+            "token_difference_to_input": float(np.mean(tokens(varied) != tokens(pictures))),
+            "token_difference_between_two_variations": float(np.mean(tokens(varied) != tokens(again))),
+            "pixel_distance_to_input": float(np.mean(np.abs(varied.astype(float) - pictures))),
+            "pixel_distance_between_two_variations": float(np.mean(np.abs(varied.astype(float) - again))),
+            "pictures": count,
+        }
+    return row
+
+
+def _edited_caption(spec, attribute, rng):
+    (obj,) = spec.objects
+    choices = {"color": grammar.COLORS, "shape": grammar.SHAPES, "size": grammar.SIZES, "position": grammar.POSITIONS}
+    others = [value for value in choices[attribute] if value != getattr(obj, attribute)]
+    return dataclasses.replace(spec, objects=(dataclasses.replace(obj, **{attribute: others[rng.integers(len(others))]}),))
+
+
+def edit_row(decoder, count, seed, amounts):
+    """Per attribute and amount: share passing the new caption, and share keeping the other attributes."""
+    rng = np.random.default_rng(seed)
+    pictures, captions = _pictures(8 * count, seed, "1", decoder.image_size)
+    row = {}
+    for attribute in ATTRIBUTES:
+        chosen = [i for i, c in enumerate(captions) if getattr(grammar.parse_caption(c).objects[0], attribute) is not None][:count]
+        targets = [grammar.format_caption(_edited_caption(grammar.parse_caption(captions[i]), attribute, rng)) for i in chosen]
+        passed, kept, alike = [], [], 0
+        with progress_bar(total=len(chosen), desc=f"edits of {attribute}", unit="pic") as bar:
+            for index, target in zip(chosen, targets):
+                bar.update(1)
+                try:
+                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed)
+                except ValueError:  # the scorer embeds both captions alike (e.g. both truncated to one text): no direction
+                    alike += 1
+                    continue
+                results = [check_caption(picture, target) for picture in edited]
+                passed.append([result.all_hold for result in results])
+                kept.append([all(held for name, held in r.attributes.items() if name != attribute) for r in results])
+        passed, kept = np.asarray(passed, bool).reshape(-1, len(amounts)), np.asarray(kept, bool).reshape(-1, len(amounts))
+        row[attribute] = {
+            f"{amount:g}": {"passes_new_caption": float(passed[:, a].mean()) if len(passed) else None,
+                            "keeps_the_rest": float(kept[:, a].mean()) if len(kept) else None}
+            for a, amount in enumerate(amounts)
+        }
+        row[attribute].update(pictures=len(passed), captions_embedded_alike=alike)
+    return row
+
+
+def interpolation_row(decoder, count, seed):
+    """Share of midpoints (theta 0.5) where every attribute holds under one of the two captions."""
+    pictures, captions = _pictures(8 * count, seed + 1, "1", decoder.image_size)
+    stated = lambda c: tuple(getattr(grammar.parse_caption(c).objects[0], a) is not None for a in ATTRIBUTES)  # noqa: E731
+    pairs, used = [], set()
+    for i in range(len(captions)):
+        for j in range(i + 1, len(captions)):
+            if len(pairs) < count and i not in used and j not in used and stated(captions[i]) == stated(captions[j]):
+                pairs.append((i, j))
+                used.update((i, j))
+    valid = []
+    with progress_bar(total=len(pairs), desc="interpolations", unit="pair") as bar:
+        for i, j in pairs:
+            middle = decoder.interpolate(pictures[i], pictures[j], steps=3, seed=seed)[1]
+            first, second = check_caption(middle, captions[i]), check_caption(middle, captions[j])
+            valid.append(all(first.attributes[a] or second.attributes[a] for a in first.attributes))
+            bar.update(1)
+    return {"valid_midpoints": float(np.mean(valid)), "pairs": len(pairs)}
+
+
+def folder_variation_row(decoder, folder, count, seed, batch=32):
+    """Variations of `count` pictures of a folder (seeded choice): nearest real picture is the input / carries its caption."""
+    judge = NearestPictures.from_folder(folder, decoder.image_size)
+    chosen = np.sort(np.random.default_rng(seed).choice(len(judge.pictures), min(count, len(judge.pictures)), replace=False))
+    varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed), judge.pictures[chosen], batch, "variations")
+    nearest = judge.nearest(varied, k=5)
+    own = nearest[:, 0] == chosen
+    same_caption = [bool(set(judge.captions[n]) & set(judge.captions[c])) for n, c in zip(nearest[:, 0], chosen)]
+    top5 = [bool(c in row) for row, c in zip(nearest, chosen)]
+    return {"own_picture_nearest": float(own.mean()), "own_picture_in_top5": float(np.mean(top5)),
+            "nearest_carries_its_caption": float(np.mean(same_caption)), "pictures": len(chosen)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decoder", required=True)
+    parser.add_argument("--data", default=None, help="a folder of captioned pictures: the variation row on it instead")
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=UNSEEN_SEED)
+    parser.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
+    if args.data:
+        results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed)}
+    else:
+        results = {
+            "variation": variation_row(decoder, args.count, args.seed),
+            "edit": edit_row(decoder, args.count, args.seed, args.amounts),
+            "interpolation": interpolation_row(decoder, args.count, args.seed),
+        }
+    results["command"] = "python -m bench.unclip_quality " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
