@@ -47,7 +47,8 @@ PRESETS = {
             text_heads=2,
             embed_dim=16,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3},
+        "prior": dict(width=16, num_layers=1, num_heads=2),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3, "prior": 1e-3},
     },
     "small": {
         "image_tokenizer": dict(
@@ -96,7 +97,8 @@ PRESETS = {
             text_heads=4,
             embed_dim=128,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3},
+        "prior": dict(width=256, num_layers=6, num_heads=8),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3, "prior": 3e-4},
     },
     # 64-pixel pictures within about 3 hours of this 2-core CPU for all three stages: the tokenizer
     # halves three times (8 x 8 tokens of 8 x 8 pixels, so the generator's sequence is `small`'s),
@@ -146,7 +148,8 @@ PRESETS = {
             text_heads=4,
             embed_dim=128,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3},
+        "prior": dict(width=256, num_layers=6, num_heads=8),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 1e-3, "scorer": 1e-3, "prior": 3e-4},
     },
     "base": {
         "image_tokenizer": dict(
@@ -186,10 +189,11 @@ PRESETS = {
             text_heads=8,
             embed_dim=256,
         ),
-        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 5e-4, "scorer": 5e-4},
+        "prior": dict(width=512, num_layers=12, num_heads=8),
+        "learning_rates": {"image_tokenizer": 1e-3, "text_to_image": 5e-4, "scorer": 5e-4, "prior": 3e-4},
     },
 }
-STAGES = ("image_tokenizer", "text_to_image", "scorer")
+STAGES = ("image_tokenizer", "text_to_image", "scorer", "prior")
 
 
 def _check(name, stage):

@@ -27,9 +27,10 @@ def cmd_train(args):
 def add_commands(commands):
     """Adds `train` to the `keras-dalle` subparsers."""
     train = commands.add_parser("train", help="train a model stage on a folder of captioned images")
-    train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all", "decoder"], required=True,
+    train.add_argument("--stage", choices=["tokenizer", "generator", "scorer", "all", "decoder", "prior"], required=True,
                        help="all = tokenizer, then generator, then the scorer that reranks its candidates; decoder = "
-                            "the unCLIP decoder (pictures from the scorer's image embeddings: vary, edit, interpolate)")
+                            "the unCLIP decoder (pictures from the scorer's image embeddings: vary, edit, interpolate); "
+                            "prior = caption -> the scorer's image embedding (text-to-image through the decoder)")
     train.add_argument("--data", required=True,
                        help="a folder of captioned images or packed shards, or 'shapes' (the built-in shapes, endless)")
     train.add_argument("--out", required=True, help="run folder: model, checkpoints, logs, grids")
@@ -41,7 +42,7 @@ def add_commands(commands):
     train.add_argument("--steps-per-epoch", type=positive_int, default=None)
     train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
     train.add_argument("--scorer", default=None,
-                       help="--stage decoder: the trained scorer whose image embeddings it draws from (default: RUN/scorer.keras)")
+                       help="--stage decoder or prior: the trained scorer whose image embeddings they use (default: RUN/scorer.keras)")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--validation-split", type=float, default=None,

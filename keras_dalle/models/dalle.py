@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.adversarial import AdversarialModel, straight_through_gumbel_softmax
-from keras_dalle.models.generation import CompiledDecode, check_num_images, picture_seeds, row_seeds
+from keras_dalle.models.generation import CompiledDecode, check_positive_int, picture_seeds, row_seeds
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
@@ -319,7 +319,7 @@ class KerasDALLE(AdversarialModel):
         image completion (`completion_prefix`); the first keep_rows rows are the image's tokens.
         """
         settings = self._settings(temperature, top_k, top_p, cfg_scale)
-        check_num_images(num_images)
+        check_positive_int(num_images, "num_images")
         prompt_ids = self._prompt_ids(prompts, num_images)
         prefix = self.completion_prefix(image, keep_rows, len(prompt_ids) // num_images, num_images)
         return self.sample_tokens(

@@ -21,10 +21,11 @@ def row_seeds(seed, rows):
     return seeds.astype(np.int64)
 
 
-def check_num_images(num_images):
-    """Raises ValueError unless `num_images` is a positive int."""
-    if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
-        raise ValueError(f"num_images must be a positive int, got {num_images!r}")
+def check_positive_int(value, name):
+    """`value` if it is a positive int, else ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 class CompiledDecode:

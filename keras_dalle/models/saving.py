@@ -36,6 +36,7 @@ def load_keras_file(path, expected=None):
 
     import keras_dalle.models.dalle  # noqa: F401  (registers the classes for deserialization)
     import keras_dalle.models.scorer  # noqa: F401
+    import keras_dalle.models.prior  # noqa: F401
     import keras_dalle.models.unclip  # noqa: F401
 
     path = pathlib.Path(path)

@@ -1,6 +1,6 @@
 """`UnCLIPDecoder`: pictures drawn from a contrastive scorer's image embedding (DALL-E 2's decoder,
 autoregressive here), and the operations that embedding space gives: variations, text edits and
-interpolations.
+interpolations; with a `DiffusionPrior` (`prior.py`), text-to-image through the embedding space.
 
 DALL-E 2 (Ramesh et al. 2022, "unCLIP") decodes pictures from CLIP image embeddings; its decoder
 projects the embedding into a few extra context tokens. Here the frozen scorer's unit image
@@ -21,7 +21,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.generation import check_num_images, picture_seeds
+from keras_dalle.models.generation import check_positive_int, picture_seeds
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.text_to_image import EmbeddingPrefix
@@ -141,7 +141,7 @@ class UnCLIPDecoder(KerasDALLE):
         embedding, or one per embedding. `seed` as in `KerasDALLE.sample_tokens` (an int: picture i
         uses seed + i; or one int per picture); settings (temperature, top_k, top_p, cfg_scale) as
         in `KerasDALLE.generate`."""
-        check_num_images(num_images)
+        check_positive_int(num_images, "num_images")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must be [B, {self.embedding_dim}], got shape {embeddings.shape}")
@@ -156,6 +156,19 @@ class UnCLIPDecoder(KerasDALLE):
         condition = (ids, ops.convert_to_tensor(np.repeat(embeddings, num_images, axis=0)))
         tokens = self.sample_tokens(condition, **settings, seed=seed, on_token=on_token, use_cache=use_cache)
         return self.decode_tokens(tokens)
+
+    def draw_from_prompts(self, prompts, prior, num_images=1, seed=None, on_token=None, **settings):
+        """Text-to-image through `prior` (a `DiffusionPrior` on the decoder's scorer): each picture's
+        embedding drawn by the prior from its prompt (prior seed = picture seed), then the picture
+        from that embedding and the prompt. uint8 [len(prompts) * num_images, S, S, 3]."""
+        if prior.embed_dim != self.embedding_dim:
+            raise ValueError(f"the prior draws {prior.embed_dim}-dimensional embeddings, the decoder reads {self.embedding_dim}")
+        check_positive_int(num_images, "num_images")
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        rows = [prompt for prompt in prompts for _ in range(num_images)]
+        base = int(picture_seeds(seed, 1)[0])  # one base for the prior and the decoder, also when seed is None
+        embeddings = prior.sample(rows, seed=base)
+        return self.draw_from_embeddings(embeddings, rows, 1, base, on_token, **settings)
 
     def vary(self, image, num_images=4, prompt=None, seed=None, **settings):
         """Variations: pictures drawn from each given picture's embedding, uint8 [B * num_images, S, S, 3]

@@ -5,20 +5,21 @@ import pathlib
 
 from keras_dalle.training import distribute, stages
 
-STAGES = ("tokenizer", "generator", "scorer", "all", "decoder")
+STAGES = ("tokenizer", "generator", "scorer", "all", "decoder", "prior")
 GENERATOR_ONLY = ("two_object_fraction", "word_attention", "sentence_layers", "word_positions", "dropout", "sample_prompts")
 ADVERSARIAL = ("adversarial_weight", "adversarial_start")
 
 
 def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from=None, scorer=None, **options):
     """Trains `stage` ("tokenizer", "generator", "scorer" or "all": the three in turn, the generator
-    on the tokenizer trained just now; or "decoder": the unCLIP decoder on `scorer`, by default
-    `out/scorer.keras`) on `data` into the run folder `out`, and prints what it saved.
+    on the tokenizer trained just now; or "decoder" and "prior": the unCLIP decoder and the
+    diffusion prior on `scorer`, by default `out/scorer.keras`) on `data` into the run folder
+    `out`, and prints what it saved.
 
     `options` are the stages' keywords (see `stages.train_image_tokenizer`, `train_text_to_image`,
     `train_scorer`); None means the stage's default. `GENERATOR_ONLY` options apply to the generator
     and the decoder alone, `ADVERSARIAL` ones not to the scorer or the decoder, `init_from` to the
-    generator or the scorer, `scorer` to the decoder, each a ValueError elsewhere. `strategy`: a
+    generator or the scorer, `scorer` to the decoder and the prior, each a ValueError elsewhere. `strategy`: a
     name of `distribute.STRATEGIES` or a strategy.
     """
     if stage not in STAGES:
@@ -27,10 +28,12 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
     generator_only = sorted(given.keys() & set(GENERATOR_ONLY))
     if stage not in ("generator", "all", "decoder") and generator_only:
         raise ValueError(f"{', '.join(_flag(k) for k in generator_only)} apply to --stage generator or decoder only")
-    if stage in ("scorer", "decoder") and given.keys() & set(ADVERSARIAL):
+    if stage in ("scorer", "decoder", "prior") and given.keys() & set(ADVERSARIAL):
         raise ValueError(f"the {stage} has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
-    if stage != "decoder" and scorer:
-        raise ValueError("--scorer names the decoder's scorer: use it with --stage decoder")
+    if stage not in ("decoder", "prior") and scorer:
+        raise ValueError("--scorer names the scorer of the decoder or the prior: use it with --stage decoder or prior")
+    if stage == "prior" and (given.get("jit_compile") or tokenizer):
+        raise ValueError("--jit-compile and --tokenizer do not apply to --stage prior")
     if stage not in ("generator", "scorer") and init_from:
         raise ValueError("--init-from fine-tunes one model: use it with --stage generator or --stage scorer")
     # First, before anything touches the TensorFlow runtime: MultiWorkerMirroredStrategy configures
@@ -52,12 +55,16 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
     if stage in ("scorer", "all"):
         stages.train_scorer(data, out, init_from=init_from, strategy=strategy, **without_adversarial)
         _saved(strategy, out / stages.SCORER_FILE)
-    if stage == "decoder":
+    if stage in ("decoder", "prior"):
         scorer = pathlib.Path(scorer) if scorer else out / stages.SCORER_FILE
         if not scorer.is_file():
             raise FileNotFoundError(f"{scorer}: no trained scorer (train one with --stage scorer, or pass --scorer)")
+    if stage == "decoder":
         stages.train_text_to_image(data, out, image_tokenizer=tokenizer, scorer=scorer, strategy=strategy, **given)
         _saved(strategy, out / stages.DECODER_FILE)
+    if stage == "prior":
+        stages.train_prior(data, out, scorer, strategy=strategy, **without_adversarial)
+        _saved(strategy, out / stages.PRIOR_FILE)
 
 
 def _flag(keyword):

@@ -5,6 +5,7 @@ A run folder holds the stages:
 
     RUN/image_tokenizer.keras   RUN/keras_dalle.keras   RUN/scorer.keras   the models, saved every epoch
     RUN/decoder.keras           the unCLIP decoder (the generator stage given a scorer)
+    RUN/prior.keras             the diffusion prior: caption -> the scorer's image embedding
     RUN/backup/<stage>/         where an interrupted stage resumes (rerun the same command)
     RUN/logs/<stage>/           TensorBoard scalars and picture grids
     RUN/reconstructions/        originals above reconstructions, one PNG per epoch
@@ -33,6 +34,7 @@ from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.pretrained import load_keras_file
 from keras_dalle.training import judging
+from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.unclip import UnCLIPDecoder
 from keras_dalle.training.callbacks import (
     NearestPictureAccuracy, RetrievalAccuracy, reconstruction_grid, sample_grid, variation_grid,
@@ -59,6 +61,7 @@ FOLDER_TOKENIZER_STEPS = 2_900
 MAX_DEFAULT_EPOCHS = 100
 MODEL_FILE = "keras_dalle.keras"
 DECODER_FILE = "decoder.keras"
+PRIOR_FILE = "prior.keras"
 SCORER_FILE = "scorer.keras"
 SHAPES_SAMPLE_PROMPTS = (
     "a big red circle in the top left",
@@ -418,5 +421,47 @@ def train_scorer(
             model, distributed(dataset, active), out, FitStage("scorer", SCORER_FILE), strategy=active, epochs=epochs,
             steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
             first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
+        )
+    return model, history
+
+
+def train_prior(
+    data, out, scorer, preset="small", epochs=DEFAULT_EPOCHS, batch_size=32, steps_per_epoch=None, learning_rate=None,
+    seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, validation_split=None,
+    early_stopping=None, **overrides,
+):
+    """Trains a `DiffusionPrior` on the image embeddings `scorer` (a trained `ContrastiveScorer` or
+    its `.keras` path, frozen) gives `data`'s pictures, into `out/prior.keras`.
+
+    `validation_split` and `early_stopping` as in `train_image_tokenizer`; the saved model is the
+    epoch with the lowest held-out diffusion loss (`val_loss`). `overrides` replace preset values
+    and the prior's own (`sample_steps`, `candidates`, `cfg_scale`, `text_dropout`). Returns (model, history).
+    """
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    validation_split = judging.validation_split_for(data, validation_split, early_stopping)
+    config = {**presets.preset(preset, "prior"), "seed": seed, **overrides}
+    learning_rate = learning_rate or presets.learning_rate(preset, "prior")
+    scorer_path = str(scorer) if isinstance(scorer, (str, pathlib.Path)) else None
+    with _training_setup(strategy, mixed_precision) as active:
+        if scorer_path is not None:
+            scorer = load_keras_file(scorer_path, expected=ContrastiveScorer)
+        dataset, validation, report = _training_and_validation(
+            data, scorer.image_size, batch_size, seed, validation_split, steps_per_epoch
+        )
+        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
+        model = DiffusionPrior(scorer, **config)
+        model.compile(optimizer=_transformer_optimizer(learning_rate, total_steps))
+        model.build_optimizers()
+        if is_chief(active):
+            _write_config(out, "prior", {"preset": preset, "scorer": scorer_path, **config})
+        best = []
+        if validation is not None:
+            validation = distributed(validation, active)
+            best = judging.keep_best("val_loss", early_stopping, epochs)
+        history = fit_stage(
+            model, distributed(dataset, active), out, FitStage("prior", PRIOR_FILE), strategy=active, epochs=epochs,
+            steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
+            validation_data=validation, last_callbacks=best,
         )
     return model, history
