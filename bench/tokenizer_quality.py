@@ -26,7 +26,7 @@ from keras_dalle.data import shapes
 from keras_dalle.evaluation import caption_checker
 from keras_dalle.models.image_tokenizer import ImageTokenizer, psnr
 from keras_dalle.training.callbacks import TimeBudget
-from keras_dalle.training.stages import gan_optimizer
+from keras_dalle.training.common import gan_optimizer
 from keras_dalle.visualize import image_grid
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

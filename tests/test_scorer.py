@@ -67,11 +67,11 @@ def test_embeddings_are_unit_vectors_and_score_is_their_dot_product(trained):
 
 
 def test_scorer_fine_tuning_starts_from_the_given_scorer(trained, tmp_path):
-    from keras_dalle.training import stages
+    from keras_dalle.training import embedding_stages
 
     source, _, images, captions = trained
     source.save(tmp_path / "source.keras")
-    tuned, _ = stages.train_scorer("shapes", tmp_path / "run", init_from=tmp_path / "source.keras", preset="tiny",
+    tuned, _ = embedding_stages.train_scorer("shapes", tmp_path / "run", init_from=tmp_path / "source.keras", preset="tiny",
                                    epochs=1, steps_per_epoch=1, batch_size=8, learning_rate=1e-9, verbose=0)
     np.testing.assert_allclose(tuned.score(images[:16], captions[:16]), source.score(images[:16], captions[:16]), atol=1e-4)
     assert float(tuned.logit_scale) == pytest.approx(float(source.logit_scale), rel=1e-4)
@@ -79,7 +79,7 @@ def test_scorer_fine_tuning_starts_from_the_given_scorer(trained, tmp_path):
     assert not np.allclose(fresh.score(images[:16], captions[:16]), source.score(images[:16], captions[:16]), atol=1e-2)
     assert json.loads((tmp_path / "run" / "scorer_config.json").read_text())["init_from"] == str(tmp_path / "source.keras")
     with pytest.raises(ValueError, match=r"other sizes .*embed_dim 16 \(this run: 32\)"):
-        stages.train_scorer("shapes", tmp_path / "other", init_from=tmp_path / "source.keras", preset="tiny", embed_dim=32,
+        embedding_stages.train_scorer("shapes", tmp_path / "other", init_from=tmp_path / "source.keras", preset="tiny", embed_dim=32,
                             epochs=1, steps_per_epoch=1, batch_size=8, verbose=0)
 
 
@@ -226,7 +226,7 @@ def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_r_precision
 
     from keras_dalle.data.loader import load_dataset
     from keras_dalle.evaluation.contrastive import distractor_captions, r_precision
-    from keras_dalle.training import stages
+    from keras_dalle.training import embedding_stages
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "data"
@@ -238,7 +238,7 @@ def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_r_precision
         Image.fromarray(noisy).save(folder / f"{index}.png")
         (folder / f"{index}.txt").write_text(f"pattern {name}\n")
     keras.utils.set_random_seed(0)
-    _, history = stages.train_scorer(folder, tmp_path / "run", preset="tiny", epochs=4, batch_size=16, verbose=0,
+    _, history = embedding_stages.train_scorer(folder, tmp_path / "run", preset="tiny", epochs=4, batch_size=16, verbose=0,
                                      validation_split=0.25, learning_rate=0.003)  # high on purpose: R-precision does not rise every epoch
     precisions = history.history["val_r_precision"]
     assert len(precisions) == 4 and int(np.argmax(precisions)) < 3  # the last epoch is not the best

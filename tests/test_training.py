@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from keras_dalle.training import stages
+from keras_dalle.training import common, stages
 from keras_dalle.visualize import line_chart
 
 
 def test_warmup_cosine_rises_to_the_peak_then_decays_to_a_floor():
-    schedule = stages.warmup_cosine(1e-3, total_steps=1000)
+    schedule = common.warmup_cosine(1e-3, total_steps=1000)
     rates = np.array([float(schedule(step)) for step in (0, 25, 50, 500, 1000)])
     np.testing.assert_allclose(rates[[0, 2, 4]], [0.0, 1e-3, 5e-5], rtol=1e-5, atol=1e-9)
     assert 0 < rates[1] < rates[2] and rates[4] < rates[3] < rates[2]

@@ -3,7 +3,7 @@ to which stage (what `keras-dalle train` runs)."""
 
 import pathlib
 
-from keras_dalle.training import distribute, stages
+from keras_dalle.training import distribute, embedding_stages, stages
 
 STAGES = ("tokenizer", "generator", "scorer", "all", "decoder", "prior")
 GENERATOR_ONLY = ("two_object_fraction", "word_attention", "sentence_layers", "word_positions", "dropout", "sample_prompts")
@@ -17,10 +17,11 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
     `out`, and prints what it saved.
 
     `options` are the stages' keywords (see `stages.train_image_tokenizer`, `train_text_to_image`,
-    `train_scorer`); None means the stage's default. `GENERATOR_ONLY` options apply to the generator
-    and the decoder alone, `ADVERSARIAL` ones not to the scorer or the decoder, `init_from` to the
-    generator or the scorer, `scorer` to the decoder and the prior, each a ValueError elsewhere. `strategy`: a
-    name of `distribute.STRATEGIES` or a strategy.
+    `embedding_stages.train_scorer`, `train_prior`); None means the stage's default.
+    `GENERATOR_ONLY` options apply to the generator and the decoder alone, `ADVERSARIAL` ones not to
+    the scorer, the decoder or the prior, `init_from` to the generator or the scorer, `scorer` to
+    the decoder and the prior, each a ValueError elsewhere. `strategy`: a name of
+    `distribute.STRATEGIES` or a strategy.
     """
     if stage not in STAGES:
         raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {stage!r}")
@@ -53,7 +54,7 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
         )
         _saved(strategy, out / stages.MODEL_FILE)
     if stage in ("scorer", "all"):
-        stages.train_scorer(data, out, init_from=init_from, strategy=strategy, **without_adversarial)
+        embedding_stages.train_scorer(data, out, init_from=init_from, strategy=strategy, **without_adversarial)
         _saved(strategy, out / stages.SCORER_FILE)
     if stage in ("decoder", "prior"):
         scorer = pathlib.Path(scorer) if scorer else out / stages.SCORER_FILE
@@ -63,7 +64,7 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
         stages.train_text_to_image(data, out, image_tokenizer=tokenizer, scorer=scorer, strategy=strategy, **given)
         _saved(strategy, out / stages.DECODER_FILE)
     if stage == "prior":
-        stages.train_prior(data, out, scorer, strategy=strategy, **without_adversarial)
+        embedding_stages.train_prior(data, out, scorer, strategy=strategy, **without_adversarial)
         _saved(strategy, out / stages.PRIOR_FILE)
 
 

@@ -1,5 +1,5 @@
-"""The training stages behind `keras-dalle train`: the image tokenizer, then the text-to-image model;
-the contrastive scorer (for reranking) trains on its own.
+"""The training stages behind `keras-dalle train`: the image tokenizer, then the text-to-image model
+(or, given a scorer, the unCLIP decoder); the scorer and the prior are in `embedding_stages.py`.
 
 A run folder holds the stages:
 
@@ -16,30 +16,21 @@ A run folder holds the stages:
 caption checker's accuracy on `shapes.tuning_prompts()` after every epoch.
 """
 
-import contextlib
-import json
 import math
 import pathlib
 
-import keras
-import numpy as np
-import tensorflow as tf
-
 from keras_dalle import presets
-from keras_dalle.data import shapes
-from keras_dalle.data.loader import load_dataset
 from keras_dalle.data.sources import is_builtin_shapes
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
-from keras_dalle.pretrained import load_keras_file
-from keras_dalle.training import judging
-from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.unclip import UnCLIPDecoder
+from keras_dalle.pretrained import load_keras_file
+from keras_dalle.training import common, judging
 from keras_dalle.training.callbacks import (
-    NearestPictureAccuracy, RetrievalAccuracy, reconstruction_grid, sample_grid, variation_grid,
+    NearestPictureAccuracy, reconstruction_grid, sample_grid, variation_grid,
 )
-from keras_dalle.training.distribute import is_chief, make_strategy, mixed_precision_policy
+from keras_dalle.training.distribute import is_chief
 from keras_dalle.training.fitting import FitStage, distributed, fit_stage
 
 TOKENIZER_FILE = "image_tokenizer.keras"
@@ -75,35 +66,6 @@ SHAPES_SAMPLE_PROMPTS = (
 )
 
 
-def gan_optimizer(learning_rate):
-    """Adam as GANs use it (low momentum), for the image tokenizer and the discriminators."""
-    return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
-
-
-def warmup_cosine(peak_learning_rate, total_steps, warmup_fraction=0.05, final_fraction=0.05):
-    """Linear warmup from 0 to the peak over `warmup_fraction` of the steps, then cosine decay
-    to `final_fraction` of the peak at `total_steps`."""
-    warmup = max(1, int(total_steps * warmup_fraction))
-    return keras.optimizers.schedules.CosineDecay(
-        0.0, max(1, total_steps - warmup), alpha=final_fraction, warmup_target=peak_learning_rate, warmup_steps=warmup
-    )
-
-
-def _transformer_optimizer(learning_rate, total_steps):
-    """AdamW with clipping and a warmup-cosine schedule over `total_steps`, for the text encoder and generator."""
-    return keras.optimizers.AdamW(
-        warmup_cosine(learning_rate, total_steps), weight_decay=0.01, beta_1=0.9, beta_2=0.99, clipnorm=1.0
-    )
-
-
-def _total_steps(report, epochs, steps_per_epoch, batch_size):
-    if steps_per_epoch is None:
-        if report.endless:
-            raise ValueError(f"{report.source} is endless: give --steps-per-epoch (steps_per_epoch)")
-        steps_per_epoch = max(1, report.training // batch_size)
-    return epochs * steps_per_epoch
-
-
 def grid_prompts(data, dataset, sample_prompts=None):
     """The prompts of the per-epoch sample grid: `sample_prompts` if given, the built-in ones for
     shapes data, else up to 8 distinct captions of the user's data (its first, seeded batch)."""
@@ -115,22 +77,6 @@ def grid_prompts(data, dataset, sample_prompts=None):
     return list(dict.fromkeys(captions))[:8]
 
 
-@contextlib.contextmanager
-def _training_setup(strategy, mixed_precision):
-    """Makes the strategy (a name, or a `tf.distribute.Strategy` made already) before anything else
-    touches the TensorFlow runtime (MultiWorkerMirroredStrategy must configure collective ops
-    first), sets the dtype policy and enters the strategy's scope; restores the previous policy afterwards."""
-    if not isinstance(strategy, tf.distribute.Strategy):
-        strategy = make_strategy(strategy)
-    previous = keras.mixed_precision.global_policy()
-    mixed_precision_policy(mixed_precision)
-    try:
-        with strategy.scope():
-            yield strategy
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
-
-
 def default_epochs(report, batch_size, steps_per_epoch, folder_steps=FOLDER_GENERATOR_STEPS):
     """A stage's epochs when none are given: about `folder_steps` steps of passes over a folder
     (`DEFAULT_EPOCHS` to `MAX_DEFAULT_EPOCHS`); `DEFAULT_EPOCHS` for endless sources, packs of
@@ -139,59 +85,6 @@ def default_epochs(report, batch_size, steps_per_epoch, folder_steps=FOLDER_GENE
         return DEFAULT_EPOCHS
     steps_per_pass = max(1, report.training // batch_size)
     return min(max(math.ceil(folder_steps / steps_per_pass), DEFAULT_EPOCHS), MAX_DEFAULT_EPOCHS)
-
-
-def _training_and_validation(data, image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction=None):
-    """(training dataset, validation dataset or None, LoadReport) of `data`, the report printed."""
-    load = dict(path=data, image_size=image_size, batch_size=batch_size, seed=seed, validation_split=validation_split)
-    dataset, report = load_dataset(
-        **load, repeat=steps_per_epoch is not None, drop_remainder=True, subset="training" if validation_split else None,
-        two_object_fraction=two_object_fraction,
-    )
-    validation = load_dataset(**load, shuffle=False, subset="validation", progress=False)[0] if validation_split else None
-    print(report.summary())
-    return dataset, validation, report
-
-
-def _images_only(captions, images):
-    return images
-
-
-def _pictures_and_captions(dataset):
-    """All of a (caption, image) dataset as (uint8 pictures [M, S, S, 3], M caption strings)."""
-    captions, images = [], []
-    for batch_captions, batch_images in dataset:
-        captions += [c.decode("utf-8") for c in batch_captions.numpy()]
-        images.append(batch_images.numpy())
-    return np.concatenate(images), captions
-
-
-def _copy_main_weights(source, model, source_path):
-    """Copies `source`'s trained weights (`main_weights`: for a `KerasDALLE` its text encoder and
-    generator) into `model`, a new model of the same class and sizes."""
-    for built in (source, model):
-        if not built.built:
-            built.build()
-    shapes_of = lambda m: [tuple(w.shape) for w in m.main_weights]  # noqa: E731
-    if shapes_of(source) != shapes_of(model):
-        theirs, ours = source.get_config(), model.get_config()
-        differ = ", ".join(
-            f"{key} {theirs[key]} (this run: {ours[key]})"
-            for key in sorted(theirs.keys() & ours.keys())
-            if isinstance(theirs[key], (int, list)) and theirs[key] != ours[key]
-        )
-        raise ValueError(
-            f"{source_path}: its weights have other sizes than this run's preset and overrides ({differ}): "
-            "choose the preset it was trained with"
-        )
-    for target, weight in zip(model.main_weights, source.main_weights):
-        target.assign(weight)
-
-
-def _write_config(out, stage, config):
-    (out / f"{stage}_config.json").write_text(
-        json.dumps(config, indent=2, default=lambda o: keras.saving.serialize_keras_object(o)) + "\n"
-    )
 
 
 def train_image_tokenizer(
@@ -216,23 +109,23 @@ def train_image_tokenizer(
     config = {**presets.preset(preset, "image_tokenizer"), "seed": seed, **overrides}
     learning_rate = learning_rate or presets.learning_rate(preset, "image_tokenizer")
     validation_split = judging.validation_split_for(data, validation_split, early_stopping)
-    with _training_setup(strategy, mixed_precision) as active:
-        dataset, validation, report = _training_and_validation(
+    with common.training_setup(strategy, mixed_precision) as active:
+        dataset, validation, report = common.training_and_validation(
             data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
         )
         if epochs is None:
             epochs = default_epochs(report, batch_size, steps_per_epoch, FOLDER_TOKENIZER_STEPS)
             print(f"{epochs} epochs (the default for {report.training or 'these'} training images; set epochs to override)")
-        _total_steps(report, epochs, steps_per_epoch, batch_size)  # an endless source needs steps_per_epoch
+        common.total_steps(report, epochs, steps_per_epoch, batch_size)  # an endless source needs steps_per_epoch
         preview = next(iter(dataset))[1][:8].numpy()
         if jit_compile:  # XLA takes no string inputs; captions are unused here
-            dataset = dataset.map(_images_only)
-            validation = validation.map(_images_only) if validation is not None else None
+            dataset = dataset.map(common.images_only)
+            validation = validation.map(common.images_only) if validation is not None else None
         model = ImageTokenizer(**config)
-        model.compile(optimizer=gan_optimizer(learning_rate), d_optimizer=gan_optimizer(learning_rate), jit_compile=jit_compile)
+        model.compile(optimizer=common.gan_optimizer(learning_rate), d_optimizer=common.gan_optimizer(learning_rate), jit_compile=jit_compile)
         model.build_optimizers()
         if is_chief(active):
-            _write_config(out, "tokenizer", {"preset": preset, **config})
+            common.write_config(out, "tokenizer", {"preset": preset, **config})
         best = []
         if validation is not None:
             validation = distributed(validation, active)
@@ -264,7 +157,9 @@ def train_text_to_image(
     `scorer` (a trained `ContrastiveScorer`, or its `.keras` path) trains the unCLIP decoder instead:
     an `UnCLIPDecoder` conditioned on the scorer's image embedding of each picture as well as its
     caption, saved as `out/decoder.keras`, its epoch grid the first pictures above their variations
-    (`RUN/variations/`); it has no adversarial term.
+    (`RUN/variations/`); it has no adversarial term and no tuning measure from prompts alone (it
+    keeps the epoch of lowest `val_cross_entropy` where a validation split exists, else the last;
+    `bench/unclip_quality.py` judges its operations).
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
@@ -302,7 +197,7 @@ def train_text_to_image(
     if scorer is not None:
         config["adversarial_weight"] = overrides.get("adversarial_weight", 0.0)  # the decoder's constructor refuses others
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
-    with _training_setup(strategy, mixed_precision) as active:
+    with common.training_setup(strategy, mixed_precision) as active:
         if isinstance(scorer, (str, pathlib.Path)):
             scorer_path, scorer = str(scorer), load_keras_file(scorer, expected=ContrastiveScorer)
         else:
@@ -312,10 +207,13 @@ def train_text_to_image(
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
             tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
-        judge = judging.folder_judge(data, tokenizer.image_size)
-        picture_measure = judge is not None or (judging.is_shapes_data(data) and not is_builtin_shapes(data))
+        # The decoder draws from embeddings: prompts alone are not its measure (bench/unclip_quality.py is).
+        judge = judging.folder_judge(data, tokenizer.image_size) if scorer is None else None
+        picture_measure = scorer is None and (
+            judge is not None or (judging.is_shapes_data(data) and not is_builtin_shapes(data))
+        )
         validation_split = judging.validation_split_for(data, validation_split, early_stopping, judge, picture_measure)
-        dataset, validation, report = _training_and_validation(
+        dataset, validation, report = common.training_and_validation(
             data, tokenizer.image_size, batch_size, seed, validation_split, steps_per_epoch, two_object_fraction
         )
         repeating = judge is None or judging.captions_repeat(judge.captions)
@@ -325,7 +223,7 @@ def train_text_to_image(
         if epochs is None:
             epochs = default_epochs(report, batch_size, steps_per_epoch)
             print(f"{epochs} epochs (the default for {report.training or 'these'} training images; set epochs to override)")
-        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
+        total_steps = common.total_steps(report, epochs, steps_per_epoch, batch_size)
         prompts = grid_prompts(data, dataset, sample_prompts)
         if scorer is None:
             model = KerasDALLE(tokenizer, **config)
@@ -334,22 +232,22 @@ def train_text_to_image(
             model = UnCLIPDecoder(tokenizer, scorer, **config)
             stage = FitStage("decoder", DECODER_FILE, variation_grid(next(iter(dataset))[1][:8].numpy()), "variations")
         if init_from is not None:
-            _copy_main_weights(init_model, model, init_from)
+            common.copy_main_weights(init_model, model, init_from)
         if jit_compile:
             tokenize = lambda captions, images: (model.text_tokenizer(captions), images)  # noqa: E731
             dataset = dataset.map(tokenize)
             validation = validation.map(tokenize) if validation is not None else None
         model.compile(
-            optimizer=_transformer_optimizer(learning_rate, total_steps), d_optimizer=gan_optimizer(learning_rate),
+            optimizer=common.transformer_optimizer(learning_rate, total_steps), d_optimizer=common.gan_optimizer(learning_rate),
             jit_compile=jit_compile,
         )
         model.build_optimizers()
         if is_chief(active):
-            _write_config(out, stage.name, {
+            common.write_config(out, stage.name, {
                 "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
                 "two_object_fraction": two_object_fraction, **({"scorer": scorer_path} if scorer is not None else {}), **config,
             })
-        tuning = judging.tuning_callback(data, judge, validation_split, seed)
+        tuning = judging.tuning_callback(data, judge, validation_split, seed) if scorer is None else None
         checker = [tuning] if tuning is not None else []
         best = []
         if validation is not None:
@@ -359,109 +257,9 @@ def train_text_to_image(
         elif validation is not None:
             best = judging.keep_best("val_cross_entropy", early_stopping, epochs)
         history = fit_stage(
-            model, distributed(dataset, active), out, stage, strategy=active, epochs=epochs, steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes,
-            verbose=verbose, first_callbacks=[*checker, *callbacks],
+            model, distributed(dataset, active), out, stage, strategy=active, epochs=epochs, steps_per_epoch=steps_per_epoch,
+            time_budget_minutes=time_budget_minutes, verbose=verbose, first_callbacks=[*checker, *callbacks],
             validation_data=validation, last_callbacks=best,
             before_save=judging.choose_sampling(tuning) if isinstance(tuning, NearestPictureAccuracy) else None,
-        )
-    return model, history
-
-
-def train_scorer(
-    data, out, preset="small", epochs=DEFAULT_EPOCHS, batch_size=32, steps_per_epoch=None, learning_rate=None, seed=0,
-    time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, jit_compile=False,
-    validation_split=None, early_stopping=None, init_from=None, **overrides,
-):
-    """Trains a `ContrastiveScorer` on `data` into `out/scorer.keras`.
-
-    `init_from` (a trained scorer's `.keras` file) fine-tunes: the run starts from its weights, learned
-    temperature included, with a fresh optimizer; the preset and overrides must describe the same sizes.
-
-    Shapes data (the built-in source or a shapes folder) adds one hard negative per caption
-    (`shapes.with_hard_negatives`). `validation_split` and `early_stopping` as in
-    `train_text_to_image`, but the saved model is the epoch with the highest R-precision of the
-    held-out pictures (`val_r_precision`, `callbacks.RetrievalAccuracy`); the other
-    arguments as in `train_image_tokenizer`; `learning_rate` is the peak of a warmup-cosine schedule.
-    Returns (model, history).
-    """
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    validation_split = judging.validation_split_for(data, validation_split, early_stopping)
-    config = {**presets.preset(preset, "scorer"), **overrides}
-    learning_rate = learning_rate or presets.learning_rate(preset, "scorer")
-    with _training_setup(strategy, mixed_precision) as active:
-        dataset, validation, report = _training_and_validation(
-            data, config["image_size"], batch_size, seed, validation_split, steps_per_epoch
-        )
-        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
-        retrieval = [RetrievalAccuracy(*_pictures_and_captions(validation), seed=seed)] if validation is not None else []
-        if judging.is_shapes_data(data):
-            dataset = shapes.with_hard_negatives(dataset, seed)
-            validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
-        model = ContrastiveScorer(**config)
-        if init_from is not None:
-            _copy_main_weights(load_keras_file(init_from, expected=ContrastiveScorer), model, init_from)
-        if jit_compile:  # XLA takes no strings: tokenize in the input pipeline
-            def tokenize(captions, images):
-                if isinstance(captions, tuple):
-                    return tuple(model.text_tokenizer(c) for c in captions), images
-                return model.text_tokenizer(captions), images
-
-            dataset = dataset.map(tokenize)
-            validation = validation.map(tokenize) if validation is not None else None
-        model.compile(optimizer=_transformer_optimizer(learning_rate, total_steps), jit_compile=jit_compile)
-        model.build_optimizers()
-        if is_chief(active):
-            _write_config(out, "scorer", {"preset": preset, "init_from": init_from and str(init_from), **config})
-        best = []
-        if validation is not None:
-            validation = distributed(validation, active)
-            best = judging.keep_best("val_r_precision", early_stopping, epochs, mode="max")
-        history = fit_stage(
-            model, distributed(dataset, active), out, FitStage("scorer", SCORER_FILE), strategy=active, epochs=epochs,
-            steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
-            first_callbacks=retrieval, validation_data=validation, last_callbacks=best,
-        )
-    return model, history
-
-
-def train_prior(
-    data, out, scorer, preset="small", epochs=DEFAULT_EPOCHS, batch_size=32, steps_per_epoch=None, learning_rate=None,
-    seed=0, time_budget_minutes=None, verbose="auto", strategy="default", mixed_precision=False, validation_split=None,
-    early_stopping=None, **overrides,
-):
-    """Trains a `DiffusionPrior` on the image embeddings `scorer` (a trained `ContrastiveScorer` or
-    its `.keras` path, frozen) gives `data`'s pictures, into `out/prior.keras`.
-
-    `validation_split` and `early_stopping` as in `train_image_tokenizer`; the saved model is the
-    epoch with the lowest held-out diffusion loss (`val_loss`). `overrides` replace preset values
-    and the prior's own (`sample_steps`, `candidates`, `cfg_scale`, `text_dropout`). Returns (model, history).
-    """
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    validation_split = judging.validation_split_for(data, validation_split, early_stopping)
-    config = {**presets.preset(preset, "prior"), "seed": seed, **overrides}
-    learning_rate = learning_rate or presets.learning_rate(preset, "prior")
-    scorer_path = str(scorer) if isinstance(scorer, (str, pathlib.Path)) else None
-    with _training_setup(strategy, mixed_precision) as active:
-        if scorer_path is not None:
-            scorer = load_keras_file(scorer_path, expected=ContrastiveScorer)
-        dataset, validation, report = _training_and_validation(
-            data, scorer.image_size, batch_size, seed, validation_split, steps_per_epoch
-        )
-        total_steps = _total_steps(report, epochs, steps_per_epoch, batch_size)
-        model = DiffusionPrior(scorer, **config)
-        model.compile(optimizer=_transformer_optimizer(learning_rate, total_steps))
-        model.build_optimizers()
-        if is_chief(active):
-            _write_config(out, "prior", {"preset": preset, "scorer": scorer_path, **config})
-        best = []
-        if validation is not None:
-            validation = distributed(validation, active)
-            best = judging.keep_best("val_loss", early_stopping, epochs)
-        history = fit_stage(
-            model, distributed(dataset, active), out, FitStage("prior", PRIOR_FILE), strategy=active, epochs=epochs,
-            steps_per_epoch=steps_per_epoch, time_budget_minutes=time_budget_minutes, verbose=verbose,
-            validation_data=validation, last_callbacks=best,
         )
     return model, history
