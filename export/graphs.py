@@ -43,10 +43,13 @@ def png_bytes(images):
     return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
 
 
-def sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, prefix=None):
+def sample_tokens(model, condition, noise, temperature, top_k, top_p, cfg_scale, prefix=None):
     """The whole sampling loop in one graph, guidance always on (cfg_scale 1 equals no guidance);
-    `prefix` as in `TokenSampler` (image completion)."""
-    return model.sampler.generate_in_graph(ids, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=prefix)
+    `condition` is the model's (`KerasDALLE.prompt_condition` of prompt ids: the ids themselves for
+    the text-to-image model); `prefix` as in `TokenSampler` (image completion)."""
+    return model.sampler.generate_in_graph(
+        condition, noise, temperature, top_k, top_p, cfg_scale, guidance=True, prefix=prefix
+    )
 
 
 def pictures_from_bytes(image_bytes, size):
@@ -84,10 +87,61 @@ def generate_from_prompts(model, prompt, temperature, top_k, top_p, cfg_scale, s
     (`completion_prefix`) continues pictures instead."""
     with tf.control_dependencies(check_settings(model, temperature, top_k, top_p, cfg_scale)):
         ids = prompt_ids(model, prompt)
+    return _drawn(model, model.prompt_condition(ids), temperature, top_k, top_p, cfg_scale, seed, prefix)
+
+
+def _drawn(model, condition, temperature, top_k, top_p, cfg_scale, seed, prefix=None):
+    """Pictures for a condition (settings checked already) -> {"image_bytes", "image", "tokens"}."""
     noise = noise_from_seeds(seed, model.image_length)
-    tokens = sample_tokens(model, ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
+    tokens = sample_tokens(model, condition, noise, temperature, top_k, top_p, cfg_scale, prefix)
     images = images_from_tokens(model, tokens)
     return {"image_bytes": png_bytes(images), "image": images, "tokens": tokens}
+
+
+def image_embeddings(model, image_bytes):
+    """Encoded pictures [B] -> the unCLIP decoder's scorer's unit image embeddings [B, E] (the
+    pictures converted as training data is; bytes that do not decode raise InvalidArgument)."""
+    pictures = pictures_from_bytes(image_bytes, model.image_size)
+    return model.scorer.embed_image_pixels(to_unit_range(pictures))
+
+
+def slerp(start, end, amount):
+    """Row-wise spherical interpolation of unit vectors [B, E] at amount [B] (the graph twin of
+    `keras_dalle.models.unclip.slerp`): unit vectors [B, E]."""
+    angle = tf.acos(tf.clip_by_value(tf.reduce_sum(start * end, axis=-1), -1.0, 1.0))[:, None]  # (B, 1)
+    amount = amount[:, None]
+    sine = tf.sin(angle)
+    safe = tf.where(sine < 1e-6, tf.ones_like(sine), sine)
+    spherical = (tf.sin((1 - amount) * angle) * start + tf.sin(amount * angle) * end) / safe
+    mixed = tf.where(sine < 1e-6, (1 - amount) * start + amount * end, spherical)
+    return tf.math.l2_normalize(mixed, axis=-1)
+
+
+def draw_from_embeddings(model, embeddings, temperature, top_k, top_p, cfg_scale, seed):
+    """The unCLIP decoder's pictures from unit embeddings [B, E] alone (the null caption), per-row
+    settings and seeds as `generate_from_prompts` takes them -> {"image_bytes", "image", "tokens"}."""
+    with tf.control_dependencies(check_settings(model, temperature, top_k, top_p, cfg_scale)):
+        ids = model.text_tokenizer.null_ids(tf.shape(embeddings)[0])
+    return _drawn(model, (ids, embeddings), temperature, top_k, top_p, cfg_scale, seed)
+
+
+def edit_direction(model, from_caption, to_caption):
+    """normalize(z_text(to) - z_text(from)) per row [B, E] by the decoder's scorer; captions it
+    embeds alike raise InvalidArgument."""
+    scorer = model.scorer
+    difference = scorer.embed_ids(prompt_ids(scorer, to_caption)) - scorer.embed_ids(prompt_ids(scorer, from_caption))
+    norm = tf.norm(difference, axis=-1)
+    check = tf.debugging.assert_greater(norm, 1e-6, message="the two captions embed alike: there is no direction between them")
+    with tf.control_dependencies([check]):
+        return difference / norm[:, None]
+
+
+def check_fraction(value, name):
+    """InvalidArgument unless every value [B] is in [0, 1]."""
+    return [
+        tf.debugging.assert_greater_equal(value, 0.0, message=f"{name} must be in [0, 1]"),
+        tf.debugging.assert_less_equal(value, 1.0, message=f"{name} must be in [0, 1]"),
+    ]
 
 
 def scores(scorer, images, prompt):
@@ -184,12 +238,14 @@ class BatchOneGraphs(ExportGraphs):
         return endpoints
 
     def generate(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale):
-        tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale)
+        condition = self.model.prompt_condition(prompt_ids)
+        tokens = sample_tokens(self.model, condition, noise, temperature, top_k, top_p, cfg_scale)
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def complete(self, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, image, keep_rows):
         prefix = kept_rows_prefix(self.model, image, keep_rows)
-        tokens = sample_tokens(self.model, prompt_ids, noise, temperature, top_k, top_p, cfg_scale, prefix)
+        condition = self.model.prompt_condition(prompt_ids)
+        tokens = sample_tokens(self.model, condition, noise, temperature, top_k, top_p, cfg_scale, prefix)
         return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def decode_tokens(self, tokens):

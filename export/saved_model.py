@@ -17,6 +17,15 @@ Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
     score (float32 [B]): row i keeps the best of candidates[i] pictures by the scorer (candidate c
     uses seed + c * B, so candidate 0 is `generate`'s picture). One Predict call reranks.
   - `score`: image (uint8 [B, S, S, 3]) and prompt -> score (float32 [B]), the cosine similarity.
+- An unCLIP decoder (`keras-dalle train --stage decoder`) adds three, each with the `generate`
+  settings and seed per row (a row's picture is drawn from an embedding alone, the null caption):
+  - `vary`: image_bytes (an encoded picture per row) -> a picture drawn from its scorer embedding.
+  - `edit`: image_bytes, from_caption, to_caption (strings [B]), amount (float32 [B] in [0, 1]) ->
+    the picture drawn from slerp(its embedding, normalize(z_text(to) - z_text(from)), amount).
+  - `interpolate`: image_bytes, other_image_bytes, theta (float32 [B] in [0, 1]) -> the picture
+    drawn from slerp(the two embeddings, theta); one seed over a row of thetas holds the noise.
+  Amounts out of range, captions the scorer embeds alike and bytes that do not decode fail with
+  InvalidArgument.
 - `sampling_defaults`: prompt (string [B], values unused) -> temperature, top_k, top_p, cfg_scale
   [B]: the model's defaults, which `serving_default` uses and clients fill in for `generate`
   settings the user leaves out. It takes a batched input (not none) so that TF Serving's
@@ -38,6 +47,7 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
+from keras_dalle.models.unclip import UnCLIPDecoder
 from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
@@ -94,6 +104,38 @@ class ServingGraphs(graphs.ExportGraphs):
         return {"score": graphs.scores(self.scorer, image, prompt)}
 
 
+class DecoderGraphs(ServingGraphs):
+    """An unCLIP decoder's SavedModel: the `ServingGraphs` signatures (prompts alone: the zero
+    embedding) and `vary`, `edit`, `interpolate` of the module docstring."""
+
+    def endpoints(self):
+        rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
+        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
+        picture = rows(tf.string, "image_bytes")
+        return {
+            **super().endpoints(),
+            "vary": [picture, *settings],
+            "edit": [picture, rows(tf.string, "from_caption"), rows(tf.string, "to_caption"), rows(tf.float32, "amount"), *settings],
+            "interpolate": [picture, rows(tf.string, "other_image_bytes"), rows(tf.float32, "theta"), *settings],
+        }
+
+    def vary(self, image_bytes, temperature, top_k, top_p, cfg_scale, seed):
+        embeddings = graphs.image_embeddings(self.model, image_bytes)
+        return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
+
+    def edit(self, image_bytes, from_caption, to_caption, amount, temperature, top_k, top_p, cfg_scale, seed):
+        with tf.control_dependencies(graphs.check_fraction(amount, "amount")):
+            direction = graphs.edit_direction(self.model, from_caption, to_caption)
+        embeddings = graphs.slerp(graphs.image_embeddings(self.model, image_bytes), direction, amount)
+        return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
+
+    def interpolate(self, image_bytes, other_image_bytes, theta, temperature, top_k, top_p, cfg_scale, seed):
+        with tf.control_dependencies(graphs.check_fraction(theta, "theta")):
+            start = graphs.image_embeddings(self.model, image_bytes)
+        embeddings = graphs.slerp(start, graphs.image_embeddings(self.model, other_image_bytes), theta)
+        return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
+
+
 def write_warmup(out_dir, model_name, prompts=WARMUP_PROMPTS):
     """Writes `assets.extra/tf_serving_warmup_requests`: one serving_default Predict per prompt."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
@@ -119,7 +161,8 @@ def export_saved_model(model, out_dir, overwrite=False, scorer=None):
         if not overwrite:
             raise FileExistsError(f"{out_dir} exists; pass --overwrite or choose a new version number")
         shutil.rmtree(out_dir)
-    ServingGraphs(model, scorer).archive().write_out(str(out_dir), verbose=False)
+    graphs_class = DecoderGraphs if isinstance(model, UnCLIPDecoder) else ServingGraphs
+    graphs_class(model, scorer).archive().write_out(str(out_dir), verbose=False)
     write_warmup(out_dir, out_dir.parent.name)
     return out_dir
 

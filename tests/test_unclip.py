@@ -239,3 +239,53 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
     unclip_quality.main(["--decoder", str(path), "--data", str(data), "--count", "3", "--json", str(tmp_path / "f.json")])
     folder = json.loads((tmp_path / "f.json").read_text())["folder_variation"]
     assert folder["pictures"] == 3 and 0.0 <= folder["own_picture_nearest"] <= folder["own_picture_in_top5"] <= 1.0
+
+
+def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from export import saved_model
+
+    def png(picture):
+        buffer = io.BytesIO()
+        Image.fromarray(picture).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    pictures = _data(2)[0]
+    out = saved_model.export_saved_model(decoder, tmp_path / "decoder" / "1")
+    signatures = tf.saved_model.load(str(out)).signatures
+    assert {"vary", "edit", "interpolate", "generate", "serving_default"} <= set(signatures)
+    settings = lambda n, **given: {  # noqa: E731  the decoder's defaults, per row
+        name: tf.constant([given.get(name, value)] * n, dtype) for (name, value), dtype in
+        zip(decoder.sampling_defaults().items(), (tf.float32, tf.int32, tf.float32, tf.float32))
+    }
+    seeds = tf.constant([11, 12], tf.int64)
+    varied = signatures["vary"](image_bytes=tf.constant([png(p) for p in pictures]), seed=seeds, **settings(2))
+    np.testing.assert_array_equal(varied["image"].numpy(), decoder.vary(pictures, 1, seed=11))
+    # Amount 0 and theta 0 draw the first picture's own embedding: its variation, with the same seed.
+    first = tf.constant([png(pictures[0])] * 2)
+    edited = signatures["edit"](
+        image_bytes=first, from_caption=tf.constant(["a red circle"] * 2), to_caption=tf.constant(["a blue square"] * 2),
+        amount=tf.constant([0.0, 0.5]), seed=tf.constant([11, 11], tf.int64), **settings(2),
+    )
+    mixed = signatures["interpolate"](
+        image_bytes=first, other_image_bytes=tf.constant([png(pictures[1])] * 2), theta=tf.constant([0.0, 1.0]),
+        seed=tf.constant([11, 11], tf.int64), **settings(2),
+    )
+    np.testing.assert_array_equal(edited["image"].numpy()[0], varied["image"].numpy()[0])
+    np.testing.assert_array_equal(mixed["image"].numpy()[0], varied["image"].numpy()[0])
+    assert edited["image_bytes"].shape == (2,) and mixed["tokens"].shape == (2, decoder.image_length)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="amount must be in"):
+        signatures["edit"](
+            image_bytes=first[:1], from_caption=tf.constant(["a red circle"]), to_caption=tf.constant(["a blue square"]),
+            amount=tf.constant([1.5]), seed=seeds[:1], **settings(1),
+        )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="embed alike"):
+        signatures["edit"](
+            image_bytes=first[:1], from_caption=tf.constant(["a red circle"]), to_caption=tf.constant(["a red circle"]),
+            amount=tf.constant([0.5]), seed=seeds[:1], **settings(1),
+        )
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        signatures["vary"](image_bytes=tf.constant([b"not a picture"]), seed=seeds[:1], **settings(1))

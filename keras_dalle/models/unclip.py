@@ -117,7 +117,7 @@ class UnCLIPDecoder(KerasDALLE):
 
     def prompt_condition(self, prompt_ids):
         """Prompts alone (`generate`): their ids with the zero embedding, which embedding dropout trains."""
-        return prompt_ids, ops.zeros((prompt_ids.shape[0], self.embedding_dim), "float32")
+        return prompt_ids, ops.zeros((ops.shape(prompt_ids)[0], self.embedding_dim), "float32")
 
     def image_embeddings(self, image):
         """Pictures in any form `pictures_from` takes -> their unit embeddings float32 numpy [B, E]."""
