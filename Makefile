@@ -25,8 +25,11 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/keras-dalle demo --out demo_out
 
+# Two worker processes, each taking whole files (module fixtures are made once): on 2 cores the
+# tiny models' tracing and Python time overlap. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 # Debian packages (as root, or through sudo); the package lists are refreshed only when an install fails.
 apt_install = $(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get install -y --no-install-recommends $(1) || { apt-get update && apt-get install -y --no-install-recommends $(1); }'
