@@ -115,6 +115,46 @@ class _Client:
         inputs.update(image_bytes=np.array(images, dtype=object), keep_rows=np.full(len(prompts), keep_rows, np.int32))
         return list(self.predict(inputs, "complete", ["image_bytes"])["image_bytes"])
 
+    def _embedding_inputs(self, images, seeds, settings):
+        """Inputs of the unCLIP decoder's signatures: image_bytes, per-row settings (the model's
+        defaults for those left out) and `seeds`, one per row."""
+        if not all(isinstance(i, bytes) for i in images):
+            raise ValueError("images must be encoded picture bytes (PNG, JPEG, ...)")
+        inputs = generation_inputs([b""] * len(images), "generate", 0, self.sampling_defaults(), **settings)
+        del inputs["prompt"]
+        inputs.update(image_bytes=np.array(images, dtype=object), seed=np.asarray(seeds, SEED_DTYPE))
+        return inputs
+
+    def vary(self, image, num_images=4, seed=None, **settings):
+        """PNG bytes of `num_images` variations of one encoded picture (the `vary` signature of an
+        unCLIP decoder's SavedModel); variation i uses seed + i."""
+        first = random.randrange(2**31) if seed is None else seed
+        inputs = self._embedding_inputs([image] * num_images, np.arange(first, first + num_images), settings)
+        return list(self.predict(inputs, "vary", ["image_bytes"])["image_bytes"])
+
+    def edit(self, image, from_caption, to_caption, amounts=(0.1, 0.2, 0.3, 0.4, 0.5), seed=None, **settings):
+        """PNG bytes per amount (the `edit` signature): one encoded picture turned from `from_caption`
+        toward `to_caption`, every amount drawn with the same seed."""
+        amounts = list(amounts)
+        first = random.randrange(2**31) if seed is None else seed
+        inputs = self._embedding_inputs([image] * len(amounts), np.full(len(amounts), first), settings)
+        inputs.update(
+            from_caption=np.array([from_caption.encode("utf-8")] * len(amounts), dtype=object),
+            to_caption=np.array([to_caption.encode("utf-8")] * len(amounts), dtype=object),
+            amount=np.asarray(amounts, np.float32),
+        )
+        return list(self.predict(inputs, "edit", ["image_bytes"])["image_bytes"])
+
+    def interpolate(self, image, other_image, steps=5, seed=None, **settings):
+        """PNG bytes of `steps` pictures from one encoded picture's embedding to another's (the
+        `interpolate` signature), every step drawn with the same seed."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+            raise ValueError(f"steps must be an int >= 2, got {steps!r}")
+        first = random.randrange(2**31) if seed is None else seed
+        inputs = self._embedding_inputs([image] * steps, np.full(steps, first), settings)
+        inputs.update(other_image_bytes=np.array([other_image] * steps, dtype=object), theta=np.linspace(0, 1, steps, dtype=np.float32))
+        return list(self.predict(inputs, "interpolate", ["image_bytes"])["image_bytes"])
+
     def __enter__(self):
         return self
 

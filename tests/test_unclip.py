@@ -289,3 +289,20 @@ def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, t
         )
     with pytest.raises(tf.errors.InvalidArgumentError):
         signatures["vary"](image_bytes=tf.constant([b"not a picture"]), seed=seeds[:1], **settings(1))
+
+    # The serving client's requests for the three signatures (its predict here calls the signature itself).
+    from serving.client import _Client
+
+    class Direct(_Client):
+        def predict(self, inputs, signature="serving_default", output_filter=()):
+            outputs = signatures[signature](**{name: tf.constant(value) for name, value in inputs.items()})
+            return {name: value.numpy() for name, value in outputs.items() if not output_filter or name in output_filter}
+
+    decoded = lambda pngs: np.stack([np.asarray(Image.open(io.BytesIO(data))) for data in pngs])  # noqa: E731
+    client = Direct()
+    np.testing.assert_array_equal(decoded(client.vary(png(pictures[0]), num_images=2, seed=11)), decoder.vary(pictures[0], 2, seed=11))
+    edits = decoded(client.edit(png(pictures[0]), "a red circle", "a blue square", amounts=[0.0, 0.5], seed=11))
+    steps = decoded(client.interpolate(png(pictures[0]), png(pictures[1]), steps=3, seed=11))
+    assert len(edits) == 2 and len(steps) == 3
+    np.testing.assert_array_equal(edits[0], varied["image"].numpy()[0])
+    np.testing.assert_array_equal(steps[0], varied["image"].numpy()[0])
