@@ -26,7 +26,7 @@ class Limits:
     """Request limits; requests beyond them get INVALID_ARGUMENT (RESOURCE_EXHAUSTED for message size)."""
 
     max_batch_size: int = 16  # rows per request, and rows per merged batch
-    max_prompt_bytes: int = 1024  # bytes of one string input
+    max_prompt_bytes: int = 1024  # bytes of one string input other than an encoded picture
     max_message_bytes: int = 4 * 1024 * 1024
     batch_timeout_s: float = 0.005  # how long a batch waits for more requests
 
@@ -121,7 +121,9 @@ class ServedVersion:
                     grpc.StatusCode.INVALID_ARGUMENT, f"input '{name}' has shape {list(array.shape)}, the signature wants {dims}"
                 )
             rows.add(array.shape[0] if array.ndim else 1)
-            if want == tf.string:
+            # Encoded pictures (`complete`, and an unCLIP decoder's `vary`, `edit`, `interpolate`) are
+            # bounded by the message size alone; other strings (prompts, captions) by max_prompt_bytes.
+            if want == tf.string and not name.endswith("image_bytes"):
                 longest = max((len(item) for item in array.reshape(-1)), default=0)
                 if longest > self.limits.max_prompt_bytes:
                     raise ServingError(

@@ -57,3 +57,17 @@ def unused_port():
             return probe.getsockname()[1]
 
     return pick
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by Selenium (skips, or fails under KERAS_DALLE_REQUIRE_SYSTEM_PACKAGES, without it)."""
+    from helpers.system import skip_unless
+    from serving import web
+
+    try:
+        driver = web.headless_chromium()
+    except RuntimeError as err:
+        skip_unless(False, str(err))
+    yield driver
+    driver.quit()

@@ -197,6 +197,17 @@ def test_bad_requests_get_the_right_status_and_the_server_keeps_serving(grpc_cli
     assert len(grpc_client.generate(["a red circle"])) == 1
 
 
+def test_pictures_are_bounded_by_the_message_size_not_the_prompt_limit(grpc_client):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) > LIMITS.max_prompt_bytes  # a real picture's bytes: several KB
+    assert len(grpc_client.complete(["a red circle"], buffer.getvalue(), keep_rows=1, seed=0)) == 1
+
+
 def test_unknown_model_is_not_found_over_grpc_and_rest(server):
     for client in (serving_client.GrpcClient(f"127.0.0.1:{server.port}", "no_such_model", timeout=10),
                    serving_client.RestClient(f"http://127.0.0.1:{server.rest_port}", "no_such_model", timeout=10)):

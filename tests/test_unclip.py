@@ -1,11 +1,14 @@
 """The unCLIP decoder: pictures from a scorer's image embedding, and its variations, edits and interpolations."""
 
+import base64
+import io
 import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from helpers import tiny
 from keras_dalle import presets
@@ -181,8 +184,6 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
 
 
 def test_the_commands_write_grids_pictures_and_manifests(decoder, tmp_path, capsys):
-    from PIL import Image
-
     from keras_dalle import cli
 
     path = tmp_path / "decoder.keras"
@@ -241,21 +242,24 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
     assert folder["pictures"] == 3 and 0.0 <= folder["own_picture_nearest"] <= folder["own_picture_in_top5"] <= 1.0
 
 
-def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, tmp_path):
-    import io
+def _png(picture):
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    return buffer.getvalue()
 
-    from PIL import Image
 
+@pytest.fixture(scope="module")
+def exported_decoder(decoder, tmp_path_factory):
+    """The tiny decoder's SavedModel at BASE/decoder/1."""
     from export import saved_model
 
-    def png(picture):
-        buffer = io.BytesIO()
-        Image.fromarray(picture).save(buffer, format="PNG")
-        return buffer.getvalue()
+    return saved_model.export_saved_model(decoder, tmp_path_factory.mktemp("serving") / "decoder" / "1")
 
+
+def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, exported_decoder):
+    png = _png
     pictures = _data(2)[0]
-    out = saved_model.export_saved_model(decoder, tmp_path / "decoder" / "1")
-    signatures = tf.saved_model.load(str(out)).signatures
+    signatures = tf.saved_model.load(str(exported_decoder)).signatures
     assert {"vary", "edit", "interpolate", "generate", "serving_default"} <= set(signatures)
     settings = lambda n, **given: {  # noqa: E731  the decoder's defaults, per row
         name: tf.constant([given.get(name, value)] * n, dtype) for (name, value), dtype in
@@ -306,3 +310,47 @@ def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, t
     assert len(edits) == 2 and len(steps) == 3
     np.testing.assert_array_equal(edits[0], varied["image"].numpy()[0])
     np.testing.assert_array_equal(steps[0], varied["image"].numpy()[0])
+
+
+def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, exported_decoder, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from serving import server as serving_server
+
+    limits = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
+    repository = serving_server.ModelRepository([serving_server.ServedModel("decoder", exported_decoder.parent, limits)])
+    shown = lambda d: d.find_elements("css selector", "#results img") or d.find_element("id", "error").is_displayed()  # noqa: E731
+    pictures = lambda d: [Image.open(io.BytesIO(base64.b64decode(img.get_attribute("src").split(",", 1)[1])))  # noqa: E731
+                          for img in d.find_elements("css selector", "#results img")]
+    with serving_server.LocalServer(repository, port=0, rest_port=0, limits=limits, web=True) as running:
+        browser.get(f"http://127.0.0.1:{running.rest_port}/?model=decoder")
+        WebDriverWait(browser, 60).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+        assert browser.find_element("id", "edit-settings").is_displayed()
+        browser.find_element("id", "prompt").send_keys("a red circle")
+        for name, value in (("count", "2"), ("seed", "7")):
+            browser.find_element("id", name).clear()
+            browser.find_element("id", name).send_keys(value)
+        browser.find_element("id", "generate").click()
+        WebDriverWait(browser, 120).until(shown)
+        first = np.asarray(pictures(browser)[0].convert("RGB"))
+        browser.find_elements("css selector", "#results button.variations")[0].click()
+        drawn = lambda kind: lambda d: (  # noqa: E731
+            d.find_element("css selector", "#results img").get_attribute("alt").startswith(kind)
+            or d.find_element("id", "error").is_displayed()
+        )
+        WebDriverWait(browser, 120).until(drawn("variation"))
+        assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
+        assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
+            "variation, seed 8", "variation, seed 9"]
+        settings = {name: browser.find_element("id", name).get_attribute("value") for name in ("temperature", "top_k", "top_p", "cfg_scale")}
+        settings = {name: int(v) if name == "top_k" else float(v) for name, v in settings.items()}
+        expected = decoder.vary(first, num_images=2, seed=8, **settings)
+        for got, want in zip(pictures(browser), expected):
+            assert np.abs(np.asarray(got.convert("RGB")).astype(int) - want).max() <= 1
+        browser.find_element("id", "edit_to").send_keys("a blue circle")
+        browser.find_elements("css selector", "#results button.edit")[0].click()
+        WebDriverWait(browser, 120).until(drawn("edit"))
+        assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
+        assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
+            f"edit {amount}, seed 8" for amount in (0.1, 0.2, 0.3, 0.4, 0.5)]
+        assert not browser.find_element("id", "error").is_displayed()

@@ -8,20 +8,8 @@ import pytest
 from PIL import Image
 
 from serving import server as serving_server
-from serving import web
-from helpers.system import skip_unless
 
 LIMITS = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        driver = web.headless_chromium()
-    except RuntimeError as err:
-        skip_unless(False, str(err))
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture(scope="module")

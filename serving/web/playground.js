@@ -1,6 +1,10 @@
 // The keras_dalle playground. It speaks TF Serving's REST API only: the model's metadata (for the
 // token grid and whether a `complete` signature exists), `sampling_defaults` (to fill the form),
 // then `generate` or `complete` with one row per picture and seeds seed, seed + 1, ...
+// A model with a `vary` signature (an unCLIP decoder) also gets "variations" and "edit" under each
+// picture: `vary` draws more pictures from that picture's embedding (seeds seed, seed + 1, ...);
+// `edit` turns it from the picture's prompt (or the "from" box) toward the "to" box's caption by
+// the amounts 0.1 .. 0.5, every amount with the picture's own seed.
 // Where the server also hands out /web/models.json (the local server with --web does), a menu
 // offers every served model; choosing one reloads the page with ?model=NAME.
 "use strict";
@@ -10,6 +14,8 @@ const modelUrl = `/v1/models/${encodeURIComponent(model)}`;
 const MAX_PICTURES = 8;
 const $ = (id) => document.getElementById(id);
 let imageB64 = null;  // the uploaded picture's bytes, base64, or null
+let canVary = false;  // the model has `vary` and `edit` signatures (an unCLIP decoder)
+const EDIT_AMOUNTS = [0.1, 0.2, 0.3, 0.4, 0.5];
 
 async function call(url, body) {
   const reply = await fetch(url, body === undefined ? {} : {
@@ -67,6 +73,8 @@ async function start() {
     $("keep_rows").max = rows - 1;
     $("keep_rows").value = Math.floor(rows / 2);
     $("completion").disabled = !("complete" in signatures);
+    canVary = "vary" in signatures && "edit" in signatures;
+    $("edit-settings").hidden = !canVary;
     const [defaults] = await predict("sampling_defaults", ["defaults"]);
     // float32 defaults arrive as e.g. 0.800000011920929: show them as the model's author wrote them.
     for (const name of ["temperature", "top_k", "top_p", "cfg_scale"]) $(name).value = Number(defaults[name].toPrecision(6));
@@ -78,22 +86,94 @@ async function start() {
   }
 }
 
-function figure(png, seed) {
+function figure(png, seed, prompt, label = `seed ${seed}`) {
   const url = `data:image/png;base64,${png}`;
   const item = document.createElement("figure");
   const img = document.createElement("img");
   img.src = url;
-  img.alt = `seed ${seed}`;
+  img.alt = label;
   const caption = document.createElement("figcaption");
-  const label = document.createElement("span");
-  label.textContent = `seed ${seed}`;
+  const text = document.createElement("span");
+  text.textContent = label;
   const link = document.createElement("a");
   link.href = url;
-  link.download = `keras_dalle_seed_${seed}.png`;
+  link.download = `keras_dalle_${label.replace(/[^a-z0-9.]+/gi, "_")}.png`;
   link.textContent = "download";
-  caption.append(label, link);
+  caption.append(text, link);
   item.append(img, caption);
+  if (canVary) {
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const action = (name, run) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = name;
+      button.className = name;
+      button.addEventListener("click", () => run(png, seed, prompt));
+      return button;
+    };
+    actions.append(action("variations", vary), action("edit", edit));
+    item.append(actions);
+  }
   return item;
+}
+
+function settings() {
+  return {
+    temperature: number("temperature", parseFloat),
+    top_k: number("top_k", (v) => parseInt(v, 10)),
+    top_p: number("top_p", parseFloat),
+    cfg_scale: number("cfg_scale", parseFloat),
+  };
+}
+
+// Runs one Predict and shows its pictures (labels[i] under picture i), or the error.
+async function draw(signature, instances, labels, prompt) {
+  $("generate").disabled = true;
+  $("busy").hidden = false;
+  try {
+    const started = performance.now();
+    const predictions = await predict(signature, instances);
+    $("results").replaceChildren(...predictions.map((row, i) => figure(row.image_bytes.b64, instances[i].seed, prompt, labels[i])));
+    $("model-status").textContent = `model ${model}: ${predictions.length} picture(s) in ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  } catch (err) {
+    showError(err.message);
+  } finally {
+    $("generate").disabled = false;
+    $("busy").hidden = true;
+  }
+}
+
+async function vary(png, seed, prompt) {
+  showError("");
+  let instances;
+  try {
+    const count = number("count", (v) => parseInt(v, 10));
+    if (count < 1 || count > MAX_PICTURES) throw new Error(`pictures must be 1 to ${MAX_PICTURES}`);
+    const shared = { image_bytes: { b64: png }, ...settings() };
+    instances = Array.from({ length: count }, (_, i) => ({ ...shared, seed: seed + 1 + i }));
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  await draw("vary", instances, instances.map((row) => `variation, seed ${row.seed}`), prompt);
+}
+
+async function edit(png, seed, prompt) {
+  showError("");
+  let instances;
+  try {
+    const from = $("edit_from").value.trim() || prompt;
+    const to = $("edit_to").value.trim();
+    if (!to) throw new Error("write what the picture should show in the edit's \"to\" box");
+    if (!from) throw new Error("write what the picture shows in the edit's \"from\" box");
+    const shared = { image_bytes: { b64: png }, from_caption: from, to_caption: to, seed, ...settings() };
+    instances = EDIT_AMOUNTS.map((amount) => ({ ...shared, amount }));
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  await draw("edit", instances, EDIT_AMOUNTS.map((amount) => `edit ${amount}, seed ${seed}`), prompt);
 }
 
 async function generate(event) {
@@ -104,32 +184,14 @@ async function generate(event) {
     const count = number("count", (v) => parseInt(v, 10));
     if (count < 1 || count > MAX_PICTURES) throw new Error(`pictures must be 1 to ${MAX_PICTURES}`);
     const seed = $("seed").value === "" ? Math.floor(Math.random() * 2 ** 31) : number("seed", (v) => parseInt(v, 10));
-    const settings = {
-      prompt: $("prompt").value,
-      temperature: number("temperature", parseFloat),
-      top_k: number("top_k", (v) => parseInt(v, 10)),
-      top_p: number("top_p", parseFloat),
-      cfg_scale: number("cfg_scale", parseFloat),
-    };
-    if (imageB64) Object.assign(settings, { image_bytes: { b64: imageB64 }, keep_rows: number("keep_rows", (v) => parseInt(v, 10)) });
-    instances = Array.from({ length: count }, (_, i) => ({ ...settings, seed: seed + i }));
+    const shared = { prompt: $("prompt").value, ...settings() };
+    if (imageB64) Object.assign(shared, { image_bytes: { b64: imageB64 }, keep_rows: number("keep_rows", (v) => parseInt(v, 10)) });
+    instances = Array.from({ length: count }, (_, i) => ({ ...shared, seed: seed + i }));
   } catch (err) {
     showError(err.message);
     return;
   }
-  $("generate").disabled = true;
-  $("busy").hidden = false;
-  try {
-    const started = performance.now();
-    const predictions = await predict(imageB64 ? "complete" : "generate", instances);
-    $("results").replaceChildren(...predictions.map((row, i) => figure(row.image_bytes.b64, instances[i].seed)));
-    $("model-status").textContent = `model ${model}: ${predictions.length} picture(s) in ${((performance.now() - started) / 1000).toFixed(1)} s`;
-  } catch (err) {
-    showError(err.message);
-  } finally {
-    $("generate").disabled = false;
-    $("busy").hidden = true;
-  }
+  await draw(imageB64 ? "complete" : "generate", instances, instances.map((row) => `seed ${row.seed}`), $("prompt").value);
 }
 
 function chooseImage() {
