@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from keras_dalle.data.images import resize_and_center_crop_tf
 from keras_dalle.models.image_codec import to_unit_range
+from keras_dalle.models.unclip import UnCLIPDecoder
 from keras_dalle.sampling import SETTING_DTYPES, SETTING_RULES, noise_from_seeds
 
 
@@ -209,7 +210,8 @@ class ExportGraphs:
 class BatchOneGraphs(ExportGraphs):
     """The batch-1 signatures over the model's sampling graph (shared by TFLite and ONNX): `generate`,
     `complete` (image completion: the `generate` inputs plus image uint8 [1, S, S, 3] and keep_rows
-    int32 [1]), `decode_tokens`, and with a contrastive `scorer` also `score` (uint8 image
+    int32 [1]), `decode_tokens`, for an unCLIP decoder `vary` (image uint8 [1, S, S, 3] in place of
+    the prompt ids: a picture from its embedding), and with a contrastive `scorer` also `score` (uint8 image
     [1, S, S, 3] and the scorer's prompt ids int32 [1, L'] -> score float32 [1]), so app code can
     rerank candidates."""
 
@@ -231,6 +233,8 @@ class BatchOneGraphs(ExportGraphs):
             "complete": self.complete_signature,
             "decode_tokens": [tf.TensorSpec((1, self.model.image_length), tf.int32, name="tokens")],
         }
+        if isinstance(self.model, UnCLIPDecoder):
+            endpoints["vary"] = [self.image_signature, *self.generate_signature[1:]]
         if self.scorer is not None:
             endpoints["score"] = [
                 self.image_signature, tf.TensorSpec((1, self.scorer.text_length), tf.int32, name="prompt_ids")
@@ -250,6 +254,13 @@ class BatchOneGraphs(ExportGraphs):
 
     def decode_tokens(self, tokens):
         return {"image": self.model.images_from_tokens(tokens)}
+
+    def vary(self, image, noise, temperature, top_k, top_p, cfg_scale):
+        """An unCLIP decoder's picture drawn from the embedding of uint8 image [1, S, S, 3] alone."""
+        embedding = self.model.scorer.embed_image_pixels(to_unit_range(image))  # (1, E)
+        condition = (self.model.text_tokenizer.null_ids(1), embedding)
+        tokens = sample_tokens(self.model, condition, noise, temperature, top_k, top_p, cfg_scale)
+        return {"image": self.model.images_from_tokens(tokens), "tokens": tokens}
 
     def score(self, image, prompt_ids):
         image_embeddings = self.scorer.embed_image_pixels(to_unit_range(image))

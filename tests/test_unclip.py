@@ -354,3 +354,22 @@ def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, 
         assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
             f"edit {amount}, seed 8" for amount in (0.1, 0.2, 0.3, 0.4, 0.5)]
         assert not browser.find_element("id", "error").is_displayed()
+
+
+def test_tflite_varies_with_builtin_ops_as_python_does(decoder):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export import tflite
+    from keras_dalle.sampling import noise_from_seeds
+
+    interpreter = Interpreter(model_content=tflite.convert(decoder))  # raises on any non-builtin op
+    assert "vary" in interpreter.get_signature_list()
+    vary = interpreter.get_signature_runner("vary")
+    picture = _data(1)[0]
+    greedy = {"temperature": np.array([1.0], np.float32), "top_k": np.array([1], np.int32),
+              "top_p": np.array([1.0], np.float32), "cfg_scale": np.array([2.0], np.float32)}
+    noise = noise_from_seeds(tf.constant([3], tf.int64), decoder.image_length).numpy()
+    tokens = vary(image=picture, noise=noise, **greedy)["tokens"]
+    condition = (decoder.text_tokenizer.null_ids(1), tf.constant(decoder.image_embeddings(picture)))
+    expected = decoder.sample_tokens(condition, temperature=1.0, top_k=1, cfg_scale=2.0, seed=3)
+    np.testing.assert_array_equal(tokens, expected)
