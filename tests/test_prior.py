@@ -13,17 +13,6 @@ from keras_dalle.models.prior import DiffusionPrior, cosine_alpha_bars
 SIZE = tiny.SIZE
 
 
-def _prior(scorer=None, optimizer=None, **overrides):
-    keras.utils.set_random_seed(0)
-    model = DiffusionPrior(scorer or tiny.scorer(), **{**presets.preset("tiny", "prior"), "seed": 0, "sample_steps": 8, **overrides})
-    if optimizer is not None:
-        model.compile(optimizer=optimizer)
-        model.build_optimizers()
-    else:
-        model.build()
-    return model
-
-
 def _batch(count=8):
     images, captions = shapes.generate_shapes(count, seed=1, canvas_size=SIZE)
     return tf.data.Dataset.from_tensors((tf.constant(captions), images))
@@ -31,13 +20,13 @@ def _batch(count=8):
 
 @pytest.fixture(scope="module")
 def prior():
-    model = _prior(optimizer=keras.optimizers.Adam(3e-3))
+    model = tiny.prior(optimizer=keras.optimizers.Adam(3e-3))
     model.fit(_batch().repeat(20), epochs=1, verbose=0)
     return model
 
 
 def test_loss_falls():
-    model = _prior(optimizer=keras.optimizers.Adam(3e-3), text_dropout=0.0)
+    model = tiny.prior(optimizer=keras.optimizers.Adam(3e-3), text_dropout=0.0)
     evaluation = _batch().repeat(20)  # the loss draws timesteps and noise: average many draws
     before = model.evaluate(evaluation, verbose=0, return_dict=True)["loss"]
     model.fit(_batch().repeat(60), epochs=1, verbose=0)
@@ -85,21 +74,17 @@ def test_bad_arguments_raise(prior):
     with pytest.raises(ValueError, match="cfg_scale must be"):
         prior.sample(["a red circle"], cfg_scale=-1.0)
     with pytest.raises(ValueError, match="sample_steps must be"):
-        _prior(sample_steps=2000)
+        tiny.prior(sample_steps=2000)
     with pytest.raises(ValueError, match="must be a ContrastiveScorer"):
         DiffusionPrior(object(), **presets.preset("tiny", "prior"))
 
 
 def test_text_to_image_through_the_prior_and_the_decoder(prior):
-    from keras_dalle.models.unclip import UnCLIPDecoder
-
-    decoder = UnCLIPDecoder(
-        tiny.tokenizer(), prior.scorer, **{**presets.preset("tiny", "text_to_image"), "seed": 0, "adversarial_weight": 0.0}
-    )
+    decoder = tiny.decoder(contrastive_scorer=prior.scorer)
     pictures = decoder.draw_from_prompts(["a red circle", "a blue square"], prior, num_images=2, seed=0)
     assert pictures.shape == (4, SIZE, SIZE, 3) and pictures.dtype == np.uint8
     np.testing.assert_array_equal(pictures, decoder.draw_from_prompts(["a red circle", "a blue square"], prior, num_images=2, seed=0))
-    other = _prior(scorer=tiny.scorer(embed_dim=8))
+    other = tiny.prior(contrastive_scorer=tiny.scorer(embed_dim=8))
     with pytest.raises(ValueError, match="8-dimensional embeddings"):
         decoder.draw_from_prompts(["a red circle"], other)
 

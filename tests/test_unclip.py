@@ -18,20 +18,6 @@ from keras_dalle.models.unclip import UnCLIPDecoder, slerp
 SIZE = tiny.SIZE
 
 
-def _decoder(scorer=None, optimizer=None, **overrides):
-    keras.utils.set_random_seed(0)
-    model = UnCLIPDecoder(
-        tiny.tokenizer(), scorer or tiny.scorer(),
-        **{**presets.preset("tiny", "text_to_image"), "seed": 0, "adversarial_weight": 0.0, **overrides},
-    )
-    if optimizer is not None:
-        model.compile(optimizer=optimizer)
-        model.build_optimizers()
-    else:
-        model.build()
-    return model
-
-
 def _data(count=8, seed=1):
     images, captions = shapes.generate_shapes(count, seed=seed, canvas_size=SIZE)
     return images, captions
@@ -40,14 +26,14 @@ def _data(count=8, seed=1):
 @pytest.fixture(scope="module")
 def decoder():
     """A tiny decoder fitted a few steps (so its logits are not flat)."""
-    model = _decoder(optimizer=keras.optimizers.Adam(3e-3))
+    model = tiny.decoder(optimizer=keras.optimizers.Adam(3e-3))
     images, captions = _data(32)
     model.fit(tf.data.Dataset.from_tensor_slices((captions, images)).batch(8).repeat(3), epochs=1, verbose=0)
     return model
 
 
 def test_loss_falls():
-    model = _decoder(optimizer=keras.optimizers.Adam(3e-3), caption_dropout=0.0, embedding_dropout=0.0)
+    model = tiny.decoder(optimizer=keras.optimizers.Adam(3e-3), caption_dropout=0.0, embedding_dropout=0.0)
     images, captions = _data()
     batch = tf.data.Dataset.from_tensors((tf.constant(captions), images))
     before = model.evaluate(batch, verbose=0, return_dict=True)["cross_entropy"]
@@ -141,9 +127,9 @@ def test_bad_arguments_raise(decoder):
 
 def test_construction_errors():
     with pytest.raises(ValueError, match="adversarial_weight must be 0"):
-        _decoder(adversarial_weight=0.1)
+        tiny.decoder(adversarial_weight=0.1)
     with pytest.raises(ValueError, match="32-pixel pictures"):
-        _decoder(scorer=tiny.scorer(image_size=32))
+        tiny.decoder(contrastive_scorer=tiny.scorer(image_size=32))
     with pytest.raises(ValueError, match="must be a ContrastiveScorer"):
         UnCLIPDecoder(tiny.tokenizer(), object(), **presets.preset("tiny", "text_to_image"))
 

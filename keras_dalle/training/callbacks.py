@@ -37,20 +37,20 @@ class EpochGrid(keras.callbacks.Callback):
             self.writer.flush()
 
 
+def _originals_above(images, made, kind, epoch):
+    """A grid of `images` above the pictures `made` from them, labelled `kind` ("reconstruction", ...)."""
+    return image_grid(
+        np.concatenate([images, made]),
+        ["original"] * len(images) + [kind] * len(made),
+        columns=len(images),
+        title=f"epoch {epoch}: originals above, {kind}s below",
+    )
+
+
 def reconstruction_grid(images):
     """A `make_grid` for image tokenizers: the fixed `images` above their reconstructions."""
     images = np.asarray(images)
-
-    def make(model, epoch):
-        reconstructions = np.asarray(model.decode(model.encode(images)))
-        return image_grid(
-            np.concatenate([images, reconstructions]),
-            ["original"] * len(images) + ["reconstruction"] * len(images),
-            columns=len(images),
-            title=f"epoch {epoch}: originals above, reconstructions below",
-        )
-
-    return make
+    return lambda model, epoch: _originals_above(images, np.asarray(model.decode(model.encode(images))), "reconstruction", epoch)
 
 
 def sample_grid(prompts, seed=0):
@@ -66,17 +66,7 @@ def variation_grid(images, seed=0):
     """A `make_grid` for unCLIP decoders: the fixed `images` above a variation of each (drawn from
     its embedding alone), same seed each epoch."""
     images = np.asarray(images)
-
-    def make(model, epoch):
-        variations = model.vary(images, num_images=1, seed=seed)
-        return image_grid(
-            np.concatenate([images, variations]),
-            ["original"] * len(images) + ["variation"] * len(images),
-            columns=len(images),
-            title=f"epoch {epoch}: originals above, variations below",
-        )
-
-    return make
+    return lambda model, epoch: _originals_above(images, model.vary(images, num_images=1, seed=seed), "variation", epoch)
 
 
 class CaptionAccuracy(keras.callbacks.Callback):

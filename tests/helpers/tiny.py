@@ -1,11 +1,14 @@
-"""The tiny models every test builds: one builder each for the image tokenizer, the text-to-image model and the scorer."""
+"""The tiny models every test builds: one builder each for the image tokenizer, the text-to-image model,
+the scorer, the unCLIP decoder and the diffusion prior."""
 
 import keras
 
 from keras_dalle import presets
 from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
+from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.scorer import ContrastiveScorer
+from keras_dalle.models.unclip import UnCLIPDecoder
 
 SIZE = presets.preset("tiny", "image_tokenizer")["image_size"]
 
@@ -41,3 +44,28 @@ def scorer(optimizer=None, **overrides):
         model.compile(optimizer=optimizer)
         model.build_optimizers()
     return model
+
+
+def _compiled_or_built(model, optimizer):
+    if optimizer is None:
+        model.build()
+        return model
+    model.compile(optimizer=optimizer)
+    model.build_optimizers()
+    return model
+
+
+def decoder(contrastive_scorer=None, optimizer=None, **overrides):
+    """A seeded tiny `UnCLIPDecoder` on a fresh tiny tokenizer and `contrastive_scorer` (default: a fresh
+    tiny scorer); compiled when `optimizer` is given, built otherwise."""
+    keras.utils.set_random_seed(0)
+    sizes = {**presets.preset("tiny", "text_to_image"), "seed": 0, "adversarial_weight": 0.0, **overrides}
+    return _compiled_or_built(UnCLIPDecoder(tokenizer(), contrastive_scorer or scorer(), **sizes), optimizer)
+
+
+def prior(contrastive_scorer=None, optimizer=None, **overrides):
+    """A seeded tiny `DiffusionPrior` (8 sampling steps) on `contrastive_scorer` (default: a fresh tiny
+    scorer); compiled when `optimizer` is given, built otherwise."""
+    keras.utils.set_random_seed(0)
+    sizes = {**presets.preset("tiny", "prior"), "seed": 0, "sample_steps": 8, **overrides}
+    return _compiled_or_built(DiffusionPrior(contrastive_scorer or scorer(), **sizes), optimizer)
