@@ -53,24 +53,33 @@ from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
 
 
+def _rows(dtype, name):
+    """A batched input of one value per row: [B]."""
+    return tf.TensorSpec((None,), dtype, name=name)
+
+
+def _settings_and_seed():
+    """The per-row sampling settings and seed every generating signature takes."""
+    return [*(_rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), _rows(SEED_DTYPE, "seed")]
+
+
 class ServingGraphs(graphs.ExportGraphs):
     """The SavedModel's signatures of the module docstring, batched (`scorer`: a `ContrastiveScorer`
     or None; with one, also `generate_best` and `score`)."""
 
     def endpoints(self):
-        rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
-        prompt = rows(tf.string, "prompt")
-        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
+        prompt = _rows(tf.string, "prompt")
+        settings = _settings_and_seed()
         endpoints = {
             "serving_default": [prompt],
             "generate": [prompt, *settings],
-            "complete": [prompt, rows(tf.string, "image_bytes"), rows(tf.int32, "keep_rows"), *settings],
+            "complete": [prompt, _rows(tf.string, "image_bytes"), _rows(tf.int32, "keep_rows"), *settings],
             "sampling_defaults": [prompt],
             "decode_tokens": [tf.TensorSpec((None, self.model.image_length), tf.int32, name="tokens")],
         }
         if self.scorer is not None:
             size = self.model.image_size
-            endpoints["generate_best"] = [prompt, *settings, rows(tf.int32, "candidates")]
+            endpoints["generate_best"] = [prompt, *settings, _rows(tf.int32, "candidates")]
             endpoints["score"] = [tf.TensorSpec((None, size, size, 3), tf.uint8, name="image"), prompt]
         return endpoints
 
@@ -109,14 +118,13 @@ class DecoderGraphs(ServingGraphs):
     embedding) and `vary`, `edit`, `interpolate` of the module docstring."""
 
     def endpoints(self):
-        rows = lambda dtype, name: tf.TensorSpec((None,), dtype, name=name)  # noqa: E731
-        settings = [*(rows(dtype, name) for name, dtype in SETTING_DTYPES.items()), rows(SEED_DTYPE, "seed")]
-        picture = rows(tf.string, "image_bytes")
+        settings = _settings_and_seed()
+        picture = _rows(tf.string, "image_bytes")
         return {
             **super().endpoints(),
             "vary": [picture, *settings],
-            "edit": [picture, rows(tf.string, "from_caption"), rows(tf.string, "to_caption"), rows(tf.float32, "amount"), *settings],
-            "interpolate": [picture, rows(tf.string, "other_image_bytes"), rows(tf.float32, "theta"), *settings],
+            "edit": [picture, _rows(tf.string, "from_caption"), _rows(tf.string, "to_caption"), _rows(tf.float32, "amount"), *settings],
+            "interpolate": [picture, _rows(tf.string, "other_image_bytes"), _rows(tf.float32, "theta"), *settings],
         }
 
     def vary(self, image_bytes, temperature, top_k, top_p, cfg_scale, seed):

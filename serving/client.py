@@ -41,6 +41,11 @@ from serving.status import ServingError, code_of_http_status
 
 
 
+def _first_seed(seed):
+    """The seed of a request's first row: `seed`, or a random one when it is None."""
+    return random.randrange(2**31) if seed is None else seed
+
+
 def generation_inputs(prompts, signature="serving_default", seed=None, defaults=None, **settings):
     """Named input arrays for a generation signature: `serving_default` takes prompts only,
     `generate` per-row settings (missing ones from `defaults`, the model's; row i gets seed + i)."""
@@ -51,7 +56,7 @@ def generation_inputs(prompts, signature="serving_default", seed=None, defaults=
             raise ValueError(f"serving_default takes prompts only; use signature 'generate' for {sorted(given)}")
         return {"prompt": np.array(prompts, dtype=object)}
     rows = len(prompts)
-    first_seed = random.randrange(2**31) if seed is None else seed
+    first_seed = _first_seed(seed)
     # The values of settings a caller leaves out come from the served model's `sampling_defaults` signature.
     known = set(SETTING_DTYPES)
     unknown = set(settings) - known
@@ -128,7 +133,7 @@ class _Client:
     def vary(self, image, num_images=4, seed=None, **settings):
         """PNG bytes of `num_images` variations of one encoded picture (the `vary` signature of an
         unCLIP decoder's SavedModel); variation i uses seed + i."""
-        first = random.randrange(2**31) if seed is None else seed
+        first = _first_seed(seed)
         inputs = self._embedding_inputs([image] * num_images, np.arange(first, first + num_images), settings)
         return list(self.predict(inputs, "vary", ["image_bytes"])["image_bytes"])
 
@@ -136,7 +141,7 @@ class _Client:
         """PNG bytes per amount (the `edit` signature): one encoded picture turned from `from_caption`
         toward `to_caption`, every amount drawn with the same seed."""
         amounts = list(amounts)
-        first = random.randrange(2**31) if seed is None else seed
+        first = _first_seed(seed)
         inputs = self._embedding_inputs([image] * len(amounts), np.full(len(amounts), first), settings)
         inputs.update(
             from_caption=np.array([from_caption.encode("utf-8")] * len(amounts), dtype=object),
@@ -150,7 +155,7 @@ class _Client:
         `interpolate` signature), every step drawn with the same seed."""
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
             raise ValueError(f"steps must be an int >= 2, got {steps!r}")
-        first = random.randrange(2**31) if seed is None else seed
+        first = _first_seed(seed)
         inputs = self._embedding_inputs([image] * steps, np.full(steps, first), settings)
         inputs.update(other_image_bytes=np.array([other_image] * steps, dtype=object), theta=np.linspace(0, 1, steps, dtype=np.float32))
         return list(self.predict(inputs, "interpolate", ["image_bytes"])["image_bytes"])

@@ -74,8 +74,7 @@ class UnCLIPDecoder(KerasDALLE):
         self.embedding_positions = embedding_positions
         self.embedding_dim = scorer.embed_dim
         super().__init__(image_tokenizer, caption_dropout=caption_dropout, **{**kwargs, "adversarial_weight": 0.0})
-        if scorer.image_size != self.image_size:
-            raise ValueError(f"the scorer takes {scorer.image_size}-pixel pictures, the image tokenizer {self.image_size}")
+        scorer.check_fits(self)
         self.scorer = scorer
         self.scorer.trainable = False
         self.embedding_dropout = embedding_dropout
