@@ -30,20 +30,19 @@ import tensorflow as tf
 from bench.export_report import grade, listed, spread_prompts, tflite_runner
 from export import graphs, tflite
 from keras_dalle import pretrained
-from keras_dalle.layers.embedding import one_hot_lookups
 
 VARIANTS = ("float32", "int8", "int8-per-channel", "int8-float-softmax", "int8-float-head", "int16x8")
 # Output tensor names of the logits head and the sampling softmax in the converted signatures (the
-# `generate` and `complete` graphs and their while-loop bodies), as the converter names them.
+# `generate` and `complete` graphs and their nested while-loop bodies), as the converter names them.
 FLOAT_HEAD_NODES = [
-    *(f"{scope}head_1/MatMul;{scope}head_1/BiasAdd{suffix}" for scope in ("", "while/") for suffix in ("", "1")),
-    *(f"{scope}Softmax{suffix}" for scope in ("", "while/") for suffix in ("", "1")),
+    *(f"{scope}head_1/MatMul;{scope}head_1/BiasAdd{suffix}" for scope in ("", "while/while/") for suffix in ("", "1")),
+    *(f"{scope}Softmax{suffix}" for scope in ("", "while/while/") for suffix in ("", "1")),
 ]
 
 
 def _converter(model, workdir):
     signatures = graphs.BatchOneGraphs(model)
-    with one_hot_lookups():  # as the shipped int8 export traces it
+    with tflite.int8_tracing():  # as the shipped int8 export traces it
         signatures.archive().write_out(workdir, verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(workdir, signature_keys=signatures.signature_keys)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

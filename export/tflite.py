@@ -40,6 +40,7 @@ import tensorflow as tf
 from export import graphs
 from keras_dalle import pretrained
 from keras_dalle.layers.embedding import one_hot_lookups
+from keras_dalle.sampling.loop import no_pass_through_cache
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8")
 _CUSTOM = 32  # BuiltinOperator.CUSTOM: Flex and custom ops both appear as CUSTOM
@@ -70,14 +71,21 @@ def representative_dataset(model, count=32, seed=0, scorer=None):
             yield "score", {"image": images[index : index + 1], "prompt_ids": scorer.text_tokenizer(tf.constant(captions[index : index + 1])).numpy()}
 
 
+@contextlib.contextmanager
+def int8_tracing():
+    """How the full-int8 export traces its graphs: the image-token table as a matmul weight, stored
+    once (`one_hot_lookups`), and no decoding-loop output that is its input (`no_pass_through_cache`)."""
+    with one_hot_lookups(), no_pass_through_cache():
+        yield
+
+
 def convert(model, quantize="none", scorer=None):
     """The .tflite bytes of `model` (and `scorer`'s `score` signature, if given) with builtin ops only."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
     with tempfile.TemporaryDirectory() as tmp:
         signatures = graphs.BatchOneGraphs(model, scorer)
-        # int8: the image-token table as a matmul weight, stored once (see `OneHotEmbedding`).
-        with one_hot_lookups() if quantize == "int8" else contextlib.nullcontext():
+        with int8_tracing() if quantize == "int8" else contextlib.nullcontext():
             signatures.archive().write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=signatures.signature_keys)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -1,4 +1,4 @@
-"""Full-integer TFLite: the attention layer's graph must survive int8 (mask fill, cache write)."""
+"""Full-integer TFLite: the attention layer's graph must survive int8 (mask fill, cache write, row settling)."""
 
 import contextlib
 import tempfile
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_dalle.layers.attention import CachedMultiHeadAttention, masked_softmax
+from keras_dalle.layers.attention import CachedMultiHeadAttention, masked_softmax, settle_into_cache
 
-HEADS, KEY_DIM, WIDTH, CACHE = 2, 8, 16, 12
+HEADS, KEY_DIM, WIDTH, CACHE, ROW = 2, 8, 16, 12, 4
 
 
 def test_masked_softmax_matches_minus_infinity_masking():
@@ -24,6 +24,16 @@ def test_masked_softmax_matches_minus_infinity_masking():
     assert (weights[~np.broadcast_to(mask[:, None], weights.shape)] < 1e-12).all()
 
 
+def test_settle_into_cache_copies_exactly_the_row_positions_asked_for():
+    rng = np.random.default_rng(2)
+    cache = rng.normal(size=(1, HEADS, CACHE, KEY_DIM)).astype(np.float32)
+    row = rng.normal(size=(1, HEADS, ROW, KEY_DIM)).astype(np.float32)
+    settled = keras.ops.convert_to_numpy(settle_into_cache(cache, row, 6, 8, 5))  # positions 6, 7 = row slots 1, 2
+    expected = cache.copy()
+    expected[:, :, 6:8] = row[:, :, 1:3]
+    np.testing.assert_array_equal(settled, expected)
+
+
 def _relative_rms(actual, expected):
     return float(np.sqrt(np.mean((actual - expected) ** 2)) / np.sqrt(np.mean(expected**2)))
 
@@ -32,11 +42,12 @@ def _relative_rms(actual, expected):
 def test_int8_cached_attention_tracks_float(steps):
     """Attention with a key/value cache and a padding mask, converted to full int8.
 
-    One step writes into a given cache (decoding); several start a cache (a prefill: x's keys and
-    values padded with zeros, the top block attending for its last query only). Fails if the cache
-    write becomes TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5, halving the cache)
-    or if masked scores use a huge constant (every real score then lands in one int8 step and
-    attention turns uniform).
+    One step writes into a given row cache and attends over it and the settled cache, whose row is
+    then settled (decoding); several start a cache (a prefill: x's keys and values padded with
+    zeros, the top block attending for its last query only). Fails if the cache write becomes
+    TFLite's ONE_HOT (whose int8 "off" value dequantizes to 0.5, halving the cache) or if masked
+    scores use a huge constant (every real score then lands in one int8 step and attention turns
+    uniform).
     """
     from ai_edge_litert.interpreter import Interpreter
 
@@ -47,15 +58,21 @@ def test_int8_cached_attention_tracks_float(steps):
     prefill = steps > 1
 
     def decode_state():
-        index = int(rng.integers(2, CACHE))
+        offset = int(rng.integers(2, CACHE - ROW + 1))  # the row's first position in the cache
+        slot = int(rng.integers(0, ROW))
         cache = rng.normal(size=(2, 1, HEADS, CACHE, KEY_DIM)).astype(np.float32)
-        cache[:, :, :, index:] = 0.0  # not written yet
-        visible = np.arange(CACHE)[None, :] <= index  # (1, S) causal
-        visible[:, 1] = False  # a padding key
+        cache[:, :, :, offset:] = 0.0  # not settled yet
+        row_cache = rng.normal(size=(2, 1, HEADS, ROW, KEY_DIM)).astype(np.float32)
+        row_cache[:, :, :, slot:] = 0.0  # not written yet
+        settled = np.arange(CACHE) < offset
+        settled[1] = False  # a padding key
+        visible = np.concatenate([settled, np.arange(ROW) <= slot])[None]  # (1, S + R)
         return {
             "x": rng.normal(size=(1, 1, WIDTH)).astype(np.float32),
             "cache": cache,
-            "index": np.array(index, np.int32),
+            "row_cache": row_cache,
+            "slot": np.array(slot, np.int32),
+            "offset": np.array(offset, np.int32),
             "mask": visible[None],
         }
 
@@ -78,15 +95,20 @@ def test_int8_cached_attention_tracks_float(steps):
     else:
         make_state = decode_state
 
-        def step(x, cache, index, mask):
-            output, (keys, values) = layer(x, attention_mask=mask, cache=(cache[0], cache[1]), cache_index=index)
-            return {"output": output, "cache": tf.stack([keys, values])}
+        def step(x, cache, row_cache, slot, offset, mask):
+            output, (keys, values, row_keys, row_values) = layer(
+                x, attention_mask=mask, cache=(cache[0], cache[1], row_cache[0], row_cache[1]), cache_index=slot
+            )
+            settled = [settle_into_cache(c, r, offset, offset + slot + 1, offset) for c, r in ((keys, row_keys), (values, row_values))]
+            return {"output": output, "cache": tf.stack(settled)}
 
         signature = [
             tf.TensorSpec((1, 1, WIDTH), tf.float32, name="x"),
-            tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # keys, values
-            tf.TensorSpec((), tf.int32, name="index"),
-            tf.TensorSpec((1, 1, CACHE), tf.bool, name="mask"),
+            tf.TensorSpec((2, 1, HEADS, CACHE, KEY_DIM), tf.float32, name="cache"),  # settled keys, values
+            tf.TensorSpec((2, 1, HEADS, ROW, KEY_DIM), tf.float32, name="row_cache"),  # the row's keys, values
+            tf.TensorSpec((), tf.int32, name="slot"),
+            tf.TensorSpec((), tf.int32, name="offset"),
+            tf.TensorSpec((1, 1, CACHE + ROW), tf.bool, name="mask"),
         ]
 
     archive = keras.export.ExportArchive()

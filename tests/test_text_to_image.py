@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import tiny
 from keras_dalle import cli, sampling
 from keras_dalle.data import shapes
-from keras_dalle.layers.masks import prefix_mask, prefix_mask_row, word_indices, word_mask
+from keras_dalle.layers.masks import decoding_mask_row, prefix_mask, word_indices, word_mask
 
 SIZE = tiny.SIZE
 
@@ -46,11 +46,21 @@ def test_prefix_mask_holds(trained):
     assert not np.allclose(logits[:, 0], other_text[:, 0])
 
 
-def test_prefix_mask_row_is_the_row_of_the_full_mask():
+@pytest.mark.parametrize("row_length", [1, 3, 9])
+def test_decoding_mask_row_sees_each_key_of_the_full_mask_row_once(row_length):
+    """Image query `step` sees, over the settled slots and the row slots together, the keys of its
+    row of the full mask, each in one place only: earlier rows' keys (and the begin token) settled,
+    its own row's up to itself in the row cache."""
     text_mask = tf.constant([[True, True, False], [True, False, False]])
-    full = prefix_mask(text_mask, 4).numpy()  # (2, 7, 7)
-    for step in range(4):
-        np.testing.assert_array_equal(prefix_mask_row(text_mask, 4, tf.constant(step)).numpy(), full[:, 3 + step : 4 + step])
+    full = prefix_mask(text_mask, 9).numpy()  # (2, 12, 12)
+    for step in range(1, 9):
+        mask = decoding_mask_row(text_mask, 9, row_length, tf.constant(step)).numpy()[:, 0]  # (2, 3 + 9 + R)
+        settled, row = mask[:, :12], mask[:, 12:]
+        start = step // row_length * row_length
+        in_row = np.zeros_like(settled)
+        in_row[:, 3 + start : 3 + start + row_length] = row[:, : 9 - start]
+        assert not (settled & in_row).any()
+        np.testing.assert_array_equal(settled | in_row, full[:, 3 + step])
 
 
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
@@ -93,11 +103,15 @@ def test_prefill_and_decode_steps_give_the_teacher_forced_logits(trained, text_s
     text_states, text_mask = sampler.encode_prompts(ids, guidance=False)
     logits, cache = generator.prefill(text_states, text_mask)
     decoding_mask = generator.text_mask_for_cache(text_mask)  # (B, L)
-    steps = [logits]
-    for step in range(1, model.image_length):
-        logits, cache = generator.decode_step(tokens[:, step - 1], step, decoding_mask, cache)
-        steps.append(logits)
-    np.testing.assert_allclose(np.stack(steps, axis=1), expected, atol=1e-4)
+    started = cache
+    for settle_every_step in (False, True):  # settling a row in parts changes nothing a step reads
+        cache, steps = started, [logits]
+        for step in range(1, model.image_length):
+            step_logits, cache = generator.decode_step(tokens[:, step - 1], step, decoding_mask, cache)
+            steps.append(step_logits)
+            if settle_every_step or (step + 1) % generator.row_length == 0:
+                cache = generator.settle_row(step, cache)
+        np.testing.assert_allclose(np.stack(steps, axis=1), expected, atol=1e-4)
 
     noise = tf.zeros((2, model.image_length))
     *_, guided_cache = sampler.start(ids, noise, 1.0, 0, 1.0, 3.0, guidance=True)

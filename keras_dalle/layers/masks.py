@@ -41,12 +41,23 @@ def prefix_mask(text_mask, image_length):
     return text_keys[:, None, :] | image_part[None]  # (B, T, T)
 
 
-def prefix_mask_row(text_mask, image_length, step):
-    """Row `L + step` of `prefix_mask` (image query `step`, 0..N-1) alone: bool [B, 1, L + N].
+def row_start(step, row_length):
+    """The first image position of the cache row that holds image position `step`: a multiple of R."""
+    return (step // row_length) * row_length
 
-    What one decoding step needs, without building the [B, T, T] mask: the non-pad text keys and
-    the image keys up to `step`.
+
+def decoding_mask_row(text_mask, image_length, row_length, step):
+    """What image query `step` (1..N-1) of `prefix_mask` sees, laid out as a decoding cache holds it
+    (`CachedMultiHeadAttention`): bool [B, 1, L + N + R].
+
+    The settled part (L + N slots): the non-pad text keys, and the image keys before the step's
+    row (position 0, the begin token, is settled by the prefill: always). The row part (R slots,
+    slot j = image position start + j): the row's keys up to `step`, position 0 excepted.
     """
     batch = ops.shape(text_mask)[0]
-    image_keys = ops.broadcast_to(ops.arange(image_length)[None, :] <= step, (batch, image_length))  # (B, N)
-    return ops.concatenate([text_mask, image_keys], axis=1)[:, None, :]
+    start = row_start(step, row_length)
+    settled = ops.arange(image_length) < ops.maximum(start, 1)  # (N,)
+    row = start + ops.arange(row_length)  # (R,): the image position of each slot
+    in_row = ops.logical_and(row <= step, row >= 1)  # (R,)
+    image_keys = ops.broadcast_to(ops.concatenate([settled, in_row])[None, :], (batch, image_length + row_length))
+    return ops.concatenate([text_mask, image_keys], axis=1)[:, None, :]  # (B, 1, L + N + R)

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.adversarial import AdversarialModel, straight_through_gumbel_softmax
-from keras_dalle.models.generation import CompiledDecode, check_positive_int, picture_seeds, row_seeds
+from keras_dalle.models.generation import CompiledDecode, check_positive_int, picture_seeds, prompt_list, row_seeds
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
@@ -260,11 +260,7 @@ class KerasDALLE(AdversarialModel):
         return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})
 
     def _prompt_ids(self, prompts, num_images):
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        prompts = list(prompts)
-        if not prompts or not all(isinstance(p, str) for p in prompts):
-            raise ValueError("prompts must be a non-empty list of strings")
+        prompts = prompt_list(prompts)
         text = tf.constant(prompts)
         lengths = self.text_tokenizer.byte_lengths(text).numpy()
         for prompt, length in zip(prompts, lengths):
@@ -388,13 +384,12 @@ class KerasDALLE(AdversarialModel):
             keep_rows: with `image`, how many rows of its token grid (from the top) to keep,
                 1 .. grid_size - 1; the model draws the rest under the prompt.
         """
-        if not isinstance(candidates, int) or candidates < 1:
-            raise ValueError(f"candidates must be a positive int, got {candidates!r}")
+        check_positive_int(candidates, "candidates")
         if scorer is None and (candidates > 1 or return_scores):
             raise ValueError("reranking candidates (or returning scores) needs a scorer: pass scorer=ContrastiveScorer")
         if scorer is not None:
             scorer.check_fits(self)
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        prompts = prompt_list(prompts)
         base = int(self.picture_seeds(seed, 1)[0])  # one base for every candidate, also when seed is None
         if image is not None and candidates > 1:
             image = pictures_from(image, self.image_size)

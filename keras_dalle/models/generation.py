@@ -21,6 +21,15 @@ def row_seeds(seed, rows):
     return seeds.astype(np.int64)
 
 
+def prompt_list(prompts):
+    """`prompts` (a string or an iterable of strings) as a list; ValueError when it is empty or holds
+    anything but strings."""
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    if not prompts or not all(isinstance(p, str) for p in prompts):
+        raise ValueError("prompts must be a non-empty list of strings")
+    return prompts
+
+
 def check_positive_int(value, name):
     """`value` if it is a positive int, else ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

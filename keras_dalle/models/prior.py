@@ -21,7 +21,7 @@ from keras import ops
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.layers.position_embedding import PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
-from keras_dalle.models.generation import check_positive_int, picture_seeds
+from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer, l2_normalize
 from keras_dalle.models.trainable import TrainableModel
@@ -202,9 +202,7 @@ class DiffusionPrior(TrainableModel):
         `candidates` (default: the model's) from seeded Gaussian noise (prompt i, candidate c: seed
         + i + c * len(prompts)) through `sample_steps` DDIM steps and keeps the one with the
         highest cosine to its text embedding."""
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts or not all(isinstance(p, str) for p in prompts):
-            raise ValueError("prompts must be a non-empty list of strings")
+        prompts = prompt_list(prompts)
         candidates = check_positive_int(self.candidates if candidates is None else candidates, "candidates")
         cfg_scale = float(self.cfg_scale if cfg_scale is None else cfg_scale)
         if cfg_scale < 0:

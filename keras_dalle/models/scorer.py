@@ -19,6 +19,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_dalle.layers.masks import padding_mask
+from keras_dalle.models.generation import prompt_list
 from keras_dalle.models.image_codec import VisualEncoder, to_unit_range
 from keras_dalle.models.image_tokenizer import validate_images
 from keras_dalle.models.text_to_image import TextEncoder
@@ -159,15 +160,12 @@ class ContrastiveScorer(TrainableModel):
 
     def embed_text(self, prompts):
         """Prompt strings -> unit embeddings float32 numpy [len(prompts), E]."""
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        if not prompts or not all(isinstance(p, str) for p in prompts):
-            raise ValueError("prompts must be a non-empty list of strings")
-        return ops.convert_to_numpy(self.embed_ids(self.text_tokenizer(tf.constant(prompts))))
+        return ops.convert_to_numpy(self.embed_ids(self.text_tokenizer(tf.constant(prompt_list(prompts)))))
 
     def score(self, images, prompts):
         """Cosine similarity of picture i with prompt i: float32 numpy [B] (one prompt scores every picture)."""
         image_embeddings = self.embed_images(images)
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        prompts = prompt_list(prompts)
         if len(prompts) not in (1, len(image_embeddings)):
             raise ValueError(f"give one prompt or one per picture: {len(prompts)} prompts for {len(image_embeddings)} pictures")
         text_embeddings = self.embed_text(prompts)

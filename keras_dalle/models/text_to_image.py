@@ -12,9 +12,10 @@ image position t predicts y_{t+1}: p(y_t | y_<t, text).
 import keras
 from keras import ops
 
+from keras_dalle.layers.attention import settle_into_cache
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
 from keras_dalle.layers.embedding import OneHotEmbedding
-from keras_dalle.layers.masks import padding_mask, prefix_mask, prefix_mask_row, word_indices, word_mask
+from keras_dalle.layers.masks import decoding_mask_row, padding_mask, prefix_mask, row_start, word_indices, word_mask
 from keras_dalle.layers.position_embedding import GridPositionEmbedding, PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
 
@@ -112,8 +113,11 @@ class Generator(keras.layers.Layer):
             this option).
 
     `call` is teacher-forced (all N image inputs at once); `prefill` and `decode_step` compute
-    the same logits one token at a time over a key/value cache: a list of 2 * num_layers
-    tensors [B, num_heads, L + N, width / num_heads].
+    the same logits one token at a time over a key/value cache: a list of 4 * num_layers tensors,
+    each layer's settled keys and values [B, num_heads, L + N, width / num_heads] and its row keys
+    and values [B, num_heads, R, width / num_heads]. A step writes into the row cache; `settle_row`
+    moves a row into the settled cache (see `CachedMultiHeadAttention`). R (`row_length`) is the
+    token grid's side, or N where N is not a square.
     """
 
     def __init__(
@@ -133,6 +137,7 @@ class Generator(keras.layers.Layer):
         self.num_heads = num_heads
         self.dropout = dropout
         self.begin_token = codebook_size
+        self.row_length = grid_side if grid_side**2 == image_length else image_length
         self.text_projection = keras.layers.Dense(width, name="text_projection")
         self.image_embedding = OneHotEmbedding(codebook_size + 1, width, name="image_embedding")  # int8 exports store it once
         self.positions = PositionEmbedding(text_length + image_length, name="positions")
@@ -166,17 +171,16 @@ class Generator(keras.layers.Layer):
         return self.head(self.norm(x[:, self.text_length :]))  # (B, N, K)
 
     def empty_cache(self, batch_size):
-        """Zeros: a list of 2 * num_layers tensors [B, num_heads, L + N, head_dim], each layer's keys then values."""
+        """Zeros: a list of 4 * num_layers tensors, each layer's settled keys and values
+        [B, num_heads, L + N, head_dim], then its row keys and values [B, num_heads, R, head_dim]."""
         head_dim = self.width // self.num_heads
-        zeros = ops.zeros((batch_size, self.num_heads, self.text_length + self.image_length, head_dim))
-        return [zeros] * (2 * self.num_layers)
+        settled = ops.zeros((batch_size, self.num_heads, self.text_length + self.image_length, head_dim))
+        row = ops.zeros((batch_size, self.num_heads, self.row_length, head_dim))
+        return [settled, settled, row, row] * self.num_layers
 
-    def _run_cached(self, x, mask, cache, index):
-        updated = []
-        for i, block in enumerate(self.blocks):
-            x, (keys, values) = block(x, attention_mask=mask, cache=(cache[2 * i], cache[2 * i + 1]), cache_index=index)
-            updated += [keys, values]
-        return self.head(self.norm(x[:, -1])), updated
+    def _row_cache(self, keys):
+        """Zeros of a row cache beside settled keys [B, H, L + N, head_dim]: [B, H, R, head_dim], their dtype."""
+        return ops.zeros_like(keys[:, :, : self.row_length])
 
     def prefill(self, text_states, text_mask):
         """Runs the text and the begin token once: -> (logits of y_1 [B, K], cache).
@@ -202,7 +206,7 @@ class Generator(keras.layers.Layer):
                 x, attention_mask=mask[:, -1:] if top else mask, new_cache_length=self.text_length + self.image_length,
                 new_cache_offset=self.text_length - text_steps, last_query_only=top,
             )  # x: (B, T+1, D), then (B, 1, D) after the top block; keys, values (B, H, L+N, head_dim)
-            cache += [keys, values]
+            cache += [keys, values, self._row_cache(keys), self._row_cache(values)]
         return self.head(self.norm(x[:, -1])), cache
 
     def text_mask_for_cache(self, text_mask):
@@ -212,10 +216,34 @@ class Generator(keras.layers.Layer):
         return ops.pad(text_mask, ((0, 0), (empty_slots, 0))) if empty_slots else text_mask
 
     def decode_step(self, token, step, text_mask, cache):
-        """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache)."""
+        """Feeds y_step (int [B]) at image position `step` (1..N-1): -> (logits of y_{step+1} [B, K], cache).
+
+        The step's keys and values go to its row cache; the rows before it must be settled
+        (`settle_row` after each row's last step)."""
         x = self._embed_image(ops.cast(token, "int32")[:, None], step)  # (B, 1, D)
-        mask = prefix_mask_row(text_mask, self.image_length, step)  # (B, 1, T)
-        return self._run_cached(x, mask, cache, self.text_length + step)
+        mask = decoding_mask_row(text_mask, self.image_length, self.row_length, step)  # (B, 1, L + N + R)
+        slot = step - row_start(step, self.row_length)
+        updated = []
+        for i, block in enumerate(self.blocks):
+            x, layer_cache = block(x, attention_mask=mask, cache=tuple(cache[4 * i : 4 * i + 4]), cache_index=slot)
+            updated += list(layer_cache)
+        return self.head(self.norm(x[:, -1])), updated
+
+    def settle_row(self, step, cache):
+        """The cache with the row of image position `step` moved into the settled cache, up to `step`
+        (its later slots are settled by a later call; the settled slots a step reads are those
+        before its row, so settling a row twice, or in part, changes nothing it reads)."""
+        start = row_start(step, self.row_length)
+        first = self.text_length + ops.maximum(start, 1)  # the begin token's slot came from the prefill
+        stop, offset = self.text_length + step + 1, self.text_length + start
+        settled = []
+        for i in range(self.num_layers):
+            keys, values, row_keys, row_values = cache[4 * i : 4 * i + 4]
+            settled += [
+                settle_into_cache(keys, row_keys, first, stop, offset), settle_into_cache(values, row_values, first, stop, offset),
+                row_keys, row_values,
+            ]
+        return settled
 
     def get_config(self):
         return {

@@ -21,7 +21,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.generation import check_positive_int, picture_seeds
+from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.text_to_image import EmbeddingPrefix
@@ -148,7 +148,7 @@ class UnCLIPDecoder(KerasDALLE):
         if prompts is None:
             ids = self.text_tokenizer.null_ids(count * num_images)
         else:
-            prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+            prompts = prompt_list(prompts)
             if len(prompts) not in (1, count):
                 raise ValueError(f"give one prompt or one per embedding: {len(prompts)} prompts for {count} embeddings")
             ids = self._prompt_ids(prompts * (count if len(prompts) == 1 else 1), num_images)
@@ -163,7 +163,7 @@ class UnCLIPDecoder(KerasDALLE):
         if prior.embed_dim != self.embedding_dim:
             raise ValueError(f"the prior draws {prior.embed_dim}-dimensional embeddings, the decoder reads {self.embedding_dim}")
         check_positive_int(num_images, "num_images")
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        prompts = prompt_list(prompts)
         rows = [prompt for prompt in prompts for _ in range(num_images)]
         base = int(picture_seeds(seed, 1)[0])  # one base for the prior and the decoder, also when seed is None
         embeddings = prior.sample(rows, seed=base)

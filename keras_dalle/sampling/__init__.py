@@ -13,9 +13,10 @@ callers and the SavedModel make the noise from seeds with `noise_from_seeds`; ap
 make it with any uniform generator.
 
 Ops used: top_k, softmax, cumsum, comparisons, casts and sums (one-hot vectors are built as
-`range == index`, which tf2onnx converts inside loops too); the key/value cache is written
-with `where` and started by the prefill as its keys and values padded with zeros (see
-`keras_dalle.layers.attention.write_to_cache` and `start_cache`).
+`range == index`, which tf2onnx converts inside loops too); the key/value cache is started by
+the prefill as its keys and values padded with zeros, each step writes into a short row cache
+with `where`, and each finished row is moved into the settled cache by a gather and a `where`
+(see `keras_dalle.layers.attention.write_to_cache`, `settle_into_cache` and `start_cache`).
 """
 
 from keras_dalle.sampling.conditioning import EmbeddingConditioning, TextConditioning  # noqa: F401

@@ -1,6 +1,9 @@
 """The decoding loop: prefill, one step per image token over the key/value cache, all of it in one
 `tf.while_loop` with ops every export accepts (see the package docstring)."""
 
+import contextlib
+import threading
+
 import tensorflow as tf
 
 from keras_dalle.sampling.conditioning import concat_rows, condition_rows
@@ -12,6 +15,24 @@ def _carried(value, step):
     if value.dtype == tf.bool:
         return value & (step > 0)
     return value * tf.cast(step > 0, value.dtype)
+
+
+_tracing = threading.local()
+
+
+@contextlib.contextmanager
+def no_pass_through_cache():
+    """Within this block, the decoding loops traced carry the settled key/value cache through the
+    token loop by `_carried` as well, so that no WHILE output is the very tensor of its input:
+    TFLite's int8 calibrator crashes on such outputs (tensorflow/tensorflow#75140). It costs a pass
+    over the settled cache per token, which the other exports skip (the full-int8 TFLite export
+    traces its graph in this block)."""
+    previous = getattr(_tracing, "carry_settled", False)
+    _tracing.carry_settled = True
+    try:
+        yield
+    finally:
+        _tracing.carry_settled = previous
 
 
 class DecodingLoop:
@@ -93,28 +114,54 @@ class DecodingLoop:
     def advance_until(
         self, first, stop, state, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"
     ):
-        """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N) in one `tf.while_loop`: state -> state.
+        """Draws tokens `first` .. `stop - 1` (1 <= first < stop <= N): state -> state.
 
-        Every value the loop reads is a loop variable that the body writes back through
-        `_carried`, so no loop output is the very tensor of its input: TFLite's int8 calibrator
-        crashes on such pass-through WHILE outputs (tensorflow/tensorflow#75140).
+        Two nested `tf.while_loop`s: one per cache row (`Generator.row_length` tokens), and in it
+        one per token; after each row's tokens the row is settled into the cache
+        (`Generator.settle_row`), also when `stop` ends a call inside a row.
+
+        Every value a loop reads is a loop variable that the body writes back through `_carried`,
+        so no loop output is the very tensor of its input: TFLite's int8 calibrator crashes on
+        such pass-through WHILE outputs (tensorflow/tensorflow#75140). The token loop only reads
+        the settled cache and passes it through, except within `no_pass_through_cache()`.
         """
+        row_length = self.generator.row_length
+        carry_settled = getattr(_tracing, "carry_settled", False)
         settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale, *(prefix or ())))
 
-        def body(step, token, tokens, text_mask, cache, *settings):
+        def token_body(step, row_stop, token, tokens, text_mask, cache, *settings):
             sampling, carried_prefix = settings[:5], tuple(settings[5:]) or None
             token, tokens, text_mask, cache = self.advance(
                 step, (token, tokens, text_mask, cache), *sampling, guidance, prefix=carried_prefix, sort=sort
             )
-            return (step + 1, token, tokens, _carried(text_mask, step), cache, *(_carried(s, step) for s in settings))
+            if carry_settled:  # entries 4i and 4i + 1: layer i's settled keys and values, which a step only reads
+                cache = [_carried(values, step) if i % 4 < 2 else values for i, values in enumerate(cache)]
+            return (
+                step + 1, _carried(row_stop, step), token, tokens, _carried(text_mask, step), cache,
+                *(_carried(s, step) for s in settings),
+            )
+
+        def row_body(step, stop, token, tokens, text_mask, cache, *settings):
+            row_stop = tf.minimum(stop, (step // row_length + 1) * row_length)
+            step, _, token, tokens, text_mask, cache, *settings = tf.while_loop(
+                lambda step, row_stop, *_: step < row_stop,
+                token_body,
+                (step, row_stop, token, tokens, text_mask, cache, *settings),
+                maximum_iterations=row_length,
+            )
+            cache = self.generator.settle_row(step - 1, cache)
+            return (
+                step, _carried(stop, step), token, tokens, _carried(text_mask, step), cache,
+                *(_carried(s, step) for s in settings),
+            )
 
         loop = tf.while_loop(
-            lambda step, *_: step < stop,
-            body,
-            (tf.convert_to_tensor(first, tf.int32), *state, *settings),
+            lambda step, stop, *_: step < stop,
+            row_body,
+            (tf.convert_to_tensor(first, tf.int32), tf.convert_to_tensor(stop, tf.int32), *state, *settings),
             maximum_iterations=self.image_length,
         )
-        return tuple(loop[1:5])
+        return tuple(loop[2:6])
 
     def begin(self, condition, stop, noise, temperature, top_k, top_p, cfg_scale, guidance, prefix=None, sort="full"):
         """`start`, then tokens 1 .. `stop - 1` (1 <= stop <= N): -> state."""

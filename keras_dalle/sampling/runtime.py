@@ -125,7 +125,7 @@ class TokenSampler(DecodingLoop):
 
     def _cache_variables(self, rows):
         """The key/value cache of `generate` for `rows` rows: tf.Variables, kept for the next call
-        with as many rows (making 2 * num_layers variables costs about 3 ms), replaced otherwise. So
+        with as many rows (making its 4 * num_layers variables costs a few ms), replaced otherwise. So
         a sampler holds one cache between calls: rows x 1.2 MB for `small`."""
         if self._cache is None or self._cache[0].shape[0] != rows:
             self._cache = None  # frees the old cache before the new one is allocated
