@@ -18,6 +18,15 @@ caption checker):
   state the same attributes: valid when every attribute holds under one of the two captions.
 Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
 real picture (pixels, a slight blur) is the input's own picture, or carries its caption.
+
+With `--prior PRIOR` (a `DiffusionPrior` on the decoder's scorer), per group of the same unseen
+pictures:
+- prior: the cosine of the prior's embedding for each caption to the true embedding of its
+  picture, beside the caption's own text embedding (what a prior must improve on) and the prior's
+  embedding against another picture of the group (chance level);
+- text-to-image: pictures drawn through the prior and the decoder from the captions alone
+  (`UnCLIPDecoder.draw_from_prompts`), judged by the caption checker; the direct generator's
+  figure on the same captions is `bench/generation_quality.py`'s.
 """
 
 import argparse
@@ -32,6 +41,7 @@ import numpy as np
 from keras_dalle.data import grammar, shapes
 from keras_dalle.evaluation.caption_checker import check_caption
 from keras_dalle.evaluation.nearest import NearestPictures
+from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.saving import load_keras_file
 from keras_dalle.models.unclip import UnCLIPDecoder
 from keras_dalle.progress import progress_bar
@@ -144,6 +154,33 @@ def folder_variation_row(decoder, folder, count, seed, batch=32):
             "nearest_carries_its_caption": float(np.mean(same_caption)), "pictures": len(chosen)}
 
 
+def prior_row(decoder, prior, count, seed, batch=32):
+    """Per group: mean cosines of the prior's embeddings (and of the captions' text embeddings) to
+    the true image embeddings of unseen pictures; and the caption checker on text-to-image through
+    prior and decoder."""
+    scorer = decoder.scorer
+    row = {}
+    for group, objects in (("one_object", "1"), ("two_object", "2")):
+        pictures, captions = _pictures(count, seed, objects, decoder.image_size)
+        truth = _in_batches(scorer.embed_images, pictures, batch, f"image embeddings, {group}")
+        drawn = _in_batches(lambda c: prior.sample(list(c), seed=seed), np.asarray(captions, object), batch, f"prior, {group}")
+        text = scorer.embed_text(captions)
+        drawn_pictures = _in_batches(
+            lambda c: decoder.draw_from_prompts(list(c), prior, seed=seed), np.asarray(captions, object), batch,
+            f"text-to-image through the prior, {group}",
+        )
+        row[group] = {
+            "prior_to_image_cosine": float(np.mean(np.sum(drawn * truth, axis=1))),
+            "text_to_image_cosine": float(np.mean(np.sum(text * truth, axis=1))),
+            "prior_to_another_image_cosine": float(np.mean(np.sum(drawn * np.roll(truth, 1, axis=0), axis=1))),
+            "text_to_image_through_prior_passes_caption": float(
+                np.mean([check_caption(p, c).all_hold for p, c in zip(drawn_pictures, captions)])
+            ),
+            "pictures": count,
+        }
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decoder", required=True)
@@ -151,9 +188,12 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=UNSEEN_SEED)
     parser.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument("--prior", default=None, help="a trained DiffusionPrior: its rows on the shapes pictures")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
+    if args.prior and args.data:
+        parser.error("--prior measures on the shapes pictures: give it without --data")
     if args.data:
         results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed)}
     else:
@@ -162,6 +202,8 @@ def main(argv=None):
             "edit": edit_row(decoder, args.count, args.seed, args.amounts),
             "interpolation": interpolation_row(decoder, args.count, args.seed),
         }
+        if args.prior:
+            results["prior"] = prior_row(decoder, load_keras_file(args.prior, expected=DiffusionPrior), args.count, args.seed)
     results["command"] = "python -m bench.unclip_quality " + " ".join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(results, indent=2))
     if args.json:

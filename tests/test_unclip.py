@@ -222,7 +222,18 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
     shares.append(results["interpolation"]["valid_midpoints"])
     assert all(0.0 <= share <= 1.0 for share in shares)
     assert results["interpolation"]["pairs"] == 2
+    prior_path = tmp_path / "prior.keras"
+    tiny.prior(decoder.scorer).save(prior_path)
+    unclip_quality.main(["--decoder", str(path), "--prior", str(prior_path), "--count", "2", "--amounts", "0.5",
+                         "--json", str(tmp_path / "p.json")])
+    prior = json.loads((tmp_path / "p.json").read_text())["prior"]
+    for group in ("one_object", "two_object"):
+        assert prior[group]["pictures"] == 2
+        assert all(-1.0 <= prior[group][k] <= 1.0 for k in ("prior_to_image_cosine", "text_to_image_cosine", "prior_to_another_image_cosine"))
+        assert 0.0 <= prior[group]["text_to_image_through_prior_passes_caption"] <= 1.0
     data = shapes.write_shapes_folder(tmp_path / "data", 6, seed=0, canvas_size=SIZE, progress=False)
+    with pytest.raises(SystemExit):
+        unclip_quality.main(["--decoder", str(path), "--data", str(data), "--prior", str(prior_path)])
     unclip_quality.main(["--decoder", str(path), "--data", str(data), "--count", "3", "--json", str(tmp_path / "f.json")])
     folder = json.loads((tmp_path / "f.json").read_text())["folder_variation"]
     assert folder["pictures"] == 3 and 0.0 <= folder["own_picture_nearest"] <= folder["own_picture_in_top5"] <= 1.0
