@@ -165,9 +165,11 @@ def prior_row(decoder, prior, count, seed, batch=32):
         truth = _in_batches(scorer.embed_images, pictures, batch, f"image embeddings, {group}")
         drawn = _in_batches(lambda c: prior.sample(list(c), seed=seed), np.asarray(captions, object), batch, f"prior, {group}")
         text = scorer.embed_text(captions)
+        # What `decoder.draw_from_prompts(captions, prior, seed=seed)` draws, batch by batch, from
+        # the embeddings the prior drew above (the same seeds), so the prior samples once.
         drawn_pictures = _in_batches(
-            lambda c: decoder.draw_from_prompts(list(c), prior, seed=seed), np.asarray(captions, object), batch,
-            f"text-to-image through the prior, {group}",
+            lambda rows: decoder.draw_from_embeddings(drawn[rows], [captions[i] for i in rows], 1, seed), np.arange(count),
+            batch, f"text-to-image through the prior, {group}",
         )
         row[group] = {
             "prior_to_image_cosine": float(np.mean(np.sum(drawn * truth, axis=1))),

@@ -1,23 +1,16 @@
 """A token embedding that full-int8 TFLite can store once: a gather, or a one-hot matmul while converting."""
 
-import contextlib
-import threading
-
 import keras
 from keras import ops
 
-_lookups = threading.local()
+from keras_dalle.layers.tracing import TracingSwitch
+
+_one_hot = TracingSwitch()
 
 
-@contextlib.contextmanager
 def one_hot_lookups():
     """Within this block, every `OneHotEmbedding` that is called (or traced) looks up by a one-hot matmul."""
-    previous = getattr(_lookups, "one_hot", False)
-    _lookups.one_hot = True
-    try:
-        yield
-    finally:
-        _lookups.one_hot = previous
+    return _one_hot.on()
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
@@ -38,7 +31,7 @@ class OneHotEmbedding(keras.layers.Embedding):
     """
 
     def call(self, inputs):
-        if not getattr(_lookups, "one_hot", False):
+        if not _one_hot.active:
             return super().call(inputs)
         ids = ops.cast(inputs, "int32")
         hits = ops.expand_dims(ids, -1) == ops.arange(self.input_dim, dtype="int32")  # (..., V)

@@ -1,11 +1,9 @@
-"""The decoding loop: prefill, one step per image token over the key/value cache, all of it in one
-`tf.while_loop` with ops every export accepts (see the package docstring)."""
-
-import contextlib
-import threading
+"""The decoding loop: prefill, one step per image token over the key/value cache, all of it in
+`tf.while_loop`s (rows, and tokens within a row) with ops every export accepts (see the package docstring)."""
 
 import tensorflow as tf
 
+from keras_dalle.layers.tracing import TracingSwitch
 from keras_dalle.sampling.conditioning import concat_rows, condition_rows
 from keras_dalle.sampling.tokens import guided, kept_or_drawn, one_hot, sample_token
 
@@ -17,22 +15,16 @@ def _carried(value, step):
     return value * tf.cast(step > 0, value.dtype)
 
 
-_tracing = threading.local()
+_carry_settled = TracingSwitch()
 
 
-@contextlib.contextmanager
 def no_pass_through_cache():
     """Within this block, the decoding loops traced carry the settled key/value cache through the
     token loop by `_carried` as well, so that no WHILE output is the very tensor of its input:
     TFLite's int8 calibrator crashes on such outputs (tensorflow/tensorflow#75140). It costs a pass
     over the settled cache per token, which the other exports skip (the full-int8 TFLite export
     traces its graph in this block)."""
-    previous = getattr(_tracing, "carry_settled", False)
-    _tracing.carry_settled = True
-    try:
-        yield
-    finally:
-        _tracing.carry_settled = previous
+    return _carry_settled.on()
 
 
 class DecodingLoop:
@@ -126,7 +118,7 @@ class DecodingLoop:
         the settled cache and passes it through, except within `no_pass_through_cache()`.
         """
         row_length = self.generator.row_length
-        carry_settled = getattr(_tracing, "carry_settled", False)
+        carry_settled = _carry_settled.active
         settings = tuple(tf.convert_to_tensor(s) for s in (noise, temperature, top_k, top_p, cfg_scale, *(prefix or ())))
 
         def token_body(step, row_stop, token, tokens, text_mask, cache, *settings):
