@@ -265,6 +265,23 @@ def test_keras_file_round_trip_gives_identical_generations(trained):
     assert json.loads(json.dumps(restored.get_config())) == json.loads(json.dumps(model.get_config()))
 
 
+def test_loading_builds_every_layer_without_a_symbolic_trace(trained, monkeypatch):
+    # Layers made of sub-layers (`CompositeLayer`) build on the model's first call; a layer that Keras
+    # had to trace symbolically first would make loading seconds slower.
+    import keras.src.layers.layer as keras_layer
+
+    traced = []
+    original = keras_layer.backend.compute_output_spec
+    monkeypatch.setattr(
+        keras_layer.backend, "compute_output_spec",
+        lambda function, *args, **kwargs: traced.append(getattr(function, "__self__", function)) or original(function, *args, **kwargs),
+    )
+    model, path = trained
+    restored = keras.saving.load_model(path)
+    assert traced == []
+    assert [w.path for w in restored.weights] == [w.path for w in model.weights]
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

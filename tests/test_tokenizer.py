@@ -38,6 +38,9 @@ def test_round_trip_and_truncation():
     assert tokenizer.truncated(prompts).numpy().tolist() == [False, False, True, True]
     assert byte_tokenizer.detokenize(ids[3:]) == ["赤い円赤い円赤"]  # 27 bytes cut to 21
     assert (ids[2] == ord("x") + byte_tokenizer.BYTE_OFFSET).all()
+    same_ids, lengths = tokenizer.ids_and_lengths(prompts)
+    np.testing.assert_array_equal(same_ids, ids)
+    assert lengths.numpy().tolist() == [12, 21, 22, 27] == tokenizer.byte_lengths(prompts).numpy().tolist()
 
 
 def test_null_caption():

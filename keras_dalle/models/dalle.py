@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.adversarial import AdversarialModel, straight_through_gumbel_softmax
-from keras_dalle.models.generation import CompiledDecode, check_positive_int, picture_seeds, prompt_list, row_seeds
+from keras_dalle.models.generation import Compiled, check_positive_int, picture_seeds, prompt_list, row_seeds
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
@@ -146,7 +146,8 @@ class KerasDALLE(AdversarialModel):
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.sampler = TokenSampler(self.conditioning, self.generator)
-        self._compiled_decode = CompiledDecode(self)
+        self._compiled_decode = Compiled(self.images_from_tokens)
+        self._compiled_prompt_ids = Compiled(self._repeated_prompt_ids)
 
     # Positions before the caption's in the generator's condition (the unCLIP decoder's embedding prefix).
     condition_prefix_positions = 0
@@ -259,18 +260,22 @@ class KerasDALLE(AdversarialModel):
         cross_entropy, accuracy = self._token_metrics(targets, self((self.condition(captions, images), targets)))
         return self.update_trackers({"cross_entropy": cross_entropy, "token_accuracy": accuracy})
 
+    def _repeated_prompt_ids(self, prompts, num_images):
+        """(ids int32 [P * num_images, L], each prompt's rows together; byte lengths int32 [P])."""
+        ids, lengths = self.text_tokenizer.ids_and_lengths(prompts)  # (P, L), (P,)
+        return tf.repeat(ids, num_images, axis=0), lengths
+
     def _prompt_ids(self, prompts, num_images):
         prompts = prompt_list(prompts)
-        text = tf.constant(prompts)
-        lengths = self.text_tokenizer.byte_lengths(text).numpy()
-        for prompt, length in zip(prompts, lengths):
+        ids, lengths = self._compiled_prompt_ids(tf.constant(prompts), tf.constant(num_images))
+        for prompt, length in zip(prompts, lengths.numpy()):
             if length == 0:
                 raise ValueError(f"prompt {prompt!r} is empty once normalized")
             if length > self.text_length:
                 logger.warning(
                     "prompt %r is %d bytes; truncated to the model's %d", prompt, length, self.text_length
                 )
-        return tf.repeat(self.text_tokenizer(text), num_images, axis=0)  # (P * num_images, L)
+        return ids  # (P * num_images, L)
 
     def check_keep_rows(self, keep_rows):
         """Raises ValueError unless `keep_rows` is an int in 1 .. grid_size - 1."""

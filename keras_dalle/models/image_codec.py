@@ -8,6 +8,7 @@ import math
 import keras
 from keras import ops
 
+from keras_dalle.layers.composite import CompositeLayer
 from keras_dalle.layers.convolution import ResidualBlock, apply_strided_convolutions, group_count, strided_convolutions
 from keras_dalle.layers.replicas import concat_over_replicas, sum_over_replicas
 from keras_dalle.layers.position_embedding import GridPositionEmbedding
@@ -34,7 +35,7 @@ def _levels(downsample_factor, channels):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class VisualEncoder(keras.layers.Layer):
+class VisualEncoder(CompositeLayer):
     """CNN stem that downsamples by `downsample_factor`, then a Transformer over the token grid.
 
     Args:
@@ -209,7 +210,7 @@ def perplexity(indices, codebook_size):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class ImageDecoder(keras.layers.Layer):
+class ImageDecoder(CompositeLayer):
     """CNN from quantized latents back to pixels, mirroring the encoder's CNN.
 
     Args:
@@ -245,7 +246,7 @@ class ImageDecoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class PatchDiscriminator(keras.layers.Layer):
+class PatchDiscriminator(CompositeLayer):
     """PatchGAN: strided 4x4 convolutions to a grid of real/fake logits, one per image patch.
 
     Args:

@@ -18,10 +18,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_dalle.layers.composite import CompositeLayer
 from keras_dalle.layers.masks import padding_mask
 from keras_dalle.layers.position_embedding import PositionEmbedding
 from keras_dalle.layers.transformer import TransformerBlock
-from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list
+from keras_dalle.models.generation import Compiled, check_positive_int, picture_seeds, prompt_list
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer, l2_normalize
 from keras_dalle.models.trainable import TrainableModel
@@ -38,7 +39,7 @@ def cosine_alpha_bars(timesteps, offset=0.008):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class PriorNetwork(keras.layers.Layer):
+class PriorNetwork(CompositeLayer):
     """The denoiser: (caption states [B, L, Dt], caption mask [B, L], text embedding [B, E], noised
     image embedding [B, E], timestep int [B]) -> predicted clean image embedding [B, E] (scaled).
 
@@ -149,7 +150,7 @@ class DiffusionPrior(TrainableModel):
             scorer.embed_dim, scorer.text_length, timesteps, width, num_layers, num_heads, dropout, name="network"
         )
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._denoise = _CompiledStep(self)
+        self._denoise = Compiled(ddim_step(self.network))
 
     @property
     def main_weights(self):
@@ -242,27 +243,21 @@ class DiffusionPrior(TrainableModel):
         }
 
 
-class _CompiledStep:
-    """One compiled DDIM step of a `DiffusionPrior` (x at one timestep -> x at the next, and the
-    predicted clean embedding), guided unless cfg_scale is 1. A plain object, so Keras does not
-    track the function it holds."""
+def ddim_step(network):
+    """One DDIM step of a prior's network, for `Compiled`: (caption states, mask, text embedding, x at one
+    timestep, timestep, alpha_bar, previous alpha_bar, cfg_scale) -> (x at the next timestep, the
+    predicted clean embedding), guided unless cfg_scale is 1."""
 
-    def __init__(self, prior):
-        network = prior.network
+    def step(states, mask, text_embedding, x, timestep, alpha_bar, previous_alpha_bar, cfg_scale):
+        batch = tf.shape(x)[0]
+        both = lambda a, b: tf.concat([a, b], axis=0)  # noqa: E731  conditional rows, then unconditional
+        predicted = network(
+            both(states, states), both(mask, tf.zeros_like(mask)), both(text_embedding, tf.zeros_like(text_embedding)),
+            both(x, x), both(timestep, timestep),
+        )
+        conditional, unconditional = predicted[:batch], predicted[batch:]
+        clean = unconditional + cfg_scale * (conditional - unconditional)  # cfg_scale 1: the conditional
+        noise = (x - tf.sqrt(alpha_bar) * clean) / tf.sqrt(1 - alpha_bar)
+        return tf.sqrt(previous_alpha_bar) * clean + tf.sqrt(1 - previous_alpha_bar) * noise, clean
 
-        def step(states, mask, text_embedding, x, timestep, alpha_bar, previous_alpha_bar, cfg_scale):
-            batch = tf.shape(x)[0]
-            both = lambda a, b: tf.concat([a, b], axis=0)  # noqa: E731  conditional rows, then unconditional
-            predicted = network(
-                both(states, states), both(mask, tf.zeros_like(mask)), both(text_embedding, tf.zeros_like(text_embedding)),
-                both(x, x), both(timestep, timestep),
-            )
-            conditional, unconditional = predicted[:batch], predicted[batch:]
-            clean = unconditional + cfg_scale * (conditional - unconditional)  # cfg_scale 1: the conditional
-            noise = (x - tf.sqrt(alpha_bar) * clean) / tf.sqrt(1 - alpha_bar)
-            return tf.sqrt(previous_alpha_bar) * clean + tf.sqrt(1 - previous_alpha_bar) * noise, clean
-
-        self._step = tf.function(step, reduce_retracing=True)
-
-    def __call__(self, *args):
-        return self._step(*args)
+    return step

@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from keras_dalle.layers.attention import settle_into_cache
+from keras_dalle.layers.composite import CompositeLayer
 from keras_dalle.layers.convolution import apply_strided_convolutions, strided_convolutions
 from keras_dalle.layers.embedding import OneHotEmbedding
 from keras_dalle.layers.masks import decoding_mask_row, padding_mask, prefix_mask, row_start, word_indices, word_mask
@@ -21,7 +22,7 @@ from keras_dalle.layers.transformer import TransformerBlock
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class TextEncoder(keras.layers.Layer):
+class TextEncoder(CompositeLayer):
     """Token and position embeddings, then a bidirectional Transformer with a padding mask.
 
     Args:
@@ -99,7 +100,7 @@ class TextEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class Generator(keras.layers.Layer):
+class Generator(CompositeLayer):
     """Autoregressive Transformer over [text states ; image-token embeddings], with a codebook head.
 
     Args:
@@ -260,7 +261,7 @@ class Generator(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class TextConditionalDiscriminator(keras.layers.Layer):
+class TextConditionalDiscriminator(CompositeLayer):
     """Judges (picture, caption) pairs: a projection discriminator.
 
     logit = w . phi(picture) + <text_embedding(caption), phi(picture)>, where phi is a strided
@@ -294,7 +295,7 @@ class TextConditionalDiscriminator(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_dalle")
-class EmbeddingPrefix(keras.layers.Layer):
+class EmbeddingPrefix(CompositeLayer):
     """An image embedding as condition states: float [B, E] -> [B, positions, width], a dense
     projection to `positions` states, layer-normalized as the text encoder's are (the unCLIP
     decoder puts them before the caption's states; a zero embedding, the null condition, gives

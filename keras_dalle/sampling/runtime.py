@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dalle.layers.masks import padding_mask
+from keras_dalle.layers.tracing import tf_function
 from keras_dalle.sampling.loop import DecodingLoop
 from keras_dalle.sampling.tokens import noise_from_seeds, sort_for
 
@@ -31,7 +32,7 @@ def _read(variables):
 # CLI's batches of 128 rows and more as a prefill call and 8 (`bench/sampling_speed.py`).
 # Python callers make their noise with this compiled twin of `noise_from_seeds` (its map_fn takes
 # about 11 ms for 16 rows eagerly, 0.5 ms compiled; 2026-12-05); the exports' graphs call the plain one.
-compiled_noise_from_seeds = tf.function(noise_from_seeds, reduce_retracing=True)
+compiled_noise_from_seeds = tf_function(noise_from_seeds, reduce_retracing=True)
 PROGRESS_UPDATES = 8
 MIN_TOKEN_ROWS_PER_CALL = 512
 
@@ -109,7 +110,7 @@ class TokenSampler(DecodingLoop):
                 return tuple(state)
 
             self._compiled[guidance, sort] = tuple(
-                tf.function(f, jit_compile=self.jit_compile) for f in (whole, start, advance)
+                tf_function(f, jit_compile=self.jit_compile) for f in (whole, start, advance)
             )
         return self._compiled[guidance, sort]
 

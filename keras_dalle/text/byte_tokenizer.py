@@ -68,13 +68,19 @@ class ByteTokenizer(keras.layers.Layer):
         return self.byte_lengths(prompts) > self.max_length
 
     def call(self, prompts):
+        return self.ids_and_lengths(prompts)[0]
+
+    def ids_and_lengths(self, prompts):
+        """(ids int32 [B, max_length], normalized lengths in bytes before truncation int32 [B]),
+        normalizing once."""
         text = self.normalize(prompts)  # [B]
-        lengths = tf.minimum(tf.strings.length(text, unit="BYTE"), self.max_length)  # [B]
+        byte_lengths = tf.strings.length(text, unit="BYTE")  # [B]
         padding = tf.fill(tf.shape(text), "\0" * self.max_length)
         fixed = tf.strings.substr(tf.strings.join([text, padding]), 0, self.max_length)  # [B] of L bytes
         byte_values = tf.cast(tf.io.decode_raw(fixed, tf.uint8), tf.int32)  # [B, L]
         positions = tf.range(self.max_length)[None, :]  # [1, L]
-        return tf.where(positions < lengths[:, None], byte_values + BYTE_OFFSET, PAD_ID)
+        ids = tf.where(positions < tf.minimum(byte_lengths, self.max_length)[:, None], byte_values + BYTE_OFFSET, PAD_ID)
+        return ids, byte_lengths
 
     def null_ids(self, batch_size):
         """The null caption, for classifier-free guidance: int32 [batch_size, max_length]."""
