@@ -423,6 +423,12 @@ def test_cli_writes_grid_manifest_and_evaluation(trained, tmp_path, capsys):
         ("a red circle", 5), ("a red circle", 6), ("a blue square above a green circle", 7), ("a blue square above a green circle", 8)
     ]
     assert all((out / x["file"]).is_file() for x in lines)
+    # A prompt at a time (the pictures are written chunk by chunk): the same pictures and manifest.
+    one_by_one = tmp_path / "one_by_one"
+    assert cli.main(["generate", "--prompts", str(prompts), "--model", str(path), "--num", "2", "--seed", "5", "--out", str(one_by_one),
+                     "--batch-prompts", "1"]) == 0
+    assert (one_by_one / "manifest.jsonl").read_text() == (out / "manifest.jsonl").read_text()
+    assert all((one_by_one / x["file"]).read_bytes() == (out / x["file"]).read_bytes() for x in lines)
     capsys.readouterr()
     assert cli.main(["evaluate", "--model", str(path), "--prompts", str(prompts), "--num", "1"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

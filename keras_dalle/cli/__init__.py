@@ -13,7 +13,8 @@
         [--candidates N [--scorer SCORER.keras]]               best of N candidates per picture (scorer
                                                                default: scorer.keras beside --model)
         [--image IN.png --keep-rows R]                         image completion: keep IN.png's top R token rows
-    keras-dalle generate --prompts FILE --out DIR [...]       one PNG per picture + manifest.jsonl
+    keras-dalle generate --prompts FILE --out DIR [--batch-prompts 32] [...]   one PNG per picture + manifest.jsonl,
+                                                               written 32 prompts at a time
     keras-dalle evaluate [--model PATH] [--prompts FILE] [--num K] [--seed S] [--json PATH]
     keras-dalle evaluate --data DIR --scorer SCORER.keras [--model PATH] [--captions N]   CLIP score, R-precision, KID
     keras-dalle vary --decoder D.keras --image IN.png [--num 4] --out DIR       variations (an unCLIP decoder:

@@ -70,6 +70,7 @@ def cmd_generate(args):
     import numpy as np
     from PIL import Image
 
+    from keras_dalle.evaluation.generation import generate_in_chunks
     from keras_dalle.visualize import image_grid
 
     if (args.prompt is None) == (args.prompts is None):
@@ -83,14 +84,14 @@ def cmd_generate(args):
     prompts = [args.prompt] if args.prompt is not None else sources.read_prompts(args.prompts)
     count = len(prompts) * args.num
     completion = _completion(args, model)
-    result = model.generate(
-        prompts, num_images=args.num, seed=args.seed, on_token=token_progress(count * args.candidates), candidates=args.candidates,
-        scorer=scorer, return_scores=scorer is not None, **completion, **sampling_options(args),
-    )
-    pictures, scores = result if scorer is not None else (result, None)
-    seeds = model.picture_seeds(args.seed, count)
     out = pathlib.Path(args.out)
     if args.prompt is not None:
+        result = model.generate(
+            prompts, num_images=args.num, seed=args.seed, on_token=token_progress(count * args.candidates),
+            candidates=args.candidates, scorer=scorer, return_scores=scorer is not None, **completion, **sampling_options(args),
+        )
+        pictures, scores = result if scorer is not None else (result, None)
+        seeds = model.picture_seeds(args.seed, count)
         labels = [f"seed {s}" + (f" score {scores[i]:.2f}" if scores is not None else "") for i, s in enumerate(seeds)]
         tiles = pictures
         if completion:  # the input first, as the model sees it
@@ -101,17 +102,25 @@ def cmd_generate(args):
         print(f"wrote {len(pictures)} picture(s) for {args.prompt!r} to {out}")
         return 0
     out.mkdir(parents=True, exist_ok=True)
+    chunks = generate_in_chunks(
+        model, prompts, args.num, args.seed, args.batch_prompts, candidates=args.candidates, scorer=scorer,
+        return_scores=scorer is not None, **completion, **sampling_options(args),
+    )
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
-        for index, (picture, seed) in enumerate(zip(pictures, seeds)):
-            name = f"{index:05d}.png"
-            Image.fromarray(picture).save(out / name)
-            entry = {"prompt": prompts[index // args.num], "file": name, "seed": int(seed)}
-            if completion:
-                entry.update(image=args.image, keep_rows=completion["keep_rows"])
-            if scores is not None:
-                entry["score"] = round(float(scores[index]), 4)
-            manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    print(f"wrote {len(pictures)} pictures and manifest.jsonl to {out}")
+        for start, result in chunks:  # each chunk's pictures are written before the next is drawn
+            pictures, scores = result if scorer is not None else (result, None)
+            for offset, picture in enumerate(pictures):
+                index = start * args.num + offset
+                name = f"{index:05d}.png"
+                Image.fromarray(picture).save(out / name)
+                entry = {"prompt": prompts[index // args.num], "file": name, "seed": args.seed + index}
+                if completion:
+                    entry.update(image=args.image, keep_rows=completion["keep_rows"])
+                if scores is not None:
+                    entry["score"] = round(float(scores[offset]), 4)
+                manifest.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            manifest.flush()
+    print(f"wrote {count} pictures and manifest.jsonl to {out}")
     return 0
 
 
@@ -219,6 +228,9 @@ def add_commands(commands):
     generate.add_argument("--num", type=positive_int, default=4, help="pictures per prompt")
     generate.add_argument("--seed", type=int, default=0, help="picture i uses seed + i")
     generate.add_argument("--out", required=True, help="grid PNG for one prompt; a folder with --prompts")
+    generate.add_argument("--batch-prompts", type=positive_int, default=32,
+                          help="with --prompts: prompts drawn per call (default 32; a smaller one needs less memory). "
+                               "Without --candidates the pictures are the same whatever it is")
     generate.add_argument("--candidates", type=positive_int, default=1,
                           help="draw N candidates per picture and keep the one --scorer rates best (default 1)")
     generate.add_argument("--scorer", default=None,

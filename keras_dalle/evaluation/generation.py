@@ -8,14 +8,21 @@ from keras_dalle.progress import progress_bar
 
 
 def generate_in_chunks(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
-    """Yields (index of the chunk's first prompt, its pictures) for `batch_prompts` prompt strings at a
-    time, with one progress bar over all pictures; picture j of prompt i uses seed + i * num_images + j.
-    `sampling`: anything `generate` takes (settings, candidates and scorer)."""
+    """Yields (index of the chunk's first prompt, what `model.generate` returns for the chunk) for
+    `batch_prompts` prompt strings at a time, since the sampler's key/value cache grows with the rows
+    of a call (1.2 MB a row for `small`, twice the pictures with guidance). One progress bar counts
+    all pictures and moves with each chunk's image tokens. Picture j of prompt i uses seed + i *
+    num_images + j, as one `generate` call of every prompt would. `sampling`: anything else
+    `generate` takes (settings, candidates and scorer, return_scores, one completion image for all)."""
     with progress_bar(total=len(prompts) * num_images, desc="generating", unit="img", disable=not progress) as bar:
         for start in range(0, len(prompts), batch_prompts):
             chunk = prompts[start : start + batch_prompts]
-            yield start, model.generate(chunk, num_images=num_images, seed=seed + start * num_images, **sampling)
-            bar.update(len(chunk) * num_images)
+            done, count = start * num_images, len(chunk) * num_images
+
+            def on_token(step, steps):
+                bar.update(done + count * step / steps - bar.n)
+
+            yield start, model.generate(chunk, num_images=num_images, seed=seed + done, on_token=on_token, **sampling)
 
 
 def evaluate_model(model, prompts, num_images=4, seed=0, batch_prompts=32, progress=True, **sampling):
