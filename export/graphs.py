@@ -23,10 +23,10 @@ def prompt_ids(model, prompt):
     # Assert with the message only: an assert that printed the prompt would make TF's error text invalid UTF-8 too.
     valid = tf.debugging.Assert(tf.reduce_all(tf.equal(repaired, prompt)), ["prompt must be valid UTF-8"])
     with tf.control_dependencies([valid]):
-        lengths = model.text_tokenizer.byte_lengths(prompt)
+        ids, lengths = model.text_tokenizer.ids_and_lengths(prompt)  # one normalization for both
     check = tf.debugging.assert_greater(lengths, 0, message="prompt must not be empty (after normalization)")
     with tf.control_dependencies([check]):
-        return model.text_tokenizer(prompt)
+        return tf.identity(ids)
 
 
 def images_from_tokens(model, tokens):
