@@ -25,8 +25,12 @@ pictures:
   picture, beside the caption's own text embedding (what a prior must improve on) and the prior's
   embedding against another picture of the group (chance level);
 - text-to-image: pictures drawn through the prior and the decoder from the captions alone
-  (`UnCLIPDecoder.draw_from_prompts`), judged by the caption checker; the direct generator's
-  figure on the same captions is `bench/generation_quality.py`'s.
+  (`UnCLIPDecoder.draw_from_prompts`), judged by the caption checker.
+With `--prior PRIOR --generator MODEL` (a `KerasDALLE`; "shapes" for the shipped one), both
+text-to-image paths on the built-in evaluation prompts (`--per-group` of each group, `--num`
+pictures each, the same seeds, each model's saved sampling settings), per group: the share of
+pictures with every stated attribute right, and the diversity among the pictures of one prompt
+(mean pixel distance, and 1 - cosine of the decoder's scorer embeddings, over every pair).
 """
 
 import argparse
@@ -38,8 +42,10 @@ import sys
 import keras_dalle  # noqa: F401  (selects the TensorFlow backend)
 import numpy as np
 
+from keras_dalle import pretrained
 from keras_dalle.data import grammar, shapes
 from keras_dalle.evaluation.caption_checker import check_caption
+from keras_dalle.evaluation.generation import generate_in_chunks
 from keras_dalle.evaluation.nearest import NearestPictures
 from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.saving import load_keras_file
@@ -48,6 +54,8 @@ from keras_dalle.progress import progress_bar
 
 UNSEEN_SEED = 9_091  # the training source draws from its own seed; evaluation and tuning prompts use 2024 and 77
 ATTRIBUTES = ("color", "shape", "size", "position")
+SHAPES_ROWS = ("variation", "edit", "interpolation")
+ALL_ROWS = (*SHAPES_ROWS, "prior", "prior-vs-generator")
 
 
 def _in_batches(function, items, batch, desc):
@@ -183,6 +191,48 @@ def prior_row(decoder, prior, count, seed, batch=32):
     return row
 
 
+def _diversity(pictures, embeddings, num):
+    """Mean pixel distance and embedding distance (1 - cosine) over every pair of pictures of one
+    prompt; pictures [P * num, S, S, 3] and unit embeddings [P * num, E], the pictures of one prompt together."""
+    pictures = pictures.reshape(-1, num, *pictures.shape[1:]).astype(np.float32)
+    embeddings = embeddings.reshape(-1, num, embeddings.shape[-1])
+    pairs = [(a, b) for a in range(num) for b in range(a + 1, num)]
+    return {
+        "pixel_distance_within_prompt": float(np.mean([np.abs(pictures[:, a] - pictures[:, b]).mean() for a, b in pairs])),
+        "embedding_distance_within_prompt": float(np.mean([1.0 - np.sum(embeddings[:, a] * embeddings[:, b], -1) for a, b in pairs])),
+    }
+
+
+def prior_vs_generator_row(decoder, prior, generator, per_group, num, seed, batch_prompts=16):
+    """Per evaluation group, for the direct generator and for prior + decoder on the same prompts
+    and seeds: the share of pictures passing their prompt, and the diversity within a prompt."""
+    if num < 2:
+        raise ValueError("the diversity within a prompt needs --num >= 2")
+    prompts = shapes.evaluation_prompts(per_group=per_group)
+    texts = [item.prompt for item in prompts]
+    drawn = {
+        "generator": np.concatenate([pictures for _, pictures in generate_in_chunks(generator, texts, num, seed, batch_prompts)]),
+        "prior_and_decoder": _in_batches(
+            lambda rows: decoder.draw_from_prompts([texts[i] for i in rows], prior, num, seed + int(rows[0]) * num),
+            np.arange(len(texts)), batch_prompts, "text-to-image through the prior",
+        ),
+    }
+    groups = np.repeat([item.group for item in prompts], num)
+    row = {}
+    for path, pictures in drawn.items():
+        passes = np.asarray([check_caption(picture, texts[i // num]).all_hold for i, picture in enumerate(pictures)])
+        embeddings = _in_batches(decoder.scorer.embed_images, pictures, 64, f"embeddings, {path}")
+        row[path] = {
+            group: {"passes_caption": float(passes[groups == group].mean()),
+                    **_diversity(pictures[groups == group], embeddings[groups == group], num),
+                    "pictures": int((groups == group).sum())}
+            for group in shapes.EVAL_GROUPS
+        }
+    row.update(prompts_per_group=per_group, pictures_per_prompt=num, sampling={
+        "generator": generator.sampling_defaults(), "prior_and_decoder": decoder.sampling_defaults()})
+    return row
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decoder", required=True)
@@ -191,21 +241,38 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=UNSEEN_SEED)
     parser.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--prior", default=None, help="a trained DiffusionPrior: its rows on the shapes pictures")
+    parser.add_argument("--generator", default=None,
+                        help="with --prior: a text-to-image model (\"shapes\": the shipped one) to compare text-to-image against")
+    parser.add_argument("--per-group", type=int, default=100, help="evaluation prompts per group for --generator (100: all 400)")
+    parser.add_argument("--num", type=int, default=2, help="pictures per prompt for --generator")
+    parser.add_argument("--rows", default=None, help=f"comma-separated, of {','.join(ALL_ROWS)} (default: the shapes rows, "
+                        "the prior row with --prior, the comparison with --generator)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
     if args.prior and args.data:
         parser.error("--prior measures on the shapes pictures: give it without --data")
+    rows = args.rows.split(",") if args.rows else [*SHAPES_ROWS, *(["prior"] if args.prior else []), *(["prior-vs-generator"] if args.generator else [])]
+    unknown = [row for row in rows if row not in ALL_ROWS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; choose from {','.join(ALL_ROWS)}")
+    if any(row.startswith("prior") for row in rows) and not args.prior:
+        parser.error("the prior rows need --prior")
+    if "prior-vs-generator" in rows and not args.generator:
+        parser.error("the prior-vs-generator row needs --generator")
+    decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
     if args.data:
         results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed)}
     else:
-        results = {
-            "variation": variation_row(decoder, args.count, args.seed),
-            "edit": edit_row(decoder, args.count, args.seed, args.amounts),
-            "interpolation": interpolation_row(decoder, args.count, args.seed),
+        prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None
+        measures = {
+            "variation": lambda: variation_row(decoder, args.count, args.seed),
+            "edit": lambda: edit_row(decoder, args.count, args.seed, args.amounts),
+            "interpolation": lambda: interpolation_row(decoder, args.count, args.seed),
+            "prior": lambda: prior_row(decoder, prior, args.count, args.seed),
+            "prior-vs-generator": lambda: prior_vs_generator_row(
+                decoder, prior, pretrained.load_model(args.generator), args.per_group, args.num, args.seed),
         }
-        if args.prior:
-            results["prior"] = prior_row(decoder, load_keras_file(args.prior, expected=DiffusionPrior), args.count, args.seed)
+        results = {row.replace("-", "_"): measures[row]() for row in rows}
     results["command"] = "python -m bench.unclip_quality " + " ".join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(results, indent=2))
     if args.json:

@@ -231,6 +231,20 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
         assert prior[group]["pictures"] == 2
         assert all(-1.0 <= prior[group][k] <= 1.0 for k in ("prior_to_image_cosine", "text_to_image_cosine", "prior_to_another_image_cosine"))
         assert 0.0 <= prior[group]["text_to_image_through_prior_passes_caption"] <= 1.0
+    generator_path = tmp_path / "generator.keras"
+    tiny.dalle().save(generator_path)
+    with pytest.raises(SystemExit):  # the comparison draws through the prior
+        unclip_quality.main(["--decoder", str(path), "--generator", str(generator_path), "--rows", "prior-vs-generator"])
+    unclip_quality.main(["--decoder", str(path), "--prior", str(prior_path), "--generator", str(generator_path),
+                         "--rows", "prior-vs-generator", "--per-group", "1", "--num", "2", "--json", str(tmp_path / "c.json")])
+    compared = json.loads((tmp_path / "c.json").read_text())
+    assert set(compared) == {"prior_vs_generator", "command"}  # only the rows asked for
+    for path_name in ("generator", "prior_and_decoder"):
+        for group in shapes.EVAL_GROUPS:
+            measured = compared["prior_vs_generator"][path_name][group]
+            assert measured["pictures"] == 2 and 0.0 <= measured["passes_caption"] <= 1.0
+            assert measured["pixel_distance_within_prompt"] > 0.0  # two seeds draw two different pictures
+            assert 0.0 <= measured["embedding_distance_within_prompt"] <= 2.0
     data = shapes.write_shapes_folder(tmp_path / "data", 6, seed=0, canvas_size=SIZE, progress=False)
     with pytest.raises(SystemExit):
         unclip_quality.main(["--decoder", str(path), "--data", str(data), "--prior", str(prior_path)])
