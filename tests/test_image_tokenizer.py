@@ -155,6 +155,7 @@ def test_training_on_a_folder_keeps_the_epoch_with_the_best_held_out_psnr(tmp_pa
     model, history = stages.train_image_tokenizer(data, tmp_path / "run", preset="tiny", epochs=4, batch_size=8, verbose=0)
     scores = history.history["val_psnr"]
     assert len(scores) == 4 and int(np.argmax(scores)) < 3  # 10% held out by default; the last epoch is not the best
+    assert len(history.history["step_seconds"]) == 4 and min(history.history["step_seconds"]) > 0  # every stage logs its step
     held_out, report = load_dataset(data, image_size=tiny.SIZE, batch_size=8, validation_split=judging.DEFAULT_VALIDATION_SPLIT,
                                     subset="validation", shuffle=False, progress=False)
     assert report.validation == 4

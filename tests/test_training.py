@@ -35,3 +35,21 @@ def test_stages_train_a_folder_for_about_a_fixed_number_of_steps_by_default():
     assert epochs(1_000_000) == stages.DEFAULT_EPOCHS  # more than enough steps in a few passes
     assert epochs(3464, steps_per_epoch=50) == epochs(0, endless=True) == stages.DEFAULT_EPOCHS
     assert epochs(3118, folder_steps=stages.FOLDER_TOKENIZER_STEPS) == 30  # the emoji tokenizer run: 97 steps a pass
+
+
+def test_step_time_is_the_median_gap_between_batch_ends(monkeypatch):
+    from keras_dalle.training import callbacks
+
+    clock = iter([10.0, 11.0, 13.0, 14.0, 20.0])
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    timer, logs = callbacks.StepTime(), {}
+    timer.on_epoch_begin(0)
+    for batch in range(4):
+        timer.on_train_batch_end(batch)
+    timer.on_epoch_end(0, logs)
+    assert logs["step_seconds"] == 1.0  # gaps 1, 2, 1: the slow second step does not move the median
+    timer.on_epoch_begin(1)
+    timer.on_train_batch_end(0)
+    one_batch = {}
+    timer.on_epoch_end(1, one_batch)
+    assert "step_seconds" not in one_batch  # one batch has no gap to measure

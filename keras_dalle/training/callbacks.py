@@ -1,4 +1,5 @@
-"""Callbacks: picture grids per epoch (PNG and TensorBoard), caption-checker accuracy per epoch, a wall-clock budget."""
+"""Callbacks: picture grids per epoch (PNG and TensorBoard), caption-checker accuracy per epoch, the
+train step's time, a wall-clock budget."""
 
 import pathlib
 import time
@@ -93,6 +94,27 @@ class CaptionAccuracy(keras.callbacks.Callback):
         if logs is not None:
             logs["tuning_accuracy"] = summary["overall"]["all"]
             logs.update({f"tuning_{group}": row["all"] for group, row in summary.items() if group != "overall"})
+
+
+class StepTime(keras.callbacks.Callback):
+    """Adds `step_seconds` to each epoch's logs: the median time from one train batch's end to the
+    next, so the input pipeline's wait is in it and the epoch's first step (tracing, a resumed run's
+    restore) and its end-of-epoch work (validation, grids, checkpoints) are not. The progress line,
+    the History and TensorBoard show it. Place it before the callbacks that read the logs."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and len(self.ends) >= 2:
+            logs["step_seconds"] = float(np.median(np.diff(self.ends)))
 
 
 class TimeBudget(keras.callbacks.Callback):

@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from keras_dalle.layers.replicas import in_multi_worker_mode
-from keras_dalle.training.callbacks import EpochGrid, TimeBudget
+from keras_dalle.training.callbacks import EpochGrid, StepTime, TimeBudget
 from keras_dalle.training.distribute import is_chief
 
 
@@ -25,7 +25,8 @@ class FitStage:
 
 def fit_stage(model, dataset, out, stage, *, strategy, epochs, steps_per_epoch, time_budget_minutes, verbose,
                first_callbacks=(), validation_data=None, last_callbacks=(), before_save=None):
-    """Fits `stage` (a `FitStage`) with resume, per-epoch checkpoints, TensorBoard and its picture grid;
+    """Fits `stage` (a `FitStage`) with resume, per-epoch checkpoints, TensorBoard, its picture grid
+    and the train step's time in the logs (`step_seconds`);
     saves `out/stage.file_name` (after `before_save(model, folder)`, if given, has run on the fitted model).
 
     Every worker runs the same callbacks, since they may run collective ops (the grids call the
@@ -39,6 +40,7 @@ def fit_stage(model, dataset, out, stage, *, strategy, epochs, steps_per_epoch, 
     backup.mkdir(parents=True, exist_ok=True)  # here, race-free: workers would otherwise create shared parents at once
     home = out if chief else backup
     callbacks = [
+        StepTime(),
         *first_callbacks,
         keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
         keras.callbacks.ModelCheckpoint(str(home / stage.file_name)),

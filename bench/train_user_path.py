@@ -1,0 +1,127 @@
+"""Training as users run it: `keras-dalle train` on a folder (and on the built-in shapes), its
+seconds per step against `bench.train_throughput`'s step of the same models, in one run.
+
+`python -m bench.train_user_path [--data runs/emoji32 shapes] [--preset small] [--steps 20]`
+
+For each data source, two fresh `keras-dalle train` processes as the README runs them (the
+tokenizer stage, then the generator stage on that tokenizer), each for 2 epochs of `--steps`
+steps at batch 32 and every other flag at its default (so the folder's validation split, the
+generator's per-epoch tuning accuracy, the sample grids and the checkpoints all run). The CLI's
+step is the second epoch's `step_seconds` from the run's TensorBoard logs: the median time from
+one train batch's end to the next, which holds the input pipeline's wait but not the first step's
+tracing nor the end-of-epoch work. Beside it, the process's whole seconds and the share of them
+its 2 x `--steps` steps take (the rest: starting, reading the data, tracing, the per-epoch
+tuning accuracy, grids and checkpoints, saving).
+
+Then, in this process, `bench.train_throughput`'s measure (the model's train function on one
+repeated in-memory batch) of models built from the configs the CLI runs wrote (`RUN/*_config.json`),
+and the fraction of the fp32 matmul peak (measured now) each step reaches, FLOPs counted on the
+traced train step.
+"""
+
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+STAGES = (("tokenizer", "tokenizer_config.json"), ("generator", "generator_config.json"))
+
+
+def logged_step_seconds(run, stage):
+    """The last epoch's `step_seconds` that `keras-dalle train` wrote to its TensorBoard logs."""
+    import tensorflow as tf
+
+    values = {}
+    for path in sorted((run / "logs" / stage / "train").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == "epoch_step_seconds":
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    if not values:
+        raise SystemExit(f"no epoch_step_seconds in {run / 'logs' / stage}")
+    return values[max(values)]
+
+
+def cli_run(data, out, stage, preset, steps):
+    """(the second epoch's step seconds, whole seconds) of `keras-dalle train --stage STAGE` for 2 epochs."""
+    command = [str(pathlib.Path(sys.executable).parent / "keras-dalle"), "train", "--stage", stage, "--data", data,
+               "--out", str(out), "--preset", preset, "--epochs", "2", "--steps-per-epoch", str(steps)]
+    start = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    whole = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    print(f"  {stage} on {data}: {whole:.0f} s in all", flush=True)
+    return logged_step_seconds(out, stage), whole
+
+
+def in_memory_step(stage, config_path, tokenizer_path, batch_size):
+    """(s/step, FLOPs per step) of `bench.train_throughput.measure` on the model the run's config describes."""
+    import keras
+    import tensorflow as tf
+
+    from bench.train_throughput import measure
+    from keras_dalle.data import shapes
+    from keras_dalle.models.dalle import KerasDALLE
+    from keras_dalle.models.image_tokenizer import ImageTokenizer
+    from keras_dalle.models.saving import load_keras_file
+
+    config = json.loads(config_path.read_text())
+    config.pop("preset")
+    keras.utils.set_random_seed(0)
+    if stage == "tokenizer":
+        model = ImageTokenizer(**config)
+        size = config["image_size"]
+        model.build((None, size, size, 3))
+        images, _ = shapes.generate_shapes(batch_size, seed=0, canvas_size=size)
+        _, flops, seconds = measure(model, tf.constant(images), steps=10, jit=False)
+        return seconds, flops
+    for key in ("image_tokenizer", "init_from", "two_object_fraction"):
+        config.pop(key, None)
+    tokenizer = load_keras_file(tokenizer_path, expected=ImageTokenizer)
+    model = KerasDALLE(tokenizer, **config)
+    model.build(None)
+    images, captions = shapes.generate_shapes(batch_size, seed=0, canvas_size=tokenizer.image_size)
+    _, flops, seconds = measure(model, (model.text_tokenizer(tf.constant(captions)), tf.constant(images)), steps=10, jit=False)
+    return seconds, flops
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", default=["runs/emoji32", "shapes"],
+                        help="folders of captioned pictures, or 'shapes' (the built-in source)")
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--steps", type=int, default=20, help="steps per epoch of the CLI runs (2 epochs each)")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for index, data in enumerate(args.data):
+            run = pathlib.Path(scratch) / f"run{index}"
+            for stage, config_name in STAGES:
+                step, whole = cli_run(data, run, stage, args.preset, args.steps)
+                rows.append({"data": data, "stage": stage, "cli_step": step, "cli_seconds": whole,
+                             "config": run / config_name, "tokenizer": run / "image_tokenizer.keras"})
+        from bench.train_throughput import matmul_peak
+
+        peak = matmul_peak()
+        for row in rows:
+            row["in_memory_step"], row["flops"] = in_memory_step(row["stage"], row.pop("config"), row.pop("tokenizer"), 32)
+            print(row, flush=True)
+    print(f"\npreset {args.preset}, batch 32, fp32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s")
+    print(f"{'data':>14} {'stage':>10} {'CLI s/step':>10} {'in-memory':>10} {'CLI/in-mem':>10} {'CLI of peak':>11} "
+          f"{'in-mem of peak':>14} {'CLI whole s':>11} {'steps share':>11}")
+    for row in rows:
+        print(f"{row['data']:>14} {row['stage']:>10} {row['cli_step']:10.3f} {row['in_memory_step']:10.3f} "
+              f"{row['cli_step'] / row['in_memory_step']:10.2f} {row['flops'] / row['cli_step'] / peak:11.1%} "
+              f"{row['flops'] / row['in_memory_step'] / peak:14.1%} {row['cli_seconds']:11.1f} "
+              f"{2 * args.steps * row['cli_step'] / row['cli_seconds']:11.0%}")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"preset": args.preset, "peak_flops": peak, "rows": rows}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
