@@ -3,6 +3,7 @@ stage's picture grid and time budget, the same callbacks on every worker, and ea
 of the data under a multi-worker strategy."""
 
 import dataclasses
+import sys
 
 import keras
 import tensorflow as tf
@@ -35,6 +36,8 @@ def fit_stage(model, dataset, out, stage, *, strategy, epochs, steps_per_epoch, 
     which also holds their backup (all hold the same weights), so each can resume.
     """
     chief = is_chief(strategy)
+    if verbose == "auto":  # a log file gets one line per epoch, not Keras's live bar redrawn with escape codes
+        verbose = 1 if sys.stdout.isatty() else 2
     resolver = getattr(strategy, "cluster_resolver", None)
     backup = out / "backup" / stage.name if chief else out / "backup" / stage.name / f"worker_{resolver.task_id}"
     backup.mkdir(parents=True, exist_ok=True)  # here, race-free: workers would otherwise create shared parents at once
