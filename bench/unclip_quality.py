@@ -58,13 +58,14 @@ SHAPES_ROWS = ("variation", "edit", "interpolation")
 ALL_ROWS = (*SHAPES_ROWS, "prior", "prior-vs-generator")
 
 
-def _in_batches(function, items, batch, desc):
-    """function(items[i : i + batch]) for each batch, concatenated, with a progress bar."""
+def _in_batches(function, items, batch, desc, unit="pic"):
+    """function(items[i : i + batch]) for each batch, concatenated, with a progress bar over the items."""
     out = []
-    with progress_bar(total=len(items), desc=desc, unit="pic") as bar:
+    with progress_bar(total=len(items), desc=desc, unit=unit) as bar:
         for start in range(0, len(items), batch):
-            out.append(function(items[start : start + batch]))
-            bar.update(len(out[-1]))
+            chunk = items[start : start + batch]
+            out.append(function(chunk))
+            bar.update(len(chunk))
     return np.concatenate(out)
 
 
@@ -214,7 +215,7 @@ def prior_vs_generator_row(decoder, prior, generator, per_group, num, seed, batc
         "generator": np.concatenate([pictures for _, pictures in generate_in_chunks(generator, texts, num, seed, batch_prompts)]),
         "prior_and_decoder": _in_batches(
             lambda rows: decoder.draw_from_prompts([texts[i] for i in rows], prior, num, seed + int(rows[0]) * num),
-            np.arange(len(texts)), batch_prompts, "text-to-image through the prior",
+            np.arange(len(texts)), batch_prompts, "text-to-image through the prior", unit="prompt",
         ),
     }
     groups = np.repeat([item.group for item in prompts], num)
