@@ -59,6 +59,13 @@ def test_guidance_changes_the_samples(prior):
     assert not np.allclose(plain, guided)
 
 
+def test_guidance_1_runs_the_conditional_alone_and_draws_what_guidance_near_1_draws(prior):
+    prompts = ["a red circle", "a small blue square at the top"]
+    alone = prior.sample(prompts, seed=3, candidates=2, cfg_scale=1.0)  # the conditional rows only
+    mixed = prior.sample(prompts, seed=3, candidates=2, cfg_scale=1.0 + 1e-6)  # conditional and unconditional rows
+    np.testing.assert_allclose(alone, mixed, atol=1e-4)
+
+
 def test_saves_and_loads_as_one_keras_file(prior, tmp_path):
     prior.save(tmp_path / "prior.keras")
     loaded = keras.saving.load_model(tmp_path / "prior.keras")
