@@ -13,8 +13,8 @@ tracing nor the end-of-epoch work. Beside it, the process's whole seconds and th
 its 2 x `--steps` steps take (the rest: starting, reading the data, tracing, the per-epoch
 tuning accuracy, grids and checkpoints, saving).
 
-Then, in this process, `bench.train_throughput`'s measure (the model's train function on one
-repeated in-memory batch) of models built from the configs the CLI runs wrote (`RUN/*_config.json`),
+Then, each in a fresh process, `bench.train_throughput`'s measure (the model's train function on
+one repeated in-memory batch) of models built from the configs the CLI runs wrote (`RUN/*_config.json`),
 and the fraction of the fp32 matmul peak (measured now) each step reaches, FLOPs counted on the
 traced train step.
 """
@@ -96,7 +96,12 @@ def main():
     parser.add_argument("--preset", default="small")
     parser.add_argument("--steps", type=int, default=20, help="steps per epoch of the CLI runs (2 epochs each)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--child", nargs=3, metavar=("STAGE", "CONFIG", "TOKENIZER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        stage, config, tokenizer = args.child
+        print(json.dumps(in_memory_step(stage, pathlib.Path(config), pathlib.Path(tokenizer), 32)))
+        return
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for index, data in enumerate(args.data):
@@ -105,12 +110,16 @@ def main():
                 step, whole = cli_run(data, run, stage, args.preset, args.steps)
                 rows.append({"data": data, "stage": stage, "cli_step": step, "cli_seconds": whole,
                              "config": run / config_name, "tokenizer": run / "image_tokenizer.keras"})
-        from bench.train_throughput import matmul_peak
-
-        peak = matmul_peak()
-        for row in rows:
-            row["in_memory_step"], row["flops"] = in_memory_step(row["stage"], row.pop("config"), row.pop("tokenizer"), 32)
+        for row in rows:  # each in a fresh process: in one process, later models of the same config ran up to 1.7x slower
+            measured = subprocess.run(
+                [sys.executable, "-m", "bench.train_user_path", "--child", row["stage"], str(row.pop("config")), str(row.pop("tokenizer"))],
+                capture_output=True, text=True, check=True,
+            )
+            row["in_memory_step"], row["flops"] = json.loads(measured.stdout.strip().splitlines()[-1])
             print(row, flush=True)
+    from bench.train_throughput import matmul_peak
+
+    peak = matmul_peak()
     print(f"\npreset {args.preset}, batch 32, fp32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s")
     print(f"{'data':>14} {'stage':>10} {'CLI s/step':>10} {'in-memory':>10} {'CLI/in-mem':>10} {'CLI of peak':>11} "
           f"{'in-mem of peak':>14} {'CLI whole s':>11} {'steps share':>11}")
