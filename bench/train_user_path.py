@@ -13,10 +13,12 @@ tracing nor the end-of-epoch work. Beside it, the process's whole seconds and th
 its 2 x `--steps` steps take (the rest: starting, reading the data, tracing, the per-epoch
 tuning accuracy, grids and checkpoints, saving).
 
-Then, each in a fresh process, `bench.train_throughput`'s measure (the model's train function on
-one repeated in-memory batch) of models built from the configs the CLI runs wrote (`RUN/*_config.json`),
-and the fraction of the fp32 matmul peak (measured now) each step reaches, FLOPs counted on the
-traced train step.
+Then, each in a fresh process, models built from the configs the CLI runs wrote
+(`RUN/*_config.json`) train on one repeated in-memory batch: their step by the CLI's estimator (a
+fit's median gap between batch ends: what the goal compares the CLI with) and by
+`bench.train_throughput`'s measure (whole fits of 10 steps, so a fit's own start and end are in
+it); and the fraction of the fp32 matmul peak (measured now) each step reaches, FLOPs counted on
+the traced train step.
 """
 
 import argparse
@@ -58,8 +60,20 @@ def cli_run(data, out, stage, preset, steps):
     return logged_step_seconds(out, stage), whole
 
 
+def _median_gap_step(model, batch, steps=20):
+    """The CLI's estimator on the in-memory batch: a fit's `step_seconds` (median gap between batch ends)."""
+    import tensorflow as tf
+
+    from keras_dalle.training.callbacks import StepTime
+
+    history = model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=steps, verbose=0,
+                        callbacks=[StepTime()])
+    return history.history["step_seconds"][-1]
+
+
 def in_memory_step(stage, config_path, tokenizer_path, batch_size):
-    """(s/step, FLOPs per step) of `bench.train_throughput.measure` on the model the run's config describes."""
+    """(s/step of `bench.train_throughput.measure`, FLOPs per step, the median-gap step of a fit on the
+    same batch) of the model the run's config describes."""
     import keras
     import tensorflow as tf
 
@@ -77,16 +91,18 @@ def in_memory_step(stage, config_path, tokenizer_path, batch_size):
         size = config["image_size"]
         model.build((None, size, size, 3))
         images, _ = shapes.generate_shapes(batch_size, seed=0, canvas_size=size)
-        _, flops, seconds = measure(model, tf.constant(images), steps=10, jit=False)
-        return seconds, flops
+        batch = tf.constant(images)
+        _, flops, seconds = measure(model, batch, steps=10, jit=False)
+        return seconds, flops, _median_gap_step(model, batch)
     for key in ("image_tokenizer", "init_from", "two_object_fraction"):
         config.pop(key, None)
     tokenizer = load_keras_file(tokenizer_path, expected=ImageTokenizer)
     model = KerasDALLE(tokenizer, **config)
     model.build(None)
     images, captions = shapes.generate_shapes(batch_size, seed=0, canvas_size=tokenizer.image_size)
-    _, flops, seconds = measure(model, (model.text_tokenizer(tf.constant(captions)), tf.constant(images)), steps=10, jit=False)
-    return seconds, flops
+    batch = (model.text_tokenizer(tf.constant(captions)), tf.constant(images))
+    _, flops, seconds = measure(model, batch, steps=10, jit=False)
+    return seconds, flops, _median_gap_step(model, batch)
 
 
 def main():
@@ -115,18 +131,20 @@ def main():
                 [sys.executable, "-m", "bench.train_user_path", "--child", row["stage"], str(row.pop("config")), str(row.pop("tokenizer"))],
                 capture_output=True, text=True, check=True,
             )
-            row["in_memory_step"], row["flops"] = json.loads(measured.stdout.strip().splitlines()[-1])
+            row["in_memory_step"], row["flops"], row["in_memory_gap_step"] = json.loads(measured.stdout.strip().splitlines()[-1])
             print(row, flush=True)
     from bench.train_throughput import matmul_peak
 
     peak = matmul_peak()
     print(f"\npreset {args.preset}, batch 32, fp32 matmul peak measured now: {peak / 1e9:.1f} GFLOP/s")
-    print(f"{'data':>14} {'stage':>10} {'CLI s/step':>10} {'in-memory':>10} {'CLI/in-mem':>10} {'CLI of peak':>11} "
-          f"{'in-mem of peak':>14} {'CLI whole s':>11} {'steps share':>11}")
+    print("s/step: the CLI's and an in-memory fit's median gap between batch ends; throughput = train_throughput's measure")
+    print(f"{'data':>14} {'stage':>10} {'CLI s/step':>10} {'in-memory':>10} {'CLI/in-mem':>10} {'throughput':>10} "
+          f"{'CLI of peak':>11} {'in-mem of peak':>14} {'CLI whole s':>11} {'steps share':>11}")
     for row in rows:
-        print(f"{row['data']:>14} {row['stage']:>10} {row['cli_step']:10.3f} {row['in_memory_step']:10.3f} "
-              f"{row['cli_step'] / row['in_memory_step']:10.2f} {row['flops'] / row['cli_step'] / peak:11.1%} "
-              f"{row['flops'] / row['in_memory_step'] / peak:14.1%} {row['cli_seconds']:11.1f} "
+        print(f"{row['data']:>14} {row['stage']:>10} {row['cli_step']:10.3f} {row['in_memory_gap_step']:10.3f} "
+              f"{row['cli_step'] / row['in_memory_gap_step']:10.2f} {row['in_memory_step']:10.3f} "
+              f"{row['flops'] / row['cli_step'] / peak:11.1%} "
+              f"{row['flops'] / row['in_memory_gap_step'] / peak:14.1%} {row['cli_seconds']:11.1f} "
               f"{2 * args.steps * row['cli_step'] / row['cli_seconds']:11.0%}")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({"preset": args.preset, "peak_flops": peak, "rows": rows}, indent=2) + "\n")
