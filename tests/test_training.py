@@ -48,6 +48,7 @@ def test_step_time_is_the_median_gap_between_batch_ends(monkeypatch):
         timer.on_train_batch_end(batch)
     timer.on_epoch_end(0, logs)
     assert logs["step_seconds"] == 1.0  # gaps 1, 2, 1: the slow second step does not move the median
+    assert logs["mean_step_seconds"] == 4.0 / 3.0  # but it moves the mean
     timer.on_epoch_begin(1)
     timer.on_train_batch_end(0)
     one_batch = {}

@@ -163,7 +163,7 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
     assert "decoder has no adversarial term" in capsys.readouterr().err
     assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2"]) == 0
     logged = capsys.readouterr().out  # not a terminal: one line per epoch, with its step time, and no escape codes
-    assert logged.count("step_seconds: ") == 2 and "\x1b[" not in logged
+    assert logged.count(" step_seconds: ") == 2 and logged.count("mean_step_seconds: ") == 2 and "\x1b[" not in logged
     decoder = keras.saving.load_model(run / "decoder.keras")
     assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5
     assert sorted(p.name for p in (run / "variations").iterdir()) == ["epoch_001.png", "epoch_002.png"]

@@ -99,8 +99,9 @@ class CaptionAccuracy(keras.callbacks.Callback):
 class StepTime(keras.callbacks.Callback):
     """Adds `step_seconds` to each epoch's logs: the median time from one train batch's end to the
     next, so the input pipeline's wait is in it and the epoch's first step (tracing, a resumed run's
-    restore) and its end-of-epoch work (validation, grids, checkpoints) are not. The progress line,
-    the History and TensorBoard show it. Place it before the callbacks that read the logs."""
+    restore) and its end-of-epoch work (validation, grids, checkpoints) are not; and
+    `mean_step_seconds`, the mean of the same gaps, which slow steps pull above the median. The
+    progress line, the History and TensorBoard show both. Place it before the callbacks that read the logs."""
 
     def __init__(self):
         super().__init__()
@@ -114,7 +115,8 @@ class StepTime(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and len(self.ends) >= 2:
-            logs["step_seconds"] = float(np.median(np.diff(self.ends)))
+            gaps = np.diff(self.ends)
+            logs["step_seconds"], logs["mean_step_seconds"] = float(np.median(gaps)), float(np.mean(gaps))
 
 
 class TimeBudget(keras.callbacks.Callback):
