@@ -308,7 +308,9 @@ def test_long_prompt_is_truncated_with_a_warning(trained, caplog):
     model, _ = trained
     with caplog.at_level(logging.WARNING, logger="keras_dalle"):
         model.generate(["a red circle " * 10], seed=0)
-    assert "truncated" in caplog.text
+        model.generate(["a red circle " * 10], seed=1)  # the same prompt again: already told
+        model.generate(["a blue square " * 10], seed=0)
+    assert caplog.text.count("truncated") == 2  # once per prompt
 
 
 def test_adversarial_weight_zero_has_no_discriminator():

@@ -148,6 +148,7 @@ class KerasDALLE(AdversarialModel):
         self.sampler = TokenSampler(self.conditioning, self.generator)
         self._compiled_decode = Compiled(self.images_from_tokens)
         self._compiled_prompt_ids = Compiled(self._repeated_prompt_ids)
+        self._warned_truncated = set()  # prompts already warned about: a training's tuning prompts recur every epoch
 
     # Positions before the caption's in the generator's condition (the unCLIP decoder's embedding prefix).
     condition_prefix_positions = 0
@@ -271,7 +272,8 @@ class KerasDALLE(AdversarialModel):
         for prompt, length in zip(prompts, lengths.numpy()):
             if length == 0:
                 raise ValueError(f"prompt {prompt!r} is empty once normalized")
-            if length > self.text_length:
+            if length > self.text_length and prompt not in self._warned_truncated:
+                self._warned_truncated.add(prompt)
                 logger.warning(
                     "prompt %r is %d bytes; truncated to the model's %d", prompt, length, self.text_length
                 )
