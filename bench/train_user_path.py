@@ -34,17 +34,12 @@ STAGES = (("tokenizer", "tokenizer_config.json"), ("generator", "generator_confi
 
 def logged_step_seconds(run, stage):
     """The last epoch's `step_seconds` that `keras-dalle train` wrote to its TensorBoard logs."""
-    import tensorflow as tf
+    from bench.training_curve import epoch_scalars
 
-    values = {}
-    for path in sorted((run / "logs" / stage / "train").glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.tag == "epoch_step_seconds":
-                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    values = epoch_scalars(run / "logs" / stage / "train").get("epoch_step_seconds")
     if not values:
         raise SystemExit(f"no epoch_step_seconds in {run / 'logs' / stage}")
-    return values[max(values)]
+    return max(values)[1]  # (epoch, value) of the last epoch
 
 
 def cli_run(data, out, stage, preset, steps):
@@ -92,15 +87,14 @@ def in_memory_step(stage, config_path, tokenizer_path, batch_size):
         model.build((None, size, size, 3))
         images, _ = shapes.generate_shapes(batch_size, seed=0, canvas_size=size)
         batch = tf.constant(images)
-        _, flops, seconds = measure(model, batch, steps=10, jit=False)
-        return seconds, flops, _median_gap_step(model, batch)
-    for key in ("image_tokenizer", "init_from", "two_object_fraction"):
-        config.pop(key, None)
-    tokenizer = load_keras_file(tokenizer_path, expected=ImageTokenizer)
-    model = KerasDALLE(tokenizer, **config)
-    model.build(None)
-    images, captions = shapes.generate_shapes(batch_size, seed=0, canvas_size=tokenizer.image_size)
-    batch = (model.text_tokenizer(tf.constant(captions)), tf.constant(images))
+    else:
+        for key in ("image_tokenizer", "init_from", "two_object_fraction"):
+            config.pop(key, None)
+        tokenizer = load_keras_file(tokenizer_path, expected=ImageTokenizer)
+        model = KerasDALLE(tokenizer, **config)
+        model.build(None)
+        images, captions = shapes.generate_shapes(batch_size, seed=0, canvas_size=tokenizer.image_size)
+        batch = (model.text_tokenizer(tf.constant(captions)), tf.constant(images))
     _, flops, seconds = measure(model, batch, steps=10, jit=False)
     return seconds, flops, _median_gap_step(model, batch)
 
