@@ -87,6 +87,20 @@ def generate_call(model, batch, cfg, prompt=PROMPT, top_k=0):
     return lambda: model.sampler.generate(ids, noise, *settings).numpy()
 
 
+def user_path_call(model, batch, cfg, prompt=PROMPT, top_k=0):
+    """A function that runs one `model.generate` call as users make it: `batch` pictures of `prompt`
+    (tokenized, noise from seeds, decoded, uint8 numpy out) with a progress callback."""
+    steps = []
+
+    def run():
+        pictures = model.generate([prompt], num_images=batch, temperature=1.0, top_k=top_k, top_p=1.0, cfg_scale=cfg, seed=0,
+                                  on_token=lambda step, total: steps.append(step))
+        assert pictures.shape[0] == batch and pictures.dtype == "uint8"
+        return pictures
+
+    return run
+
+
 def generate_rate(model, batch, cfg, repeats, prompt=PROMPT, top_k=0):
     """`model.sampler.generate`'s image tokens per second (best of `repeats`)."""
     return batch * model.image_length / best_seconds(generate_call(model, batch, cfg, prompt, top_k), repeats)

@@ -19,6 +19,10 @@ of them).
 Variants (each times whole calls, prefill included: tokens/s = batch x N / seconds, best of
 `--repeats` after a warm-up; the variants of a row are timed in turn, one call each per round,
 so a slow spell of this shared machine falls on all of them and their ratios hold):
+- user path: `KerasDALLE.generate`, what users call: the prompt tokenized, noise from the seeds,
+  the sampler, the tokens decoded into pictures, uint8 numpy out, a progress callback
+  (`generate_rate.user_path_call`). The peer column compares it with DALLE-pytorch's
+  `generate_images`, which also returns pictures (decoded by its VAE).
 - generate: `TokenSampler.generate`, what the API and the CLI run: the XLA-compiled token loop in
   whole rows of the token grid per call, progress reported after each (`TokenSampler.chunk_tokens`:
   one call at batch 1, up to 8 for big batches), the key/value cache in variables between calls.
@@ -148,7 +152,7 @@ def flops_per_token(model, batch, cfg):
     return count_flops(step.get_concrete_function(state)) / batch
 
 
-VARIANTS = ("generate", "per token", "loop+XLA", "export loop", "recompute")
+VARIANTS = ("user path", "generate", "per token", "loop+XLA", "export loop", "recompute")
 
 
 RECOMPUTE_STEPS = 8
@@ -157,6 +161,7 @@ RECOMPUTE_STEPS = 8
 def measure_row(model, batch, cfg, repeats):
     """{variant: image tokens per second} for one batch size and guidance setting, timed interleaved."""
     calls = {
+        "user path": generate_alone.user_path_call(model, batch, cfg, PROMPT, TOP_K),
         "generate": generate_call(model, batch, cfg, None),
         "per token": generate_call(model, batch, cfg, 1),
         "loop+XLA": whole_loop_call(model, batch, cfg, True),
@@ -196,15 +201,17 @@ def main():
           f"({tf.config.threading.get_intra_op_parallelism_threads() or 'all'} intra-op threads; "
           f"fp32 matmul peak measured now: {peak / 1e9:.0f} GFLOP/s)")
     header = (f"{'shape':>9} {'batch':>5} {'cfg':>4} " + " ".join(f"{name:>11}" for name in VARIANTS)
-              + f" {'gen/loop':>8} {'gen/token':>9} {'prefill ms':>10} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6} {'gen/peer':>8}")
+              + f" {'gen/loop':>8} {'exp/gen':>7} {'gen/token':>9} {'prefill ms':>10} {'MFLOP/tok':>9} {'of peak':>7} {'peer':>6}"
+              + f" {'user/peer':>9}")
     print(header)
     for row in rows:
         peer = PEER_TOKENS_PER_SECOND.get((row["batch"], row["guidance"])) if row["shape"] == "peer" else None
         print(f"{row['shape']:>9} {row['batch']:5d} {'on' if row['guidance'] else 'off':>4} "
               + " ".join(f"{row[name]:11.1f}" for name in VARIANTS)
-              + f" {row['generate'] / row['loop+XLA']:7.0%} {row['generate'] / row['per token']:8.2f}x {row['prefill_ms']:10.1f}"
+              + f" {row['generate'] / row['loop+XLA']:7.0%} {row['export loop'] / row['generate']:7.0%}"
+              + f" {row['generate'] / row['per token']:8.2f}x {row['prefill_ms']:10.1f}"
               + f" {row['flops_per_token'] / 1e6:9.2f} {row['generate'] * row['flops_per_token'] / peak:7.2%}"
-              + (f" {peer:6.0f} {row['generate'] / peer:7.2f}x" if peer else f" {'':>6} {'':>8}"))
+              + (f" {peer:6.0f} {row['user path'] / peer:8.2f}x" if peer else f" {'':>6} {'':>9}"))
 
 
 if __name__ == "__main__":

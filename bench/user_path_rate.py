@@ -14,23 +14,15 @@ bench.user_path_rate` times one.
 
 import argparse
 
-import numpy as np
-
-from bench.generate_rate import CFG, PROMPT, build_model, inputs, interleaved_best_seconds
+from bench.generate_rate import CFG, PROMPT, build_model, generate_call, interleaved_best_seconds, user_path_call
 
 
 def row(model, batch, cfg, top_k, repeats):
     """(sampler tokens/s, generate tokens/s) for `batch` pictures of one prompt."""
-    ids, noise, settings = inputs(model, batch, cfg, PROMPT, top_k)
-    steps = []
-
-    def user_path():
-        pictures = model.generate([PROMPT], num_images=batch, temperature=1.0, top_k=top_k, top_p=1.0, cfg_scale=cfg, seed=0,
-                                  on_token=lambda step, total: steps.append(step))
-        assert isinstance(pictures, np.ndarray) and pictures.shape[0] == batch
-
-    seconds = interleaved_best_seconds({"sampler": lambda: model.sampler.generate(ids, noise, *settings).numpy(), "generate": user_path},
-                                       repeats)
+    seconds = interleaved_best_seconds(
+        {"sampler": generate_call(model, batch, cfg, PROMPT, top_k), "generate": user_path_call(model, batch, cfg, PROMPT, top_k)},
+        repeats,
+    )
     tokens = batch * model.image_length
     return tokens / seconds["sampler"], tokens / seconds["generate"]
 
