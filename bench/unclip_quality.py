@@ -16,6 +16,9 @@ caption checker):
   edited stay right.
 - interpolation: midpoints (theta 0.5) of `--count` pairs of one-object pictures whose captions
   state the same attributes: valid when every attribute holds under one of the two captions.
+`--temperature`, `--top-k`, `--top-p` and `--cfg-scale` set the sampling of the variations, edits and
+interpolations (default: the decoder's saved settings); the prior rows keep each model's own.
+
 Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
 real picture (pixels, a slight blur) is the input's own picture, or carries its caption.
 
@@ -74,13 +77,15 @@ def _pictures(count, seed, objects, size):
     return np.asarray(pictures), [c.decode() if isinstance(c, bytes) else c for c in captions]
 
 
-def variation_row(decoder, count, seed, batch=32):
+def variation_row(decoder, count, seed, batch=32, **settings):
     """Per group: share of variations whose caption holds, and their distances to the inputs."""
     row = {}
     for group, objects in (("one_object", "1"), ("two_object", "2")):
         pictures, captions = _pictures(count, seed, objects, decoder.image_size)
-        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed), pictures, batch, f"variations, {group}")
-        again = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed + 1), pictures, batch, f"second variations, {group}")
+        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, **settings), pictures, batch, f"variations, {group}")
+        again = _in_batches(
+            lambda p: decoder.vary(p, num_images=1, seed=seed + 1, **settings), pictures, batch, f"second variations, {group}"
+        )
         tokens = lambda x: np.asarray(decoder.image_tokens(x))  # noqa: E731
         row[group] = {
             "keeps_caption": float(np.mean([check_caption(v, c).all_hold for v, c in zip(varied, captions)])),
@@ -100,7 +105,7 @@ def _edited_caption(spec, attribute, rng):
     return dataclasses.replace(spec, objects=(dataclasses.replace(obj, **{attribute: others[rng.integers(len(others))]}),))
 
 
-def edit_row(decoder, count, seed, amounts):
+def edit_row(decoder, count, seed, amounts, **settings):
     """Per attribute and amount: share passing the new caption, and share keeping the other attributes."""
     rng = np.random.default_rng(seed)
     pictures, captions = _pictures(8 * count, seed, "1", decoder.image_size)
@@ -113,7 +118,7 @@ def edit_row(decoder, count, seed, amounts):
             for index, target in zip(chosen, targets):
                 bar.update(1)
                 try:
-                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed)
+                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed, **settings)
                 except ValueError:  # the scorer embeds both captions alike (e.g. both truncated to one text): no direction
                     alike += 1
                     continue
@@ -130,7 +135,7 @@ def edit_row(decoder, count, seed, amounts):
     return row
 
 
-def interpolation_row(decoder, count, seed):
+def interpolation_row(decoder, count, seed, **settings):
     """Share of midpoints (theta 0.5) where every attribute holds under one of the two captions."""
     pictures, captions = _pictures(8 * count, seed + 1, "1", decoder.image_size)
     stated = lambda c: tuple(getattr(grammar.parse_caption(c).objects[0], a) is not None for a in ATTRIBUTES)  # noqa: E731
@@ -143,18 +148,18 @@ def interpolation_row(decoder, count, seed):
     valid = []
     with progress_bar(total=len(pairs), desc="interpolations", unit="pair") as bar:
         for i, j in pairs:
-            middle = decoder.interpolate(pictures[i], pictures[j], steps=3, seed=seed)[1]
+            middle = decoder.interpolate(pictures[i], pictures[j], steps=3, seed=seed, **settings)[1]
             first, second = check_caption(middle, captions[i]), check_caption(middle, captions[j])
             valid.append(all(first.attributes[a] or second.attributes[a] for a in first.attributes))
             bar.update(1)
     return {"valid_midpoints": float(np.mean(valid)), "pairs": len(pairs)}
 
 
-def folder_variation_row(decoder, folder, count, seed, batch=32):
+def folder_variation_row(decoder, folder, count, seed, batch=32, **settings):
     """Variations of `count` pictures of a folder (seeded choice): nearest real picture is the input / carries its caption."""
     judge = NearestPictures.from_folder(folder, decoder.image_size)
     chosen = np.sort(np.random.default_rng(seed).choice(len(judge.pictures), min(count, len(judge.pictures)), replace=False))
-    varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed), judge.pictures[chosen], batch, "variations")
+    varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, **settings), judge.pictures[chosen], batch, "variations")
     nearest = judge.nearest(varied, k=5)
     own = nearest[:, 0] == chosen
     same_caption = [bool(set(judge.captions[n]) & set(judge.captions[c])) for n, c in zip(nearest[:, 0], chosen)]
@@ -248,8 +253,13 @@ def main(argv=None):
     parser.add_argument("--num", type=int, default=2, help="pictures per prompt for --generator")
     parser.add_argument("--rows", default=None, help=f"comma-separated, of {','.join(ALL_ROWS)} (default: the shapes rows, "
                         "the prior row with --prior, the comparison with --generator)")
+    for name, kind in (("temperature", float), ("top-k", int), ("top-p", float), ("cfg-scale", float)):
+        parser.add_argument(f"--{name}", type=kind, default=None,
+                            help="for variations, edits and interpolations (default: the decoder's saved setting)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
+    settings = {name: value for name, value in (("temperature", args.temperature), ("top_k", args.top_k),
+                                                ("top_p", args.top_p), ("cfg_scale", args.cfg_scale)) if value is not None}
     if args.prior and args.data:
         parser.error("--prior measures on the shapes pictures: give it without --data")
     rows = args.rows.split(",") if args.rows else [*SHAPES_ROWS, *(["prior"] if args.prior else []), *(["prior-vs-generator"] if args.generator else [])]
@@ -262,13 +272,13 @@ def main(argv=None):
         parser.error("the prior-vs-generator row needs --generator")
     decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
     if args.data:
-        results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed)}
+        results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed, **settings)}
     else:
         prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None
         measures = {
-            "variation": lambda: variation_row(decoder, args.count, args.seed),
-            "edit": lambda: edit_row(decoder, args.count, args.seed, args.amounts),
-            "interpolation": lambda: interpolation_row(decoder, args.count, args.seed),
+            "variation": lambda: variation_row(decoder, args.count, args.seed, **settings),
+            "edit": lambda: edit_row(decoder, args.count, args.seed, args.amounts, **settings),
+            "interpolation": lambda: interpolation_row(decoder, args.count, args.seed, **settings),
             "prior": lambda: prior_row(decoder, prior, args.count, args.seed),
             "prior-vs-generator": lambda: prior_vs_generator_row(
                 decoder, prior, pretrained.load_model(args.generator), args.per_group, args.num, args.seed),
