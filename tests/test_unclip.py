@@ -14,6 +14,7 @@ from helpers import tiny
 from keras_dalle import presets
 from keras_dalle.data import shapes
 from keras_dalle.models.unclip import UnCLIPDecoder, slerp
+from keras_dalle.training import stages
 
 SIZE = tiny.SIZE
 
@@ -166,6 +167,7 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
     assert logged.count(" step_seconds: ") == 2 and logged.count("mean_step_seconds: ") == 2 and "\x1b[" not in logged
     decoder = keras.saving.load_model(run / "decoder.keras")
     assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5
+    assert (decoder.temperature, decoder.top_k) == (stages.DECODER_SAMPLING["temperature"], stages.DECODER_SAMPLING["top_k"])
     assert sorted(p.name for p in (run / "variations").iterdir()) == ["epoch_001.png", "epoch_002.png"]
     assert json.loads((run / "decoder_config.json").read_text())["scorer"] == str(scorer_path)
     assert decoder.generate(["a red circle"], num_images=2, seed=0).shape == (2, SIZE, SIZE, 3)  # prompts alone

@@ -51,6 +51,15 @@ FOLDER_GENERATOR_STEPS = 6_500
 FOLDER_TOKENIZER_STEPS = 2_900
 MAX_DEFAULT_EPOCHS = 100
 MODEL_FILE = "keras_dalle.keras"
+# The unCLIP decoder's saved sampling settings (where overrides do not set them), in place of the
+# preset's T 0.8 / top-k 16. On the 5,000-step shapes decoder (`bench/unclip_quality.py`, 100 unseen
+# pictures a row, 2026-12-05) T 0.5 / top-k 4 took edits at amount 0.3 from 75 / 81 / 90 / 80% to
+# 84 / 85 / 95 / 89% (color, shape, size, position: the result passes the new caption) and kept the
+# other attributes 84 / 96 / 95 / 98% instead of 75 / 93 / 91 / 92%; variations 97 / 52% (one / two
+# objects) instead of 95 / 52%, still new pictures (41% of tokens differ between two variations of
+# one picture, 50% before). Guidance stays 1.5: 1 dropped two-object variations to 27%, 2 and 3
+# lowered every row (docs/usage.md).
+DECODER_SAMPLING = dict(temperature=0.5, top_k=4)
 DECODER_FILE = "decoder.keras"
 PRIOR_FILE = "prior.keras"
 SCORER_FILE = "scorer.keras"
@@ -196,6 +205,7 @@ def train_text_to_image(
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     if scorer is not None:
         config["adversarial_weight"] = overrides.get("adversarial_weight", 0.0)  # the decoder's constructor refuses others
+        config.update({name: value for name, value in DECODER_SAMPLING.items() if name not in overrides})
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with common.training_setup(strategy, mixed_precision) as active:
         if isinstance(scorer, (str, pathlib.Path)):
