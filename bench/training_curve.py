@@ -1,8 +1,8 @@
 """Training curves of a run as a picture: `python -m bench.training_curve RUN [--out PNG] [--steps-per-epoch N]`.
 
 Reads the epoch scalars Keras's TensorBoard callback wrote under RUN/logs/generator (train and
-validation) and draws two charts: caption-checker accuracy on the tuning prompts (runs on the
-shapes source) and cross-entropy (training, and validation when the run held data out), against
+validation) and draws two charts: the tuning accuracy (the caption checker's on the shapes, the
+nearest real picture's top-1 and top-5 on other folders) and cross-entropy (training, and validation when the run held data out), against
 training steps.
 """
 
@@ -44,10 +44,15 @@ def main():
         return [(epoch + 1) * scale for epoch, _ in points], [value for _, value in points]
 
     charts = []
-    accuracy = {name.replace("epoch_tuning_", "").replace("accuracy", "all groups"): curve(train, name) for name in sorted(train) if name.startswith("epoch_tuning_")}
+    # Folder runs judged by the nearest real picture log `tuning_top5` beside `tuning_accuracy`;
+    # shapes runs log the caption checker's accuracy per group.
+    nearest = "epoch_tuning_top5" in train
+    top1 = "top-1" if nearest else "all groups"
+    accuracy = {name.replace("epoch_tuning_", "").replace("accuracy", top1).replace("top5", "top-5"): curve(train, name) for name in sorted(train) if name.startswith("epoch_tuning_")}
     if accuracy:
-        charts.append(line_chart(accuracy, "caption-checker accuracy on tuning prompts (all attributes right)", x_label,
-                                 y_range=(0, 1)))
+        title = ("nearest-picture accuracy on the tuning captions (the nearest real picture carries the caption)" if nearest
+                 else "caption-checker accuracy on tuning prompts (all attributes right)")
+        charts.append(line_chart(accuracy, title, x_label, y_range=(0, 1)))
     losses = {"training": curve(train, "epoch_cross_entropy"), "validation": curve(validation, "epoch_cross_entropy")}
     charts.append(line_chart(losses, "cross-entropy (nats per image token)", x_label))
     canvas = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)))
