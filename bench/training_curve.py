@@ -2,8 +2,8 @@
 
 Reads the epoch scalars Keras's TensorBoard callback wrote under RUN/logs/generator (train and
 validation) and draws two charts: the tuning accuracy (the caption checker's on the shapes, the
-nearest real picture's top-1 and top-5 on other folders) and cross-entropy (training, and validation when the run held data out), against
-training steps.
+nearest real picture's top-1 and top-5 on other folders) and cross-entropy (training, and
+validation when the run held data out), against training steps.
 """
 
 import argparse
