@@ -6,7 +6,7 @@ import pathlib
 
 ASSETS = pathlib.Path(__file__).resolve().parent.parent / "assets"
 # The models shipped in the package: trained on the built-in shapes dataset (docs/results.md) and
-# on the built-in emoji folder (docs/real_pictures.md, run 2).
+# on the built-in emoji folder (docs/real_pictures.md: the README command at 32 pixels, 2026-12-05).
 SHIPPED = {
     "shapes_small": ASSETS / "shapes_small.keras", "shapes_scorer": ASSETS / "shapes_scorer.keras",
     "emoji_small": ASSETS / "emoji_small.keras", "emoji_scorer": ASSETS / "emoji_scorer.keras",
