@@ -159,13 +159,7 @@ def folder_variation_row(decoder, folder, count, seed, batch=32, **settings):
     """Variations of `count` pictures of a folder (seeded choice): nearest real picture is the input / carries its caption."""
     judge = NearestPictures.from_folder(folder, decoder.image_size)
     chosen = np.sort(np.random.default_rng(seed).choice(len(judge.pictures), min(count, len(judge.pictures)), replace=False))
-    varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, **settings), judge.pictures[chosen], batch, "variations")
-    nearest = judge.nearest(varied, k=5)
-    own = nearest[:, 0] == chosen
-    same_caption = [bool(set(judge.captions[n]) & set(judge.captions[c])) for n, c in zip(nearest[:, 0], chosen)]
-    top5 = [bool(c in row) for row, c in zip(nearest, chosen)]
-    return {"own_picture_nearest": float(own.mean()), "own_picture_in_top5": float(np.mean(top5)),
-            "nearest_carries_its_caption": float(np.mean(same_caption)), "pictures": len(chosen)}
+    return judge.variation_accuracy(decoder, chosen, seed, batch, progress=True, **settings)
 
 
 def prior_row(decoder, prior, count, seed, batch=32):

@@ -44,19 +44,11 @@ def test_training_on_a_shapes_folder_keeps_the_best_epoch_by_caption_accuracy(tm
 
 
 def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_draws_them_best(tmp_path, capsys):
-    from PIL import Image
-
     from keras_dalle.evaluation.nearest import NearestPictures
     from keras_dalle.training import judging, stages
     from keras_dalle.training.callbacks import NearestPictureAccuracy
 
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for index in range(12):  # 12 pictures of 12 blocky patterns, each with its own name
-        picture = np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((SIZE // 4, SIZE // 4, 1))).astype(np.uint8)
-        Image.fromarray(picture).save(folder / f"{index}.png")
-        (folder / f"{index}.txt").write_text(f"pattern number {index}\n")
+    folder = tiny.unique_caption_folder(tmp_path / "data")  # 12 blocky patterns, each with its own name
     model, history = stages.train_text_to_image(
         folder, tmp_path / "run", image_tokenizer=tiny.tokenizer(), preset="tiny", epochs=4, batch_size=4, verbose=0,
         learning_rate=0.05,

@@ -92,6 +92,28 @@ class NearestPictures:
         hits = self.hits(pictures, prompts, k)
         return {"top1": float(hits[:, 0].mean()), f"top{k}": float(hits.any(axis=1).mean())}
 
+    def variation_accuracy(self, decoder, indices, seed=0, batch=32, progress=False, **sampling):
+        """How often one variation of each of the pictures at `indices` (by `decoder.vary`, `sampling`:
+        its settings, the same `seed` for each batch) is nearest to its own picture: {"own_picture_nearest",
+        "own_picture_in_top5", "nearest_carries_its_caption", "pictures"}."""
+        from keras_dalle.progress import progress_bar
+
+        indices = np.asarray(indices)
+        varied = []
+        with progress_bar(total=len(indices), desc="variations", unit="pic", disable=not progress) as bar:
+            for start in range(0, len(indices), batch):
+                chunk = self.pictures[indices[start : start + batch]]
+                varied.append(decoder.vary(chunk, num_images=1, seed=seed, **sampling))  # [b, S, S, 3]
+                bar.update(len(chunk))
+        nearest = self.nearest(np.concatenate(varied), k=5)  # [N, 5]
+        same_caption = [bool(set(self.captions[n]) & set(self.captions[i])) for n, i in zip(nearest[:, 0], indices)]
+        return {
+            "own_picture_nearest": float(np.mean(nearest[:, 0] == indices)),
+            "own_picture_in_top5": float(np.mean([i in row for row, i in zip(nearest, indices)])),
+            "nearest_carries_its_caption": float(np.mean(same_caption)),
+            "pictures": len(indices),
+        }
+
     def tuning_prompts(self, count=TUNING_PROMPTS, seed=TUNING_SEED):
         """A seeded choice of up to `count` distinct first captions: the per-epoch tuning set."""
         return tuning_prompts(self.captions, count, seed)

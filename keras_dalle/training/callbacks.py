@@ -170,6 +170,33 @@ class NearestPictureAccuracy(keras.callbacks.Callback):
             logs["tuning_top5"] = accuracy["top5"]
 
 
+class VariationAccuracy(keras.callbacks.Callback):
+    """After each epoch, draws one variation (fixed seed, the decoder's saved sampling) of each of a
+    folder's chosen pictures and adds to the logs how often the nearest real picture is the input
+    itself (`tuning_accuracy`, and `tuning_top5`): the picture-level measure by which an unCLIP
+    decoder trained on a folder keeps its best epoch.
+
+    Place it before the callbacks that read the logs.
+
+    Args:
+        judge: a `NearestPictures` over the folder's pictures.
+        indices: the pictures (indices into `judge.pictures`) to vary, all seen in training.
+        seed: sampling seed, the same every epoch.
+    """
+
+    def __init__(self, judge, indices, seed=0):
+        super().__init__()
+        self.judge = judge
+        self.indices = np.asarray(indices)
+        self.seed = seed
+
+    def on_epoch_end(self, epoch, logs=None):
+        accuracy = self.judge.variation_accuracy(self.model, self.indices, self.seed)
+        if logs is not None:
+            logs["tuning_accuracy"] = accuracy["own_picture_nearest"]
+            logs["tuning_top5"] = accuracy["own_picture_in_top5"]
+
+
 class RetrievalAccuracy(keras.callbacks.Callback):
     """After each epoch, the R-precision of held-out pictures for a contrastive scorer
     (`val_r_precision`): how often a picture's own caption scores above all its distractors

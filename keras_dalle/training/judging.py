@@ -5,12 +5,13 @@ import json
 import pathlib
 
 import keras
+import numpy as np
 
 from keras_dalle.data import shapes
 from keras_dalle.data.loader import is_packed, validation_indices
 from keras_dalle.data.sources import is_builtin_shapes
-from keras_dalle.evaluation.nearest import NearestPictures, tuning_prompts
-from keras_dalle.training.callbacks import CaptionAccuracy, NearestPictureAccuracy
+from keras_dalle.evaluation.nearest import TUNING_PROMPTS, TUNING_SEED, NearestPictures, tuning_prompts
+from keras_dalle.training.callbacks import CaptionAccuracy, NearestPictureAccuracy, VariationAccuracy
 
 # Folders and packs hold this fraction out for validation unless told otherwise (the generator:
 # unless nearly every picture has a caption of its own, see `captions_repeat`).
@@ -34,13 +35,13 @@ def validation_split_for(data, validation_split, early_stopping, judge=None, pic
     none of the endless shapes source, nor of a folder (`judge`: its `NearestPictures`) whose pictures
     each have a caption of their own: held out, their captions would be concepts the model never
     sees. Early stopping needs a validation split or a per-epoch picture-level measure (`picture_measure`:
-    the generator on a folder)."""
+    the generator or the decoder on a folder)."""
     if validation_split is None:
         validation_split = 0.0 if is_builtin_shapes(data) else DEFAULT_VALIDATION_SPLIT
         if judge is not None and not captions_repeat(judge.captions):
             validation_split = 0.0
             print(f"{data}: nearly every picture has a caption of its own: no pictures held out for validation "
-                  "(the best epoch is chosen by how often a tuning caption's picture is nearest to its own real picture)")
+                  "(the best epoch is chosen by how often pictures drawn for training pictures are nearest to their own)")
     if early_stopping is not None and not validation_split and not picture_measure:
         raise ValueError("early stopping watches the validation loss: it needs a validation split > 0")
     return validation_split
@@ -54,16 +55,21 @@ def folder_judge(data, image_size):
     return NearestPictures.from_folder(path, image_size)
 
 
-def tuning_callback(data, judge, validation_split, seed):
-    """The per-epoch picture-level measure (`tuning_accuracy`): the caption checker on shapes data, the
-    nearest-picture accuracy of training captions on other folders; None for packs."""
-    if is_shapes_data(data):
+def tuning_callback(data, judge, validation_split, seed, decoder=False):
+    """The per-epoch picture-level measure (`tuning_accuracy`): for the generator, the caption checker
+    on shapes data and the nearest-picture accuracy of training captions on other folders; for the
+    unCLIP decoder (`decoder`), how often variations of training pictures are nearest their own
+    picture on folders other than shapes. None where there is no such measure (packs, shapes decoders)."""
+    if is_shapes_data(data) and not decoder:
         return CaptionAccuracy(shapes.tuning_prompts(), seed=seed)
     if judge is None:
         return None
     held_out = validation_indices(len(judge.captions), validation_split, seed) if validation_split else set()
-    training_captions = [c for i, c in enumerate(judge.captions) if i not in held_out]
-    return NearestPictureAccuracy(judge, tuning_prompts(training_captions), seed=seed)
+    training = [i for i in range(len(judge.captions)) if i not in held_out]
+    if decoder:
+        chosen = np.random.default_rng(TUNING_SEED).choice(len(training), min(TUNING_PROMPTS, len(training)), replace=False)
+        return VariationAccuracy(judge, np.sort(np.asarray(training)[chosen]), seed=seed)
+    return NearestPictureAccuracy(judge, tuning_prompts([judge.captions[i] for i in training]), seed=seed)
 
 
 # Sampling settings a folder's generator tries on its tuning captions after training (the preset's

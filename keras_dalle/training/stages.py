@@ -166,9 +166,11 @@ def train_text_to_image(
     `scorer` (a trained `ContrastiveScorer`, or its `.keras` path) trains the unCLIP decoder instead:
     an `UnCLIPDecoder` conditioned on the scorer's image embedding of each picture as well as its
     caption, saved as `out/decoder.keras`, its epoch grid the first pictures above their variations
-    (`RUN/variations/`); it has no adversarial term and no tuning measure from prompts alone (it
-    keeps the epoch of lowest `val_cross_entropy` where a validation split exists, else the last;
-    `bench/unclip_quality.py` judges its operations).
+    (`RUN/variations/`); it has no adversarial term. On a folder other than shapes its
+    `tuning_accuracy` is `VariationAccuracy`: how often one variation of each of up to 200 training
+    pictures is nearest its own picture; on shapes data it keeps the epoch of lowest
+    `val_cross_entropy` where a validation split exists, else the last (`bench/unclip_quality.py`
+    judges its operations).
 
     `batch_size`, `strategy`, `mixed_precision` and `jit_compile` as in `train_image_tokenizer` (with
     `jit_compile` the captions are tokenized in the input pipeline: XLA has no string ops).
@@ -217,10 +219,9 @@ def train_text_to_image(
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
             tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
-        # The decoder draws from embeddings: prompts alone are not its measure (bench/unclip_quality.py is).
-        judge = judging.folder_judge(data, tokenizer.image_size) if scorer is None else None
-        picture_measure = scorer is None and (
-            judge is not None or (judging.is_shapes_data(data) and not is_builtin_shapes(data))
+        judge = judging.folder_judge(data, tokenizer.image_size)
+        picture_measure = judge is not None or (
+            scorer is None and judging.is_shapes_data(data) and not is_builtin_shapes(data)
         )
         validation_split = judging.validation_split_for(data, validation_split, early_stopping, judge, picture_measure)
         dataset, validation, report = common.training_and_validation(
@@ -257,7 +258,7 @@ def train_text_to_image(
                 "preset": preset, "image_tokenizer": str(tokenizer_path), "init_from": init_from and str(init_from),
                 "two_object_fraction": two_object_fraction, **({"scorer": scorer_path} if scorer is not None else {}), **config,
             })
-        tuning = judging.tuning_callback(data, judge, validation_split, seed) if scorer is None else None
+        tuning = judging.tuning_callback(data, judge, validation_split, seed, decoder=scorer is not None)
         checker = [tuning] if tuning is not None else []
         best = []
         if validation is not None:

@@ -1,7 +1,9 @@
 """The tiny models every test builds: one builder each for the image tokenizer, the text-to-image model,
-the scorer, the unCLIP decoder and the diffusion prior."""
+the scorer, the unCLIP decoder and the diffusion prior; and a tiny folder of pictures with captions of their own."""
 
 import keras
+import numpy as np
+from PIL import Image
 
 from keras_dalle import presets
 from keras_dalle.models.dalle import KerasDALLE
@@ -69,3 +71,15 @@ def prior(contrastive_scorer=None, optimizer=None, **overrides):
     keras.utils.set_random_seed(0)
     sizes = {**presets.preset("tiny", "prior"), "seed": 0, "sample_steps": 8, **overrides}
     return _compiled_or_built(DiffusionPrior(contrastive_scorer or scorer(), **sizes), optimizer)
+
+
+def unique_caption_folder(folder, count=12, seed=0):
+    """Writes `count` blocky patterns, each with a name of its own ("pattern number I"), to `folder`
+    (a folder whose captions do not repeat, like the emoji folder); returns the folder."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    for index in range(count):
+        picture = np.kron(rng.integers(0, 256, (4, 4, 3)), np.ones((SIZE // 4, SIZE // 4, 1))).astype(np.uint8)
+        Image.fromarray(picture).save(folder / f"{index}.png")
+        (folder / f"{index}.txt").write_text(f"pattern number {index}\n")
+    return folder
