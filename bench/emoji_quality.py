@@ -40,8 +40,18 @@ from keras_dalle.training import stages
 ROWS = ("tokenizer", "generator", "tones", "best-of")
 
 
-def _entries(folder):
+def entries(folder):
+    """The entries of a folder `keras-dalle data emoji` wrote (file, caption, base name, tones)."""
     return json.loads((pathlib.Path(folder) / emoji.INFO_FILE).read_text(encoding="utf-8"))["entries"]
+
+
+def training_and_held_out(folder, held_out, size):
+    """(the training folder's `NearestPictures`, one over its pictures then the held-out folder's): the
+    judge of every row, so a picture of a held-out tone can be nearest its own real picture."""
+    train_judge = NearestPictures.from_folder(folder, size)
+    held_judge = NearestPictures.from_folder(held_out, size)
+    both = NearestPictures(np.concatenate([train_judge.pictures, held_judge.pictures]), train_judge.captions + held_judge.captions)
+    return train_judge, both
 
 
 def _reconstructions(tokenizer, pictures, batch=256):
@@ -92,21 +102,27 @@ def best_of_row(model, scorer, judge, prompts, num, candidates, seed, batch_prom
             "oracle_top1": float(oracle.mean()), "pictures": len(kept), "candidates": candidates}
 
 
+def tone_hits(judge, pictures, prompts, base_of):
+    """Bool arrays (right emoji, right tone) for pictures drawn for skin-tone captions `prompts`
+    (`base_of`: caption -> the emoji's base name): the nearest real picture has the prompt's base
+    name; among that emoji's variants (every tone) the nearest is the prompt's own picture."""
+    nearest = judge.nearest(pictures, k=1)[:, 0]
+    first_captions = [c[0] for c in judge.captions]
+    right_emoji, right_tone = [], []
+    for picture, prompt, index in zip(pictures, prompts, nearest):
+        right_emoji.append(base_of.get(first_captions[index]) == base_of[prompt])
+        variants = [i for i, c in enumerate(first_captions) if base_of.get(c) == base_of[prompt]]
+        sub = NearestPictures(judge.pictures[variants], [judge.captions[i] for i in variants])
+        right_tone.append(bool(sub.hits(picture[None], [prompt], k=1)[0, 0]))
+    return np.array(right_emoji), np.array(right_tone)
+
+
 def tones_row(model, judge, held_entries, train_entries, num, seed, **options):
     """Right emoji (nearest real picture has the base name) and right tone (nearest among the base's variants)."""
     base_of = {e["caption"]: e["base"] for e in train_entries + held_entries}
     prompts = [e["caption"] for e in held_entries]
     pictures = _generate(model, prompts, num, seed, **options)
-    nearest = judge.nearest(pictures, k=1)[:, 0]
-    first_captions = [c[0] for c in judge.captions]
-    right_emoji, right_tone = [], []
-    for index, picture in enumerate(pictures):
-        prompt = prompts[index // num]
-        right_emoji.append(base_of.get(first_captions[nearest[index]]) == base_of[prompt])
-        variants = [i for i, c in enumerate(first_captions) if base_of.get(c) == base_of[prompt]]
-        sub = NearestPictures(judge.pictures[variants], [judge.captions[i] for i in variants])
-        right_tone.append(bool(sub.hits(picture[None], [prompt], k=1)[0, 0]))
-    right_emoji, right_tone = np.array(right_emoji), np.array(right_tone)
+    right_emoji, right_tone = tone_hits(judge, pictures, [p for p in prompts for _ in range(num)], base_of)
     return {"right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
             "both": float((right_emoji & right_tone).mean()), "pictures": len(pictures)}
 
@@ -145,13 +161,11 @@ def main():
     args = parser.parse_args()
     run = pathlib.Path(args.run)
     rows = args.rows.split(",")
-    train_entries, held_entries = _entries(args.data), _entries(args.held_out)
+    train_entries, held_entries = entries(args.data), entries(args.held_out)
     size = json.loads((pathlib.Path(args.data) / emoji.INFO_FILE).read_text(encoding="utf-8"))["size"]
-    train_judge = NearestPictures.from_folder(args.data, size)
-    held_judge = NearestPictures.from_folder(args.held_out, size)
-    judge = NearestPictures(np.concatenate([train_judge.pictures, held_judge.pictures]), train_judge.captions + held_judge.captions)
+    train_judge, judge = training_and_held_out(args.data, args.held_out, size)
     result = {"data": args.data, "held_out": args.held_out, "run": str(run), "pictures": len(train_judge.pictures),
-              "held_out_pictures": len(held_judge.pictures)}
+              "held_out_pictures": len(judge.pictures) - len(train_judge.pictures)}
     sampling = {key: value for key, value in
                 (("temperature", args.temperature), ("top_k", args.top_k), ("cfg_scale", args.cfg_scale)) if value is not None}
     result["sampling"] = sampling

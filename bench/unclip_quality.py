@@ -20,7 +20,10 @@ caption checker):
 interpolations (default: the decoder's saved settings); the prior rows keep each model's own.
 
 Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
-real picture (pixels, a slight blur) is the input's own picture, or carries its caption.
+real picture (pixels, a slight blur) is the input's own picture, or carries its caption. With
+`--held-out DIR` (the emoji folder's held-out skin tones) also the tone-edit row: each held-out
+"BASE: TONE" reached by a text edit of a training picture of the same emoji in another tone, at
+amount 0 and each of `--amounts` (`tone_edit_row`).
 
 With `--prior PRIOR` (a `DiffusionPrior` on the decoder's scorer), per group of the same unseen
 pictures:
@@ -162,6 +165,40 @@ def folder_variation_row(decoder, folder, count, seed, batch=32, **settings):
     return judge.variation_accuracy(decoder, chosen, seed, batch, progress=True, **settings)
 
 
+def tone_edit_row(decoder, folder, held_out, amounts, seed, **settings):
+    """Held-out skin tones through text edits: each picture of `held_out` (the `--held-out` folder of
+    `keras-dalle data emoji`: captions "BASE: TONE" no training saw) is reached from a training
+    picture of the same emoji in another tone (seeded choice), edited from its caption to the
+    held-out caption at amount 0 (its plain variation: the baseline) and each of `amounts`, one
+    seed. Judged among the pictures of both folders: right emoji, right tone, both (as the tones row
+    of `bench/emoji_quality.py` judges the generator's pictures for the same captions)."""
+    from bench.emoji_quality import entries, tone_hits, training_and_held_out
+
+    train_entries, held_entries = entries(folder), entries(held_out)
+    base_of = {e["caption"]: e["base"] for e in train_entries + held_entries}
+    train_judge, judge = training_and_held_out(folder, held_out, decoder.image_size)
+    index_of = {texts[0]: i for i, texts in enumerate(train_judge.captions)}
+    amounts = [0.0, *amounts]
+    rng = np.random.default_rng(seed)
+    edited, targets, sources = [], [], []
+    for entry in progress_bar(held_entries, desc="tone edits", unit="pic"):
+        others = sorted(c for c, base in base_of.items() if base == entry["base"] and c in index_of and c != entry["caption"])
+        if not others:
+            continue
+        source = others[rng.integers(len(others))]
+        picture = train_judge.pictures[index_of[source]]
+        edited.append(decoder.edit(picture, source, entry["caption"], amount=amounts, seed=seed, **settings))  # [A, S, S, 3]
+        targets.append(entry["caption"])
+        sources.append(source)
+    edited = np.stack(edited)  # (P, A, S, S, 3)
+    row = {"pictures": len(targets), "skipped_without_a_training_variant": len(held_entries) - len(targets)}
+    for column, amount in enumerate(amounts):
+        right_emoji, right_tone = tone_hits(judge, edited[:, column], targets, base_of)
+        row[f"amount_{amount:g}"] = {"right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
+                                     "both": float((right_emoji & right_tone).mean())}
+    return row
+
+
 def prior_row(decoder, prior, count, seed, batch=32):
     """Per group: mean cosines of the prior's embeddings (and of the captions' text embeddings) to
     the true image embeddings of unseen pictures; and the caption checker on text-to-image through
@@ -237,6 +274,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decoder", required=True)
     parser.add_argument("--data", default=None, help="a folder of captioned pictures: the variation row on it instead")
+    parser.add_argument("--held-out", default=None,
+                        help="with --data, its `keras-dalle data emoji --held-out` folder: the tone-edit row as well")
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=UNSEEN_SEED)
     parser.add_argument("--amounts", type=float, nargs="+", default=[0.3, 0.5])
@@ -256,6 +295,8 @@ def main(argv=None):
                                                 ("top_p", args.top_p), ("cfg_scale", args.cfg_scale)) if value is not None}
     if args.prior and args.data:
         parser.error("--prior measures on the shapes pictures: give it without --data")
+    if args.held_out and not args.data:
+        parser.error("--held-out goes with --data (the folder its pictures were held out of)")
     rows = args.rows.split(",") if args.rows else [*SHAPES_ROWS, *(["prior"] if args.prior else []), *(["prior-vs-generator"] if args.generator else [])]
     unknown = [row for row in rows if row not in ALL_ROWS]
     if unknown:
@@ -267,6 +308,8 @@ def main(argv=None):
     decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
     if args.data:
         results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed, **settings)}
+        if args.held_out:
+            results["tone_edit"] = tone_edit_row(decoder, args.data, args.held_out, args.amounts, args.seed, **settings)
     else:
         prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None
         measures = {

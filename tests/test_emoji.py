@@ -157,3 +157,32 @@ def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path,
     for scorer, kept in ((_KnowingScorer(own), 1.0), (_IndifferentScorer(), 0.0)):
         row = emoji_quality.best_of_row(right_second, scorer, judge, prompts, 1, 2, 0)
         assert row["top1"] == kept and row["oracle_top1"] == 1.0 and row["candidate_0_top1"] < 0.2 and row["pictures"] == 20
+
+
+class _EditByLookup:
+    """A stand-in decoder whose edit at amount 0 gives back the source caption's real picture and at
+    any other amount the target caption's."""
+
+    image_size = 16
+
+    def __init__(self, pictures_by_caption):
+        self.pictures_by_caption = pictures_by_caption
+
+    def edit(self, image, from_caption, to_caption, amount=0.3, seed=None, **settings):
+        source = self.pictures_by_caption[from_caption]
+        assert np.array_equal(image, source)  # the edit starts from the source caption's picture
+        return np.stack([source if a == 0 else self.pictures_by_caption[to_caption] for a in amount])
+
+
+def test_the_tone_edit_row_tells_the_source_tone_from_the_held_out_one(tmp_path, font):
+    from bench import unclip_quality
+
+    emoji.write_emoji_folder(tmp_path / "train", size=16, num=60, seed=0, held_out_dir=tmp_path / "held", progress=False)
+    pictures = {}
+    for folder in ("train", "held"):
+        judge = NearestPictures.from_folder(tmp_path / folder, 16)
+        pictures.update({c[0]: p for c, p in zip(judge.captions, judge.pictures)})
+    row = unclip_quality.tone_edit_row(_EditByLookup(pictures), tmp_path / "train", tmp_path / "held", [0.3], seed=0)
+    assert row["pictures"] > 0 and row["skipped_without_a_training_variant"] == 0
+    assert row["amount_0"] == {"right_emoji": 1.0, "right_tone": 0.0, "both": 0.0}  # the source's own tone
+    assert row["amount_0.3"] == {"right_emoji": 1.0, "right_tone": 1.0, "both": 1.0}
