@@ -9,7 +9,6 @@ import pytest
 import tensorflow as tf
 
 from helpers import tiny
-from keras_dalle import presets
 from keras_dalle.data import shapes
 
 SIZE = tiny.SIZE
@@ -44,21 +43,11 @@ def test_training_on_a_shapes_folder_keeps_the_best_epoch_by_caption_accuracy(tm
 
 
 def test_a_folder_of_unique_captions_holds_none_out_and_keeps_the_epoch_that_draws_them_best(tmp_path, capsys):
-    from keras_dalle.evaluation.nearest import NearestPictures
-    from keras_dalle.training import judging, stages
+    from keras_dalle.training import judging
     from keras_dalle.training.callbacks import NearestPictureAccuracy
 
-    folder = tiny.unique_caption_folder(tmp_path / "data")  # 12 blocky patterns, each with its own name
-    model, history = stages.train_text_to_image(
-        folder, tmp_path / "run", image_tokenizer=tiny.tokenizer(), preset="tiny", epochs=4, batch_size=4, verbose=0,
-        learning_rate=0.05,
-    )
-    out = capsys.readouterr().out
-    assert "no pictures held out" in out and "val_cross_entropy" not in history.history
-    assert model.dropout == presets.preset("tiny", "text_to_image").get("dropout", 0.0)  # no small-dataset dropout
+    judge, model, history, out = tiny.train_on_unique_captions(tmp_path, capsys)
     accuracies = history.history["tuning_accuracy"]
-    assert len(accuracies) == 4 and len(history.history["tuning_top5"]) == 4
-    judge = NearestPictures.from_folder(folder, SIZE)
     assert judge.tuning_prompts() == sorted(f"pattern number {i}" for i in range(12))  # every caption: fewer than 200
     saved = keras.saving.load_model(tmp_path / "run" / "keras_dalle.keras")
     measure = NearestPictureAccuracy(judge, judge.tuning_prompts()).measure

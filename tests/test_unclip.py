@@ -176,25 +176,15 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
 def test_on_a_folder_of_unique_captions_the_decoder_holds_none_out_and_keeps_the_epoch_whose_variations_are_nearest(
     tmp_path, capsys,
 ):
-    from keras_dalle.evaluation.nearest import NearestPictures
     from keras_dalle.training import judging
 
-    folder = tiny.unique_caption_folder(tmp_path / "data")  # 12 blocky patterns, each with its own name
-    decoder, history = stages.train_text_to_image(
-        folder, tmp_path / "run", image_tokenizer=tiny.tokenizer(), scorer=tiny.scorer(), preset="tiny", epochs=4,
-        batch_size=4, verbose=0, learning_rate=0.05,
-    )
-    out = capsys.readouterr().out
-    assert "no pictures held out" in out and "val_cross_entropy" not in history.history
-    assert decoder.dropout == presets.preset("tiny", "text_to_image").get("dropout", 0.0)  # no small-dataset dropout
-    accuracies = history.history["tuning_accuracy"]
-    assert len(accuracies) == 4 and len(history.history["tuning_top5"]) == 4
-    judge = NearestPictures.from_folder(folder, SIZE)
-    tuning = judging.tuning_callback(folder, judge, 0.0, seed=0, decoder=True)
+    judge, decoder, history, out = tiny.train_on_unique_captions(tmp_path, capsys, scorer=tiny.scorer())
+    tuning = judging.tuning_callback(tmp_path / "data", judge, 0.0, seed=0, decoder=True)
     assert sorted(tuning.indices) == list(range(12))  # every training picture: fewer than 200
     saved = keras.saving.load_model(tmp_path / "run" / "decoder.keras")
     # The file holds the weights of the epoch whose variations were most often nearest their own picture.
-    assert judge.variation_accuracy(saved, tuning.indices, seed=0)["own_picture_nearest"] == max(accuracies)
+    kept = judge.variation_accuracy(saved, tuning.indices, seed=0)["own_picture_nearest"]
+    assert kept == max(history.history["tuning_accuracy"])
     assert "best epoch" in out
 
 

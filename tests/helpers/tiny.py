@@ -83,3 +83,23 @@ def unique_caption_folder(folder, count=12, seed=0):
         Image.fromarray(picture).save(folder / f"{index}.png")
         (folder / f"{index}.txt").write_text(f"pattern number {index}\n")
     return folder
+
+
+def train_on_unique_captions(tmp_path, capsys, **stage_arguments):
+    """Trains the text-to-image stage (or, with `scorer`, the decoder) 4 epochs on a
+    `unique_caption_folder`, checks what every such run does (holds none out, no small-dataset
+    dropout, a tuning accuracy each epoch) and returns (the folder's `NearestPictures`, the model,
+    its history, the run's printed output)."""
+    from keras_dalle.evaluation.nearest import NearestPictures
+    from keras_dalle.training import stages
+
+    folder = unique_caption_folder(tmp_path / "data")  # 12 blocky patterns, each with its own name
+    model, history = stages.train_text_to_image(
+        folder, tmp_path / "run", image_tokenizer=tokenizer(), preset="tiny", epochs=4, batch_size=4, verbose=0,
+        learning_rate=0.05, **stage_arguments,
+    )
+    out = capsys.readouterr().out
+    assert "no pictures held out" in out and "val_cross_entropy" not in history.history
+    assert model.dropout == presets.preset("tiny", "text_to_image").get("dropout", 0.0)  # no small-dataset dropout
+    assert len(history.history["tuning_accuracy"]) == 4 and len(history.history["tuning_top5"]) == 4
+    return NearestPictures.from_folder(folder, SIZE), model, history, out
