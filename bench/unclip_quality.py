@@ -21,9 +21,10 @@ interpolations (default: the decoder's saved settings); the prior rows keep each
 
 Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
 real picture (pixels, a slight blur) is the input's own picture, or carries its caption. With
-`--held-out DIR` (the emoji folder's held-out skin tones) also the tone-edit row: each held-out
-"BASE: TONE" reached by a text edit of a training picture of the same emoji in another tone, at
-amount 0 and each of `--amounts` (`tone_edit_row`).
+`--held-out DIR` (the emoji folder's held-out skin tones) also variations of the held-out pictures
+(`held_out_variation_row`) and the tone-edit row: each held-out "BASE: TONE" reached by a text edit
+of a training picture of the same emoji in another tone, at amount 0 and each of `--amounts`
+(`tone_edit_row`).
 
 With `--prior PRIOR` (a `DiffusionPrior` on the decoder's scorer), per group of the same unseen
 pictures:
@@ -199,6 +200,21 @@ def tone_edit_row(decoder, folder, held_out, amounts, seed, **settings):
     return row
 
 
+def held_out_variation_row(decoder, folder, held_out, seed, batch=32, **settings):
+    """One variation of each held-out picture (pictures the decoder never saw), judged among the
+    pictures of both folders: nearest its own picture, and right emoji / right tone as in
+    `tone_edit_row`."""
+    from bench.emoji_quality import entries, tone_hits, training_and_held_out
+
+    base_of = {e["caption"]: e["base"] for e in entries(folder) + entries(held_out)}
+    train_judge, judge = training_and_held_out(folder, held_out, decoder.image_size)
+    held = np.arange(len(train_judge.pictures), len(judge.pictures))
+    varied = judge.variations_of(decoder, held, seed, batch, progress=True, **settings)
+    right_emoji, right_tone = tone_hits(judge, varied, [judge.captions[i][0] for i in held], base_of)
+    return {**judge.own_picture_accuracy(varied, held), "right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
+            "both": float((right_emoji & right_tone).mean())}
+
+
 def prior_row(decoder, prior, count, seed, batch=32):
     """Per group: mean cosines of the prior's embeddings (and of the captions' text embeddings) to
     the true image embeddings of unseen pictures; and the caption checker on text-to-image through
@@ -309,6 +325,7 @@ def main(argv=None):
     if args.data:
         results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed, **settings)}
         if args.held_out:
+            results["held_out_variation"] = held_out_variation_row(decoder, args.data, args.held_out, args.seed, **settings)
             results["tone_edit"] = tone_edit_row(decoder, args.data, args.held_out, args.amounts, args.seed, **settings)
     else:
         prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None

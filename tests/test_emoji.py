@@ -161,7 +161,7 @@ def test_emoji_bench_judges_pictures_that_match_their_prompts_as_right(tmp_path,
 
 class _EditByLookup:
     """A stand-in decoder whose edit at amount 0 gives back the source caption's real picture and at
-    any other amount the target caption's."""
+    any other amount the target caption's; its variations are the pictures themselves."""
 
     image_size = 16
 
@@ -173,8 +173,11 @@ class _EditByLookup:
         assert np.array_equal(image, source)  # the edit starts from the source caption's picture
         return np.stack([source if a == 0 else self.pictures_by_caption[to_caption] for a in amount])
 
+    def vary(self, pictures, num_images=1, seed=None, **settings):
+        return np.asarray(pictures)
 
-def test_the_tone_edit_row_tells_the_source_tone_from_the_held_out_one(tmp_path, font):
+
+def test_the_held_out_rows_tell_the_source_tone_from_the_held_out_one(tmp_path, font):
     from bench import unclip_quality
 
     emoji.write_emoji_folder(tmp_path / "train", size=16, num=60, seed=0, held_out_dir=tmp_path / "held", progress=False)
@@ -186,3 +189,5 @@ def test_the_tone_edit_row_tells_the_source_tone_from_the_held_out_one(tmp_path,
     assert row["pictures"] > 0 and row["skipped_without_a_training_variant"] == 0
     assert row["amount_0"] == {"right_emoji": 1.0, "right_tone": 0.0, "both": 0.0}  # the source's own tone
     assert row["amount_0.3"] == {"right_emoji": 1.0, "right_tone": 1.0, "both": 1.0}
+    held = unclip_quality.held_out_variation_row(_EditByLookup(pictures), tmp_path / "train", tmp_path / "held", seed=0)
+    assert held["pictures"] == row["pictures"] and held["own_picture_nearest"] == held["both"] == 1.0

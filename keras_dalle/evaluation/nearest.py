@@ -92,10 +92,9 @@ class NearestPictures:
         hits = self.hits(pictures, prompts, k)
         return {"top1": float(hits[:, 0].mean()), f"top{k}": float(hits.any(axis=1).mean())}
 
-    def variation_accuracy(self, decoder, indices, seed=0, batch=32, progress=False, **sampling):
-        """How often one variation of each of the pictures at `indices` (by `decoder.vary`, `sampling`:
-        its settings, the same `seed` for each batch) is nearest to its own picture: {"own_picture_nearest",
-        "own_picture_in_top5", "nearest_carries_its_caption", "pictures"}."""
+    def variations_of(self, decoder, indices, seed=0, batch=32, progress=False, **sampling):
+        """One variation (`decoder.vary`, `sampling`: its settings, the same `seed` for each batch) of
+        each of the pictures at `indices`: uint8 [len(indices), S, S, 3]."""
         from keras_dalle.progress import progress_bar
 
         indices = np.asarray(indices)
@@ -105,7 +104,13 @@ class NearestPictures:
                 chunk = self.pictures[indices[start : start + batch]]
                 varied.append(decoder.vary(chunk, num_images=1, seed=seed, **sampling))  # [b, S, S, 3]
                 bar.update(len(chunk))
-        nearest = self.nearest(np.concatenate(varied), k=5)  # [N, 5]
+        return np.concatenate(varied)
+
+    def own_picture_accuracy(self, varied, indices):
+        """How often each of `varied` (pictures drawn from the pictures at `indices`) is nearest its own
+        picture: {"own_picture_nearest", "own_picture_in_top5", "nearest_carries_its_caption", "pictures"}."""
+        indices = np.asarray(indices)
+        nearest = self.nearest(varied, k=5)  # [N, 5]
         same_caption = [bool(set(self.captions[n]) & set(self.captions[i])) for n, i in zip(nearest[:, 0], indices)]
         return {
             "own_picture_nearest": float(np.mean(nearest[:, 0] == indices)),
@@ -113,6 +118,10 @@ class NearestPictures:
             "nearest_carries_its_caption": float(np.mean(same_caption)),
             "pictures": len(indices),
         }
+
+    def variation_accuracy(self, decoder, indices, seed=0, batch=32, progress=False, **sampling):
+        """`own_picture_accuracy` of one variation of each of the pictures at `indices` (`variations_of`)."""
+        return self.own_picture_accuracy(self.variations_of(decoder, indices, seed, batch, progress, **sampling), indices)
 
     def tuning_prompts(self, count=TUNING_PROMPTS, seed=TUNING_SEED):
         """A seeded choice of up to `count` distinct first captions: the per-epoch tuning set."""
