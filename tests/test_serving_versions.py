@@ -52,11 +52,14 @@ def _wait_for(condition, timeout_s=90):
 
 
 class _Load:
-    """`clients` threads sending serving_default Predicts until stopped; counts versions and failures."""
+    """`clients` threads sending serving_default Predicts until stopped; counts versions and failures.
+
+    `versions` are in the order the replies came; `replies` holds (sent, received, version) with
+    monotonic times, since a request sent before a switch may finish after one sent later."""
 
     def __init__(self, port, clients=3):
         self.port, self.stopping = port, threading.Event()
-        self.versions, self.failures = [], []
+        self.versions, self.replies, self.failures = [], [], []
         self.threads = [threading.Thread(target=self._send, daemon=True) for _ in range(clients)]
 
     def _send(self):
@@ -66,8 +69,10 @@ class _Load:
                 request = predict_pb2.PredictRequest()
                 request.model_spec.name = "keras_dalle"
                 request.inputs["prompt"].CopyFrom(tf.make_tensor_proto(["a red circle"], dtype=tf.string))
+                sent = time.monotonic()
                 try:
                     reply = stub.Predict(request, timeout=60)
+                    self.replies.append((sent, time.monotonic(), reply.model_spec.version.value))
                     self.versions.append(reply.model_spec.version.value)
                 except grpc.RpcError as err:
                     self.failures.append(f"{err.code().name}: {err.details()}")
@@ -104,16 +109,18 @@ def test_new_and_broken_versions_under_load_fail_no_request(exported, tmp_path):
         broken = _statuses(server.port)[3].status
         assert broken.error_code == grpc.StatusCode.DATA_LOSS.value[0] and "saved_model.pb" in broken.error_message
         assert _statuses(server.port)[2].state == State.AVAILABLE
-        served_after_3 = len(load.versions)
+        broken_at, served_after_3 = time.monotonic(), len(load.versions)
         _wait_for(lambda: len(load.versions) >= served_after_3 + 5)
         with urllib.request.urlopen(f"http://127.0.0.1:{server.rest_port}/v1/models/keras_dalle/versions/3", timeout=10) as reply:
             (rest_status,) = json.loads(reply.read())["model_version_status"]
         assert rest_status["state"] == "END" and rest_status["status"]["error_code"] == "DATA_LOSS"
     assert load.failures == []
     assert load.versions[0] == 1 and set(load.versions) == {1, 2}
-    first_two = load.versions.index(2)
-    assert set(load.versions[first_two:]) == {2}  # once switched, never back
-    assert set(load.versions[served_after_3:]) == {2}  # the broken version changed nothing
+    # Once a reply came from version 2, every request sent after it is served by 2 (requests sent
+    # before may still finish on 1), and the broken version changed nothing.
+    first_two = min(received for _, received, version in load.replies if version == 2)
+    assert {version for sent, _, version in load.replies if sent > first_two} == {2}
+    assert {version for sent, _, version in load.replies if sent > broken_at} == {2}
 
 
 def test_version_policies_choose_what_serves():

@@ -11,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from helpers import tiny
+from helpers.browser import wait_until
 from keras_dalle import presets
 from keras_dalle.data import shapes
 from keras_dalle.models.unclip import UnCLIPDecoder, slerp
@@ -347,8 +348,6 @@ def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, e
 
 
 def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, exported_decoder, browser):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     from serving import server as serving_server
 
     limits = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
@@ -358,21 +357,21 @@ def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, 
                           for img in d.find_elements("css selector", "#results img")]
     with serving_server.LocalServer(repository, port=0, rest_port=0, limits=limits, web=True) as running:
         browser.get(f"http://127.0.0.1:{running.rest_port}/?model=decoder")
-        WebDriverWait(browser, 60).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+        wait_until(browser, 60, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
         assert browser.find_element("id", "edit-settings").is_displayed()
         browser.find_element("id", "prompt").send_keys("a red circle")
         for name, value in (("count", "2"), ("seed", "7")):
             browser.find_element("id", name).clear()
             browser.find_element("id", name).send_keys(value)
         browser.find_element("id", "generate").click()
-        WebDriverWait(browser, 120).until(shown)
+        wait_until(browser, 120, shown)
         first = np.asarray(pictures(browser)[0].convert("RGB"))
         browser.find_elements("css selector", "#results button.variations")[0].click()
         drawn = lambda kind: lambda d: (  # noqa: E731
             d.find_element("css selector", "#results img").get_attribute("alt").startswith(kind)
             or d.find_element("id", "error").is_displayed()
         )
-        WebDriverWait(browser, 120).until(drawn("variation"))
+        wait_until(browser, 120, drawn("variation"))
         assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
         assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
             "variation, seed 8", "variation, seed 9"]
@@ -383,7 +382,7 @@ def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, 
             assert np.abs(np.asarray(got.convert("RGB")).astype(int) - want).max() <= 1
         browser.find_element("id", "edit_to").send_keys("a blue circle")
         browser.find_elements("css selector", "#results button.edit")[0].click()
-        WebDriverWait(browser, 120).until(drawn("edit"))
+        wait_until(browser, 120, drawn("edit"))
         assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
         assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
             f"edit {amount}, seed 8" for amount in (0.1, 0.2, 0.3, 0.4, 0.5)]

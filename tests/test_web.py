@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.browser import wait_until
 from serving import server as serving_server
 
 LIMITS = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_message_bytes=256 * 1024)
@@ -14,18 +15,14 @@ LIMITS = serving_server.Limits(max_batch_size=8, max_prompt_bytes=200, max_messa
 
 @pytest.fixture(scope="module")
 def page(exported, browser):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     repository = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
     with serving_server.LocalServer(repository, port=0, rest_port=0, limits=LIMITS, web=True) as running:
         browser.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
-        WebDriverWait(browser, 60).until(lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
+        wait_until(browser, 60, lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true")
         yield browser
 
 
 def _generate(page, prompt, count):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     page.execute_script("document.getElementById('results').replaceChildren(); document.getElementById('error').hidden = true;")
     box = page.find_element("id", "prompt")
     box.clear()
@@ -34,9 +31,7 @@ def _generate(page, prompt, count):
     field.clear()
     field.send_keys(str(count))
     page.find_element("id", "generate").click()
-    WebDriverWait(page, 120).until(
-        lambda d: d.find_elements("css selector", "#results img") or d.find_element("id", "error").is_displayed()
-    )
+    wait_until(page, 120, lambda d: d.find_elements("css selector", "#results img") or d.find_element("id", "error").is_displayed())
     return page.find_elements("css selector", "#results img")
 
 
@@ -126,22 +121,22 @@ def test_the_server_hands_out_the_page_only_with_web_and_only_its_files(exported
 
 
 def test_the_page_offers_every_served_model_and_switches_to_the_chosen_one(exported, browser):
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     models = [serving_server.ServedModel(name, exported.parent, LIMITS) for name in ("keras_dalle", "emoji")]
     ready = lambda d: d.find_element("tag name", "body").get_attribute("data-ready") == "true"  # noqa: E731
     with serving_server.LocalServer(serving_server.ModelRepository(models), port=0, rest_port=0, limits=LIMITS, web=True) as running:
         browser.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
-        WebDriverWait(browser, 60).until(lambda d: ready(d) and d.find_element("id", "model-choice").is_displayed())
+        wait_until(browser, 60, lambda d: ready(d) and d.find_element("id", "model-choice").is_displayed())
         menu = Select(browser.find_element("id", "model"))
         assert [o.text for o in menu.options] == ["emoji", "keras_dalle"] and menu.first_selected_option.text == "keras_dalle"
         menu.select_by_visible_text("emoji")
-        WebDriverWait(browser, 60).until(lambda d: d.current_url.endswith("?model=emoji") and ready(d))
+        wait_until(browser, 60, lambda d: d.current_url.endswith("?model=emoji") and ready(d))
         assert browser.find_element("id", "model-status").text.startswith("model emoji:")
         assert Select(browser.find_element("id", "model")).first_selected_option.text == "emoji"
     # One model: no menu.
     one = serving_server.ModelRepository([serving_server.ServedModel("keras_dalle", exported.parent, LIMITS)])
     with serving_server.LocalServer(one, port=0, rest_port=0, limits=LIMITS, web=True) as running:
         browser.get(f"http://127.0.0.1:{running.rest_port}/?model=keras_dalle")
-        WebDriverWait(browser, 60).until(lambda d: ready(d) and d.find_element("tag name", "body").get_attribute("data-models") == "1")
+        wait_until(browser, 60, lambda d: ready(d) and d.find_element("tag name", "body").get_attribute("data-models") == "1")
         assert not browser.find_element("id", "model-choice").is_displayed()
