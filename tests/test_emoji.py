@@ -191,3 +191,4 @@ def test_the_held_out_rows_tell_the_source_tone_from_the_held_out_one(tmp_path, 
     assert row["amount_0.3"] == {"right_emoji": 1.0, "right_tone": 1.0, "both": 1.0}
     held = unclip_quality.held_out_variation_row(_EditByLookup(pictures), tmp_path / "train", tmp_path / "held", seed=0)
     assert held["pictures"] == row["pictures"] and held["own_picture_nearest"] == held["both"] == 1.0
+    assert held["pixel_distance_to_input"] == 0.0  # the stand-in copies its input

@@ -108,7 +108,8 @@ class NearestPictures:
 
     def own_picture_accuracy(self, varied, indices):
         """How often each of `varied` (pictures drawn from the pictures at `indices`) is nearest its own
-        picture: {"own_picture_nearest", "own_picture_in_top5", "nearest_carries_its_caption", "pictures"}."""
+        picture: {"own_picture_nearest", "own_picture_in_top5", "nearest_carries_its_caption",
+        "pixel_distance_to_input" (mean absolute, 0-255: 0 for copies), "pictures"}."""
         indices = np.asarray(indices)
         nearest = self.nearest(varied, k=5)  # [N, 5]
         same_caption = [bool(set(self.captions[n]) & set(self.captions[i])) for n, i in zip(nearest[:, 0], indices)]
@@ -116,6 +117,7 @@ class NearestPictures:
             "own_picture_nearest": float(np.mean(nearest[:, 0] == indices)),
             "own_picture_in_top5": float(np.mean([i in row for row, i in zip(nearest, indices)])),
             "nearest_carries_its_caption": float(np.mean(same_caption)),
+            "pixel_distance_to_input": float(np.mean(np.abs(np.asarray(varied, np.float32) - self.pictures[indices]))),
             "pictures": len(indices),
         }
 
