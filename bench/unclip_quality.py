@@ -159,60 +159,82 @@ def interpolation_row(decoder, count, seed, **settings):
     return {"valid_midpoints": float(np.mean(valid)), "pairs": len(pairs)}
 
 
-def folder_variation_row(decoder, folder, count, seed, batch=32, **settings):
-    """Variations of `count` pictures of a folder (seeded choice): nearest real picture is the input / carries its caption."""
-    judge = NearestPictures.from_folder(folder, decoder.image_size)
+def folder_variation_row(decoder, judge, count, seed, batch=32, **settings):
+    """Variations of `count` pictures of a folder (`judge`: its `NearestPictures`; seeded choice):
+    nearest real picture is the input / carries its caption."""
     chosen = np.sort(np.random.default_rng(seed).choice(len(judge.pictures), min(count, len(judge.pictures)), replace=False))
     return judge.variation_accuracy(decoder, chosen, seed, batch, progress=True, **settings)
 
 
-def tone_edit_row(decoder, folder, held_out, amounts, seed, **settings):
-    """Held-out skin tones through text edits: each picture of `held_out` (the `--held-out` folder of
-    `keras-dalle data emoji`: captions "BASE: TONE" no training saw) is reached from a training
-    picture of the same emoji in another tone (seeded choice), edited from its caption to the
-    held-out caption at amount 0 (its plain variation: the baseline) and each of `amounts`, one
-    seed. Judged among the pictures of both folders: right emoji, right tone, both (as the tones row
-    of `bench/emoji_quality.py` judges the generator's pictures for the same captions)."""
-    from bench.emoji_quality import entries, tone_hits, training_and_held_out
+@dataclasses.dataclass
+class HeldOut:
+    """What the held-out rows judge with: the training folder's `NearestPictures` (`training`), one
+    over its pictures then the held-out folder's (`both`), each caption's emoji base name, and the
+    held-out captions in the order `keras-dalle data emoji` listed them."""
 
-    train_entries, held_entries = entries(folder), entries(held_out)
-    base_of = {e["caption"]: e["base"] for e in train_entries + held_entries}
-    train_judge, judge = training_and_held_out(folder, held_out, decoder.image_size)
-    index_of = {texts[0]: i for i, texts in enumerate(train_judge.captions)}
+    training: NearestPictures
+    both: NearestPictures
+    base_of: dict
+    held_out_captions: list
+
+    @classmethod
+    def from_folders(cls, folder, held_out, size):
+        """The training folder and its `keras-dalle data emoji --held-out` folder at `size` pixels."""
+        from bench.emoji_quality import entries, training_and_held_out
+
+        training, both = training_and_held_out(folder, held_out, size)
+        held_entries = entries(held_out)
+        base_of = {e["caption"]: e["base"] for e in entries(folder) + held_entries}
+        return cls(training, both, base_of, [e["caption"] for e in held_entries])
+
+    @property
+    def indices(self):
+        """The held-out pictures' indices in `both`."""
+        return np.arange(len(self.training.pictures), len(self.both.pictures))
+
+
+def tone_edit_row(decoder, held, amounts, seed, **settings):
+    """Held-out skin tones through text edits: each held-out picture (`held`, a `HeldOut`: captions
+    "BASE: TONE" no training saw) is reached from a training picture of the same emoji in another
+    tone (seeded choice), edited from its caption to the held-out caption at amount 0 (its plain
+    variation: the baseline) and each of `amounts`, one seed. Judged among the pictures of both
+    folders: right emoji, right tone, both (as the tones row of `bench/emoji_quality.py` judges the
+    generator's pictures for the same captions)."""
+    from bench.emoji_quality import tone_hits
+
+    held_captions = held.held_out_captions
+    index_of = {texts[0]: i for i, texts in enumerate(held.training.captions)}
     amounts = [0.0, *amounts]
     rng = np.random.default_rng(seed)
-    edited, targets, sources = [], [], []
-    for entry in progress_bar(held_entries, desc="tone edits", unit="pic"):
-        others = sorted(c for c, base in base_of.items() if base == entry["base"] and c in index_of and c != entry["caption"])
+    edited, targets = [], []
+    for caption in progress_bar(held_captions, desc="tone edits", unit="pic"):
+        base = held.base_of[caption]
+        others = sorted(c for c, b in held.base_of.items() if b == base and c in index_of and c != caption)
         if not others:
             continue
         source = others[rng.integers(len(others))]
-        picture = train_judge.pictures[index_of[source]]
-        edited.append(decoder.edit(picture, source, entry["caption"], amount=amounts, seed=seed, **settings))  # [A, S, S, 3]
-        targets.append(entry["caption"])
-        sources.append(source)
+        picture = held.training.pictures[index_of[source]]
+        edited.append(decoder.edit(picture, source, caption, amount=amounts, seed=seed, **settings))  # [A, S, S, 3]
+        targets.append(caption)
     edited = np.stack(edited)  # (P, A, S, S, 3)
-    row = {"pictures": len(targets), "skipped_without_a_training_variant": len(held_entries) - len(targets)}
+    row = {"pictures": len(targets), "skipped_without_a_training_variant": len(held_captions) - len(targets)}
     for column, amount in enumerate(amounts):
-        right_emoji, right_tone = tone_hits(judge, edited[:, column], targets, base_of)
+        right_emoji, right_tone = tone_hits(held.both, edited[:, column], targets, held.base_of)
         row[f"amount_{amount:g}"] = {"right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
                                      "both": float((right_emoji & right_tone).mean())}
     return row
 
 
-def held_out_variation_row(decoder, folder, held_out, seed, batch=32, **settings):
-    """One variation of each held-out picture (pictures the decoder never saw), judged among the
-    pictures of both folders: nearest its own picture, and right emoji / right tone as in
-    `tone_edit_row`."""
-    from bench.emoji_quality import entries, tone_hits, training_and_held_out
+def held_out_variation_row(decoder, held, seed, batch=32, **settings):
+    """One variation of each held-out picture (`held`, a `HeldOut`: pictures the decoder never saw),
+    judged among the pictures of both folders: nearest its own picture, and right emoji / right
+    tone as in `tone_edit_row`."""
+    from bench.emoji_quality import tone_hits
 
-    base_of = {e["caption"]: e["base"] for e in entries(folder) + entries(held_out)}
-    train_judge, judge = training_and_held_out(folder, held_out, decoder.image_size)
-    held = np.arange(len(train_judge.pictures), len(judge.pictures))
-    varied = judge.variations_of(decoder, held, seed, batch, progress=True, **settings)
-    right_emoji, right_tone = tone_hits(judge, varied, [judge.captions[i][0] for i in held], base_of)
-    return {**judge.own_picture_accuracy(varied, held), "right_emoji": float(right_emoji.mean()), "right_tone": float(right_tone.mean()),
-            "both": float((right_emoji & right_tone).mean())}
+    varied = held.both.variations_of(decoder, held.indices, seed, batch, progress=True, **settings)
+    right_emoji, right_tone = tone_hits(held.both, varied, [held.both.captions[i][0] for i in held.indices], held.base_of)
+    return {**held.both.own_picture_accuracy(varied, held.indices), "right_emoji": float(right_emoji.mean()),
+            "right_tone": float(right_tone.mean()), "both": float((right_emoji & right_tone).mean())}
 
 
 def prior_row(decoder, prior, count, seed, batch=32):
@@ -323,10 +345,12 @@ def main(argv=None):
         parser.error("the prior-vs-generator row needs --generator")
     decoder = load_keras_file(args.decoder, expected=UnCLIPDecoder)
     if args.data:
-        results = {"folder_variation": folder_variation_row(decoder, args.data, args.count, args.seed, **settings)}
-        if args.held_out:
-            results["held_out_variation"] = held_out_variation_row(decoder, args.data, args.held_out, args.seed, **settings)
-            results["tone_edit"] = tone_edit_row(decoder, args.data, args.held_out, args.amounts, args.seed, **settings)
+        held = HeldOut.from_folders(args.data, args.held_out, decoder.image_size) if args.held_out else None
+        judge = held.training if held else NearestPictures.from_folder(args.data, decoder.image_size)
+        results = {"folder_variation": folder_variation_row(decoder, judge, args.count, args.seed, **settings)}
+        if held:
+            results["held_out_variation"] = held_out_variation_row(decoder, held, args.seed, **settings)
+            results["tone_edit"] = tone_edit_row(decoder, held, args.amounts, args.seed, **settings)
     else:
         prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None
         measures = {

@@ -185,10 +185,11 @@ def test_the_held_out_rows_tell_the_source_tone_from_the_held_out_one(tmp_path, 
     for folder in ("train", "held"):
         judge = NearestPictures.from_folder(tmp_path / folder, 16)
         pictures.update({c[0]: p for c, p in zip(judge.captions, judge.pictures)})
-    row = unclip_quality.tone_edit_row(_EditByLookup(pictures), tmp_path / "train", tmp_path / "held", [0.3], seed=0)
+    held_out = unclip_quality.HeldOut.from_folders(tmp_path / "train", tmp_path / "held", 16)
+    row = unclip_quality.tone_edit_row(_EditByLookup(pictures), held_out, [0.3], seed=0)
     assert row["pictures"] > 0 and row["skipped_without_a_training_variant"] == 0
     assert row["amount_0"] == {"right_emoji": 1.0, "right_tone": 0.0, "both": 0.0}  # the source's own tone
     assert row["amount_0.3"] == {"right_emoji": 1.0, "right_tone": 1.0, "both": 1.0}
-    held = unclip_quality.held_out_variation_row(_EditByLookup(pictures), tmp_path / "train", tmp_path / "held", seed=0)
+    held = unclip_quality.held_out_variation_row(_EditByLookup(pictures), held_out, seed=0)
     assert held["pictures"] == row["pictures"] and held["own_picture_nearest"] == held["both"] == 1.0
     assert held["pixel_distance_to_input"] == 0.0  # the stand-in copies its input
