@@ -27,6 +27,19 @@ def test_from_preset_names_what_is_wrong():
         KerasDALLE.from_preset("missing.keras")
 
 
+def test_an_image_tokenizer_comes_from_its_own_file_or_a_text_to_image_models(tmp_path):
+    from keras_dalle.models.saving import load_image_tokenizer
+
+    shipped = KerasDALLE.from_preset("shapes_small").image_tokenizer
+    shipped.save(tmp_path / "image_tokenizer.keras")
+    for source in ("shapes_small", pretrained.DEFAULT_MODEL, tmp_path / "image_tokenizer.keras"):
+        tokenizer = load_image_tokenizer(source)
+        for a, b in zip(tokenizer.weights, shipped.weights, strict=True):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(ValueError, match="holds a ContrastiveScorer, expected an ImageTokenizer or a text-to-image model"):
+        load_image_tokenizer("shapes_scorer")
+
+
 def test_the_shipped_emoji_model_draws_greedily_what_its_names_say():
     model, scorer = pretrained.load_model("emoji"), pretrained.load_scorer("emoji")
     scorer.check_fits(model)

@@ -154,20 +154,30 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
     data = shapes.write_shapes_folder(tmp_path / "data", 24, seed=0, canvas_size=SIZE, progress=False)
     run = tmp_path / "run"
     run.mkdir()
-    tiny.tokenizer().save(run / "image_tokenizer.keras")
+    # The tokenizer comes from a trained text-to-image model's file (as from a shipped model's name).
+    text_to_image = tiny.dalle()
+    text_to_image_path = tmp_path / "text_to_image.keras"
+    text_to_image.save(text_to_image_path)
     scorer_path = tmp_path / "scorer.keras"
     tiny.scorer().save(scorer_path)
     common = ["--data", str(data), "--out", str(run), "--preset", "tiny", "--batch-size", "8"]
-    # No scorer in the run folder and none given: one clear error.
+    # No scorer in the run folder and none given, no tokenizer, or a file of another kind: one clear error each.
     assert cli.main(["train", "--stage", "decoder", *common, "--epochs", "1"]) == 2
     assert "no trained scorer" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "1"]) == 2
+    assert "no trained image tokenizer" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), "--tokenizer", str(scorer_path), *common]) == 2
+    assert "expected an ImageTokenizer or a text-to-image model" in capsys.readouterr().err
     assert cli.main(["train", "--stage", "decoder", "--adversarial-weight", "0.1", "--scorer", str(scorer_path), *common]) == 2
     assert "decoder has no adversarial term" in capsys.readouterr().err
+    common += ["--tokenizer", str(text_to_image_path)]
     assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2"]) == 0
     logged = capsys.readouterr().out  # not a terminal: one line per epoch, with its step time, and no escape codes
     assert logged.count(" step_seconds: ") == 2 and logged.count("mean_step_seconds: ") == 2 and "\x1b[" not in logged
     decoder = keras.saving.load_model(run / "decoder.keras")
     assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5
+    for trained, frozen in zip(decoder.image_tokenizer.weights, text_to_image.image_tokenizer.weights, strict=True):
+        np.testing.assert_array_equal(trained.numpy(), frozen.numpy())  # the model's tokenizer, unchanged
     assert (decoder.temperature, decoder.top_k) == (stages.DECODER_SAMPLING["temperature"], stages.DECODER_SAMPLING["top_k"])
     assert sorted(p.name for p in (run / "variations").iterdir()) == ["epoch_001.png", "epoch_002.png"]
     assert json.loads((run / "decoder_config.json").read_text())["scorer"] == str(scorer_path)

@@ -40,9 +40,11 @@ def add_commands(commands):
                        help="passes over the data (default 10; the generator on a folder: about 6,500 steps, 10 to 100 passes)")
     train.add_argument("--batch-size", type=positive_int, default=32)
     train.add_argument("--steps-per-epoch", type=positive_int, default=None)
-    train.add_argument("--tokenizer", default=None, help="trained image tokenizer (default: RUN/image_tokenizer.keras)")
+    train.add_argument("--tokenizer", default=None, help="trained image tokenizer: its .keras file, or a text-to-image model's "
+                       "(a file or a shipped name such as shapes_small), whose tokenizer is used (default: RUN/image_tokenizer.keras)")
     train.add_argument("--scorer", default=None,
-                       help="--stage decoder or prior: the trained scorer whose image embeddings they use (default: RUN/scorer.keras)")
+                       help="--stage decoder or prior: the trained scorer whose image embeddings they use, a file or a shipped "
+                       "name such as shapes_scorer (default: RUN/scorer.keras)")
     train.add_argument("--learning-rate", type=float, default=None,
                        help="default: the preset's (for the generator, the peak of its warmup-cosine schedule)")
     train.add_argument("--validation-split", type=float, default=None,
@@ -61,7 +63,7 @@ def add_commands(commands):
                        help="generator: add an embedding of each text byte's word index to the text encoder's input")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
-                            "tokenizer), or the scorer stage from this trained scorer")
+                            "tokenizer), or the scorer stage from this trained scorer (a file or a shipped name)")
     train.add_argument("--two-object-fraction", type=float, default=None,
                        help="built-in shapes data: share of two-object pictures (default 0.5)")
     train.add_argument("--sample-prompts", default=None,

@@ -51,3 +51,19 @@ def load_keras_file(path, expected=None):
     if expected is not None and not isinstance(model, expected):
         raise ValueError(f"{path}: holds a {type(model).__name__}, expected a {expected.__name__}")
     return model
+
+
+def load_image_tokenizer(source):
+    """The `ImageTokenizer` of `source`: an image tokenizer's `.keras` file, or a text-to-image
+    model's (a path, or a name in `SHIPPED` such as "shapes_small"), whose tokenizer it takes.
+    Errors as `load_keras_file`'s; ValueError when the file holds another kind of model."""
+    from keras_dalle.models.dalle import KerasDALLE
+    from keras_dalle.models.image_tokenizer import ImageTokenizer
+
+    path = preset_file(source)
+    model = load_keras_file(path)
+    if isinstance(model, KerasDALLE):
+        return model.image_tokenizer
+    if not isinstance(model, ImageTokenizer):
+        raise ValueError(f"{path}: holds a {type(model).__name__}, expected an ImageTokenizer or a text-to-image model")
+    return model

@@ -3,6 +3,7 @@ to which stage (what `keras-dalle train` runs)."""
 
 import pathlib
 
+from keras_dalle.models.saving import preset_file
 from keras_dalle.training import distribute, embedding_stages, stages
 
 STAGES = ("tokenizer", "generator", "scorer", "all", "decoder", "prior")
@@ -57,7 +58,7 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
         embedding_stages.train_scorer(data, out, init_from=init_from, strategy=strategy, **without_adversarial)
         _saved(strategy, out / stages.SCORER_FILE)
     if stage in ("decoder", "prior"):
-        scorer = pathlib.Path(scorer) if scorer else out / stages.SCORER_FILE
+        scorer = preset_file(scorer) if scorer else out / stages.SCORER_FILE
         if not scorer.is_file():
             raise FileNotFoundError(f"{scorer}: no trained scorer (train one with --stage scorer, or pass --scorer)")
     if stage == "decoder":

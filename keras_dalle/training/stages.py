@@ -25,7 +25,7 @@ from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.unclip import UnCLIPDecoder
-from keras_dalle.pretrained import load_keras_file
+from keras_dalle.models.saving import load_image_tokenizer, load_keras_file, preset_file
 from keras_dalle.training import common, judging
 from keras_dalle.training.callbacks import (
     NearestPictureAccuracy, reconstruction_grid, sample_grid, variation_grid,
@@ -199,10 +199,11 @@ def train_text_to_image(
     if init_from is not None and scorer is not None:
         raise ValueError("init_from fine-tunes a text-to-image model; the decoder (scorer given) starts afresh")
     trained_here = isinstance(image_tokenizer, ImageTokenizer)
-    tokenizer_path = out / TOKENIZER_FILE if trained_here or not image_tokenizer else pathlib.Path(image_tokenizer)
+    tokenizer_path = out / TOKENIZER_FILE if trained_here or not image_tokenizer else preset_file(image_tokenizer)
     if init_from is None and not trained_here and not tokenizer_path.is_file():
         raise FileNotFoundError(
-            f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer)"
+            f"{tokenizer_path}: no trained image tokenizer (train one with --stage tokenizer, or pass --tokenizer: "
+            "a tokenizer's or a text-to-image model's file, or a shipped model's name such as shapes_small)"
         )
     config = {**presets.preset(preset, "text_to_image"), "seed": seed, **overrides}
     if scorer is not None:
@@ -211,14 +212,14 @@ def train_text_to_image(
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with common.training_setup(strategy, mixed_precision) as active:
         if isinstance(scorer, (str, pathlib.Path)):
-            scorer_path, scorer = str(scorer), load_keras_file(scorer, expected=ContrastiveScorer)
+            scorer_path, scorer = str(scorer), load_keras_file(preset_file(scorer), expected=ContrastiveScorer)
         else:
             scorer_path = None
         if init_from is not None:
-            init_model = load_keras_file(init_from, expected=KerasDALLE)
+            init_model = load_keras_file(preset_file(init_from), expected=KerasDALLE)
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
-            tokenizer = image_tokenizer if trained_here else load_keras_file(tokenizer_path, expected=ImageTokenizer)
+            tokenizer = image_tokenizer if trained_here else load_image_tokenizer(tokenizer_path)
         judge = judging.folder_judge(data, tokenizer.image_size)
         picture_measure = judge is not None or (
             scorer is None and judging.is_shapes_data(data) and not is_builtin_shapes(data)
