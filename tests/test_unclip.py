@@ -54,6 +54,21 @@ def test_the_embedding_conditions_the_logits(decoder):
     np.testing.assert_allclose(np.linalg.norm(embeddings, axis=-1), 1.0, atol=1e-5)
 
 
+def test_embedding_noise_moves_training_embeddings_off_their_points_and_leaves_sampling_alone():
+    noisy = tiny.decoder(embedding_dropout=0.0, caption_dropout=0.0, embedding_noise=0.5)
+    images, captions = _data(64)
+    clean = noisy.condition(tf.constant(captions), images)[1].numpy()
+    trained = noisy.condition(tf.constant(captions), images, training=True)[1].numpy()
+    np.testing.assert_allclose(np.linalg.norm(trained, axis=-1), 1.0, atol=1e-5)  # back on the sphere
+    cosines = np.sum(clean * trained, axis=-1)
+    # A random norm in [0, 0.5] per picture: cosines spread from about 1 down to about 1 / sqrt(1 + 0.5^2).
+    assert cosines.min() > 0.8 and cosines.max() > 0.995 and np.median(cosines) < 0.99
+    np.testing.assert_array_equal(noisy.condition(tf.constant(captions), images)[1].numpy(), clean)  # not at sampling
+    without = tiny.decoder(embedding_dropout=0.0, caption_dropout=0.0)
+    np.testing.assert_allclose(without.condition(tf.constant(captions), images, training=True)[1].numpy(),
+                               without.condition(tf.constant(captions), images)[1].numpy(), atol=1e-6)
+
+
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
 @pytest.mark.parametrize("prompts", [None, ["a red circle", "a small blue square at the top"]])
 def test_cached_equals_uncached(decoder, cfg_scale, prompts):
@@ -130,6 +145,8 @@ def test_bad_arguments_raise(decoder):
 def test_construction_errors():
     with pytest.raises(ValueError, match="adversarial_weight must be 0"):
         tiny.decoder(adversarial_weight=0.1)
+    with pytest.raises(ValueError, match="embedding_noise must be >= 0"):
+        tiny.decoder(embedding_noise=-0.1)
     with pytest.raises(ValueError, match="32-pixel pictures"):
         tiny.decoder(contrastive_scorer=tiny.scorer(image_size=32))
     with pytest.raises(ValueError, match="must be a ContrastiveScorer"):
@@ -170,12 +187,14 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
     assert "expected an ImageTokenizer or a text-to-image model" in capsys.readouterr().err
     assert cli.main(["train", "--stage", "decoder", "--adversarial-weight", "0.1", "--scorer", str(scorer_path), *common]) == 2
     assert "decoder has no adversarial term" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "generator", "--embedding-noise", "0.3", *common]) == 2
+    assert "only --stage decoder takes --embedding-noise" in capsys.readouterr().err
     common += ["--tokenizer", str(text_to_image_path)]
-    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2"]) == 0
+    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2", "--embedding-noise", "0.3"]) == 0
     logged = capsys.readouterr().out  # not a terminal: one line per epoch, with its step time, and no escape codes
     assert logged.count(" step_seconds: ") == 2 and logged.count("mean_step_seconds: ") == 2 and "\x1b[" not in logged
     decoder = keras.saving.load_model(run / "decoder.keras")
-    assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5
+    assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5 and decoder.embedding_noise == 0.3
     for trained, frozen in zip(decoder.image_tokenizer.weights, text_to_image.image_tokenizer.weights, strict=True):
         np.testing.assert_array_equal(trained.numpy(), frozen.numpy())  # the model's tokenizer, unchanged
     assert (decoder.temperature, decoder.top_k) == (stages.DECODER_SAMPLING["temperature"], stages.DECODER_SAMPLING["top_k"])

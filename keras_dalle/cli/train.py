@@ -17,6 +17,7 @@ def cmd_train(args):
         seed=args.seed, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
         learning_rate=args.learning_rate, validation_split=args.validation_split, early_stopping=args.early_stopping,
         adversarial_weight=args.adversarial_weight, adversarial_start=args.adversarial_start, dropout=args.dropout,
+        embedding_noise=args.embedding_noise,
         two_object_fraction=args.two_object_fraction, word_attention=args.word_attention,
         sentence_layers=args.sentence_layers, word_positions=args.word_positions,
         sample_prompts=sources.read_prompts(args.sample_prompts) if args.sample_prompts else None,
@@ -61,6 +62,9 @@ def add_commands(commands):
                        help="generator, with --word-attention: the text encoder's top N layers attend over the whole caption")
     train.add_argument("--word-positions", action="store_true",
                        help="generator: add an embedding of each text byte's word index to the text encoder's input")
+    train.add_argument("--embedding-noise", type=float, default=None, metavar="NORM",
+                       help="decoder: train also on image embeddings moved off their points by a random vector of norm "
+                            "up to NORM (noise augmentation; default 0, none)")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
                             "tokenizer), or the scorer stage from this trained scorer (a file or a shipped name)")

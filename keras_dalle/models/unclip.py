@@ -8,7 +8,10 @@ embedding becomes `embedding_positions` condition states before the caption's
 (`EmbeddingPrefix`, `EmbeddingConditioning`), so the generator, its key/value cache and the
 decoding loop are the text-to-image model's. Training drops the caption (`caption_dropout`, 0.5
 as in the paper) and the embedding (`embedding_dropout`, 0.1: a zero embedding) independently;
-both dropped is the null condition that classifier-free guidance contrasts with.
+both dropped is the null condition that classifier-free guidance contrasts with. With
+`embedding_noise` it also trains on embeddings moved off their points (noise augmentation, as
+Stable unCLIP conditions on noised CLIP embeddings), so it sees more of the sphere than its
+training pictures' embeddings: edits and interpolations decode points between them.
 
 The noise of an autoregressive picture is its sampling noise, so "the same noise" is the same seed
 (there is no DDIM inversion to make): edits and interpolations draw every picture of a call from
@@ -53,6 +56,9 @@ class UnCLIPDecoder(KerasDALLE):
         scorer: a trained `ContrastiveScorer` for the same picture size (frozen).
         embedding_positions: condition positions made from the embedding (DALL-E 2: 4).
         embedding_dropout: probability of training on the zero embedding.
+        embedding_noise: the largest norm of the Gaussian vector added to a training embedding
+            before it is put back on the unit sphere (0: none); each picture's norm is drawn
+            uniformly from [0, embedding_noise], so clean embeddings are trained too.
         caption_dropout: probability of training on the null caption (default 0.5).
         Other arguments as in `KerasDALLE`; the adversarial term is not supported (weight 0).
 
@@ -61,13 +67,18 @@ class UnCLIPDecoder(KerasDALLE):
         >>> edited = decoder.edit(picture, "a red circle", "a blue circle", amount=0.4, seed=0)
     """
 
-    def __init__(self, image_tokenizer, scorer, *, embedding_positions=4, embedding_dropout=0.1, caption_dropout=0.5, **kwargs):
+    def __init__(
+        self, image_tokenizer, scorer, *, embedding_positions=4, embedding_dropout=0.1, embedding_noise=0.0, caption_dropout=0.5,
+        **kwargs,
+    ):
         if isinstance(scorer, dict):
             scorer = keras.saving.deserialize_keras_object(scorer)
         if not isinstance(scorer, ContrastiveScorer):
             raise ValueError(f"scorer must be a ContrastiveScorer, got {type(scorer).__name__}")
         if not 0 <= embedding_dropout < 1:
             raise ValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout}")
+        if not embedding_noise >= 0:
+            raise ValueError(f"embedding_noise must be >= 0, got {embedding_noise}")
         if kwargs.get("adversarial_weight", 0) != 0:
             raise ValueError("the unCLIP decoder trains without the adversarial term: adversarial_weight must be 0")
         # Read by `_conditioning` and the generator's condition length, both made in KerasDALLE.__init__.
@@ -78,6 +89,7 @@ class UnCLIPDecoder(KerasDALLE):
         self.scorer = scorer
         self.scorer.trainable = False
         self.embedding_dropout = embedding_dropout
+        self.embedding_noise = embedding_noise
 
     @property
     def condition_prefix_positions(self):
@@ -104,12 +116,18 @@ class UnCLIPDecoder(KerasDALLE):
         return ops.stop_gradient(self.scorer.embed_image_pixels(to_unit_range(images)))
 
     def condition(self, captions, images, training=False):
-        """(caption ids [B, L], image embedding [B, E]) of a batch; when `training`, captions are
-        dropped to the null caption and embeddings to zero, each on its own draw."""
+        """(caption ids [B, L], image embedding [B, E]) of a batch; when `training`, embeddings are
+        noised (`embedding_noise`), and captions dropped to the null caption and embeddings to
+        zero, each on its own draw."""
         caption_ids = super().condition(captions, images, training)
         embeddings = self.embeddings_of_pixels(images)
         if training:
             batch = ops.shape(embeddings)[0]
+            if self.embedding_noise:
+                norms = keras.random.uniform((batch, 1), maxval=self.embedding_noise, seed=self.seed_generator)
+                # A standard normal vector [B, E] over sqrt(E) has norm about 1.
+                directions = keras.random.normal(ops.shape(embeddings), seed=self.seed_generator) / self.embedding_dim**0.5
+                embeddings = ops.normalize(embeddings + norms * directions, axis=-1)
             dropped = keras.random.uniform((batch,), seed=self.seed_generator) < self.embedding_dropout
             embeddings = ops.where(dropped[:, None], ops.zeros_like(embeddings), embeddings)
         return caption_ids, embeddings
@@ -212,4 +230,5 @@ class UnCLIPDecoder(KerasDALLE):
             "scorer": keras.saving.serialize_keras_object(self.scorer),
             "embedding_positions": self.embedding_positions,
             "embedding_dropout": self.embedding_dropout,
+            "embedding_noise": self.embedding_noise,
         }

@@ -9,6 +9,7 @@ from keras_dalle.training import distribute, embedding_stages, stages
 STAGES = ("tokenizer", "generator", "scorer", "all", "decoder", "prior")
 GENERATOR_ONLY = ("two_object_fraction", "word_attention", "sentence_layers", "word_positions", "dropout", "sample_prompts")
 ADVERSARIAL = ("adversarial_weight", "adversarial_start")
+DECODER_ONLY = ("embedding_noise",)
 
 
 def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from=None, scorer=None, **options):
@@ -19,7 +20,8 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
 
     `options` are the stages' keywords (see `stages.train_image_tokenizer`, `train_text_to_image`,
     `embedding_stages.train_scorer`, `train_prior`); None means the stage's default.
-    `GENERATOR_ONLY` options apply to the generator and the decoder alone, `ADVERSARIAL` ones not to
+    `GENERATOR_ONLY` options apply to the generator and the decoder alone, `DECODER_ONLY` ones to the
+    decoder alone, `ADVERSARIAL` ones not to
     the scorer, the decoder or the prior, `init_from` to the generator or the scorer, `scorer` to
     the decoder and the prior, each a ValueError elsewhere. `strategy`: a name of
     `distribute.STRATEGIES` or a strategy.
@@ -30,6 +32,8 @@ def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from
     generator_only = sorted(given.keys() & set(GENERATOR_ONLY))
     if stage not in ("generator", "all", "decoder") and generator_only:
         raise ValueError(f"{', '.join(_flag(k) for k in generator_only)} apply to --stage generator or decoder only")
+    if stage != "decoder" and given.keys() & set(DECODER_ONLY):
+        raise ValueError(f"only --stage decoder takes {', '.join(_flag(k) for k in sorted(given.keys() & set(DECODER_ONLY)))}")
     if stage in ("scorer", "decoder", "prior") and given.keys() & set(ADVERSARIAL):
         raise ValueError(f"the {stage} has no adversarial term: --adversarial-weight and --adversarial-start do not apply")
     if stage not in ("decoder", "prior") and scorer:
