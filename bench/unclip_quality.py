@@ -15,7 +15,9 @@ caption checker):
   each of `--amounts` with one seed: the result passes the new caption, and the attributes not
   edited stay right.
 - interpolation: midpoints (theta 0.5) of `--count` pairs of one-object pictures whose captions
-  state the same attributes: valid when every attribute holds under one of the two captions.
+  state the same attributes: valid when every attribute holds under one of the two captions; and
+  the median cosine of a midpoint's embedding to the nearest real picture's, beside a picture's to
+  its nearest other picture (how far off the pictures' embeddings a midpoint lies).
 `--temperature`, `--top-k`, `--top-p` and `--cfg-scale` set the sampling of the variations, edits and
 interpolations (default: the decoder's saved settings); the prior rows keep each model's own.
 
@@ -56,7 +58,7 @@ from keras_dalle.evaluation.generation import generate_in_chunks
 from keras_dalle.evaluation.nearest import NearestPictures
 from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.saving import load_keras_file
-from keras_dalle.models.unclip import UnCLIPDecoder
+from keras_dalle.models.unclip import UnCLIPDecoder, slerp
 from keras_dalle.progress import progress_bar
 
 UNSEEN_SEED = 9_091  # the training source draws from its own seed; evaluation and tuning prompts use 2024 and 77
@@ -140,7 +142,9 @@ def edit_row(decoder, count, seed, amounts, **settings):
 
 
 def interpolation_row(decoder, count, seed, **settings):
-    """Share of midpoints (theta 0.5) where every attribute holds under one of the two captions."""
+    """Share of midpoints (theta 0.5) where every attribute holds under one of the two captions; and
+    how far the midpoints' embeddings lie from any real picture's (the median cosine to the nearest
+    of the row's 8 x `count` pictures) beside a picture's own nearest other picture."""
     pictures, captions = _pictures(8 * count, seed + 1, "1", decoder.image_size)
     stated = lambda c: tuple(getattr(grammar.parse_caption(c).objects[0], a) is not None for a in ATTRIBUTES)  # noqa: E731
     pairs, used = [], set()
@@ -156,7 +160,15 @@ def interpolation_row(decoder, count, seed, **settings):
             first, second = check_caption(middle, captions[i]), check_caption(middle, captions[j])
             valid.append(all(first.attributes[a] or second.attributes[a] for a in first.attributes))
             bar.update(1)
-    return {"valid_midpoints": float(np.mean(valid)), "pairs": len(pairs)}
+    embeddings = decoder.image_embeddings(pictures)  # (8 x count, E)
+    nearest_other = embeddings @ embeddings.T
+    np.fill_diagonal(nearest_other, -1.0)
+    midpoints = np.stack([slerp(embeddings[i], embeddings[j], 0.5) for i, j in pairs])  # (pairs, E)
+    return {
+        "valid_midpoints": float(np.mean(valid)), "pairs": len(pairs),
+        "midpoint_nearest_picture_cosine": float(np.median((midpoints @ embeddings.T).max(axis=1))),
+        "picture_nearest_other_picture_cosine": float(np.median(nearest_other.max(axis=1))),
+    }
 
 
 def folder_variation_row(decoder, judge, count, seed, batch=32, **settings):
