@@ -15,7 +15,8 @@ caption checker):
   each of `--amounts` with one seed: the result passes the new caption, and the attributes not
   edited stay right.
 - interpolation: midpoints (theta 0.5) of `--count` pairs of one-object pictures whose captions
-  state the same attributes: valid when every attribute holds under one of the two captions; and
+  state the same attributes: valid when every attribute holds under one of the two captions (and
+  the share of midpoints failing each attribute); and
   the median cosine of a midpoint's embedding to the nearest real picture's, beside a picture's to
   its nearest other picture (how far off the pictures' embeddings a midpoint lies).
 `--temperature`, `--top-k`, `--top-p` and `--cfg-scale` set the sampling of the variations, edits and
@@ -153,19 +154,20 @@ def interpolation_row(decoder, count, seed, **settings):
             if len(pairs) < count and i not in used and j not in used and stated(captions[i]) == stated(captions[j]):
                 pairs.append((i, j))
                 used.update((i, j))
-    valid = []
+    held = []  # per pair: {attribute: it holds under one of the two captions}
     with progress_bar(total=len(pairs), desc="interpolations", unit="pair") as bar:
         for i, j in pairs:
             middle = decoder.interpolate(pictures[i], pictures[j], steps=3, seed=seed, **settings)[1]
             first, second = check_caption(middle, captions[i]), check_caption(middle, captions[j])
-            valid.append(all(first.attributes[a] or second.attributes[a] for a in first.attributes))
+            held.append({a: first.attributes[a] or second.attributes[a] for a in first.attributes})
             bar.update(1)
     embeddings = decoder.image_embeddings(pictures)  # (8 x count, E)
     nearest_other = embeddings @ embeddings.T
     np.fill_diagonal(nearest_other, -1.0)
     midpoints = np.stack([slerp(embeddings[i], embeddings[j], 0.5) for i, j in pairs])  # (pairs, E)
     return {
-        "valid_midpoints": float(np.mean(valid)), "pairs": len(pairs),
+        "valid_midpoints": float(np.mean([all(attributes.values()) for attributes in held])), "pairs": len(pairs),
+        "midpoints_failing": {a: float(np.mean([not attributes.get(a, True) for attributes in held])) for a in ATTRIBUTES},
         "midpoint_nearest_picture_cosine": float(np.median((midpoints @ embeddings.T).max(axis=1))),
         "picture_nearest_other_picture_cosine": float(np.median(nearest_other.max(axis=1))),
     }

@@ -271,6 +271,8 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
     shares.append(results["interpolation"]["valid_midpoints"])
     assert all(0.0 <= share <= 1.0 for share in shares)
     assert results["interpolation"]["pairs"] == 2
+    assert set(results["interpolation"]["midpoints_failing"]) == {"color", "shape", "size", "position"}
+    assert all(0.0 <= share <= 1.0 for share in results["interpolation"]["midpoints_failing"].values())
     assert -1.0 <= results["interpolation"]["midpoint_nearest_picture_cosine"] <= 1.0
     assert -1.0 <= results["interpolation"]["picture_nearest_other_picture_cosine"] <= 1.0
     unclip_quality.main(["--decoder", str(path), "--count", "2", "--rows", "variation", "--top-k", "1", "--json", str(tmp_path / "g.json")])
