@@ -15,10 +15,10 @@ caption checker):
   each of `--amounts` with one seed: the result passes the new caption, and the attributes not
   edited stay right.
 - interpolation: midpoints (theta 0.5) of `--count` pairs of one-object pictures whose captions
-  state the same attributes: valid when every attribute holds under one of the two captions (and
-  the share of midpoints failing each attribute); and
-  the median cosine of a midpoint's embedding to the nearest real picture's, beside a picture's to
-  its nearest other picture (how far off the pictures' embeddings a midpoint lies).
+  state the same attributes: valid when every attribute holds under one of the two captions; the
+  share of midpoints failing each attribute; and the median cosine of a midpoint's embedding to the
+  nearest real picture's, beside a picture's to its nearest other picture (how far off the
+  pictures' embeddings a midpoint lies).
 `--temperature`, `--top-k`, `--top-p` and `--cfg-scale` set the sampling of the variations, edits and
 interpolations (default: the decoder's saved settings); the prior rows keep each model's own.
 
