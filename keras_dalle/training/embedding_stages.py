@@ -8,7 +8,6 @@ from keras_dalle import presets
 from keras_dalle.data import shapes
 from keras_dalle.models.prior import DiffusionPrior
 from keras_dalle.models.scorer import ContrastiveScorer
-from keras_dalle.models.saving import load_keras_file, preset_file
 from keras_dalle.training import common, judging
 from keras_dalle.training.callbacks import RetrievalAccuracy
 from keras_dalle.training.distribute import is_chief
@@ -49,7 +48,7 @@ def train_scorer(
             validation = shapes.with_hard_negatives(validation, seed + 1) if validation is not None else None
         model = ContrastiveScorer(**config)
         if init_from is not None:
-            common.copy_main_weights(load_keras_file(preset_file(init_from), expected=ContrastiveScorer), model, init_from)
+            common.copy_main_weights(ContrastiveScorer.from_preset(init_from), model, init_from)
         if jit_compile:  # XLA takes no strings: tokenize in the input pipeline
             def tokenize(captions, images):
                 if isinstance(captions, tuple):
@@ -94,7 +93,7 @@ def train_prior(
     scorer_path = str(scorer) if isinstance(scorer, (str, pathlib.Path)) else None
     with common.training_setup(strategy, mixed_precision) as active:
         if scorer_path is not None:
-            scorer = load_keras_file(preset_file(scorer_path), expected=ContrastiveScorer)
+            scorer = ContrastiveScorer.from_preset(scorer_path)
         dataset, validation, report = common.training_and_validation(
             data, scorer.image_size, batch_size, seed, validation_split, steps_per_epoch
         )

@@ -25,7 +25,7 @@ from keras_dalle.models.dalle import KerasDALLE
 from keras_dalle.models.image_tokenizer import ImageTokenizer
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.unclip import UnCLIPDecoder
-from keras_dalle.models.saving import load_image_tokenizer, load_keras_file, preset_file
+from keras_dalle.models.saving import load_image_tokenizer, preset_file
 from keras_dalle.training import common, judging
 from keras_dalle.training.callbacks import (
     NearestPictureAccuracy, reconstruction_grid, sample_grid, variation_grid,
@@ -212,11 +212,11 @@ def train_text_to_image(
     learning_rate = learning_rate or presets.learning_rate(preset, "text_to_image")
     with common.training_setup(strategy, mixed_precision) as active:
         if isinstance(scorer, (str, pathlib.Path)):
-            scorer_path, scorer = str(scorer), load_keras_file(preset_file(scorer), expected=ContrastiveScorer)
+            scorer_path, scorer = str(scorer), ContrastiveScorer.from_preset(scorer)
         else:
             scorer_path = None
         if init_from is not None:
-            init_model = load_keras_file(preset_file(init_from), expected=KerasDALLE)
+            init_model = KerasDALLE.from_preset(init_from)
             tokenizer, tokenizer_path = init_model.image_tokenizer, pathlib.Path(init_from)
         else:
             tokenizer = image_tokenizer if trained_here else load_image_tokenizer(tokenizer_path)
