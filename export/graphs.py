@@ -106,18 +106,6 @@ def image_embeddings(model, image_bytes):
     return model.scorer.embed_image_pixels(to_unit_range(pictures))
 
 
-def slerp(start, end, amount):
-    """Row-wise spherical interpolation of unit vectors [B, E] at amount [B] (the graph twin of
-    `keras_dalle.models.unclip.slerp`): unit vectors [B, E]."""
-    angle = tf.acos(tf.clip_by_value(tf.reduce_sum(start * end, axis=-1), -1.0, 1.0))[:, None]  # (B, 1)
-    amount = amount[:, None]
-    sine = tf.sin(angle)
-    safe = tf.where(sine < 1e-6, tf.ones_like(sine), sine)
-    spherical = (tf.sin((1 - amount) * angle) * start + tf.sin(amount * angle) * end) / safe
-    mixed = tf.where(sine < 1e-6, (1 - amount) * start + amount * end, spherical)
-    return tf.math.l2_normalize(mixed, axis=-1)
-
-
 def draw_from_embeddings(model, embeddings, temperature, top_k, top_p, cfg_scale, seed):
     """The unCLIP decoder's pictures from unit embeddings [B, E] alone (the null caption), per-row
     settings and seeds as `generate_from_prompts` takes them -> {"image_bytes", "image", "tokens"}."""

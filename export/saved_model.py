@@ -47,7 +47,7 @@ import tensorflow as tf
 
 from export import graphs
 from keras_dalle import pretrained
-from keras_dalle.models.unclip import UnCLIPDecoder
+from keras_dalle.models.unclip import UnCLIPDecoder, slerp_rows
 from keras_dalle.sampling import SEED_DTYPE, SETTING_DTYPES
 
 WARMUP_PROMPTS = ("a big red circle in the top left", "a green square to the left of a blue triangle")
@@ -134,13 +134,13 @@ class DecoderGraphs(ServingGraphs):
     def edit(self, image_bytes, from_caption, to_caption, amount, temperature, top_k, top_p, cfg_scale, seed):
         with tf.control_dependencies(graphs.check_fraction(amount, "amount")):
             direction = graphs.edit_direction(self.model, from_caption, to_caption)
-        embeddings = graphs.slerp(graphs.image_embeddings(self.model, image_bytes), direction, amount)
+        embeddings = slerp_rows(graphs.image_embeddings(self.model, image_bytes), direction, amount)
         return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
 
     def interpolate(self, image_bytes, other_image_bytes, theta, temperature, top_k, top_p, cfg_scale, seed):
         with tf.control_dependencies(graphs.check_fraction(theta, "theta")):
             start = graphs.image_embeddings(self.model, image_bytes)
-        embeddings = graphs.slerp(start, graphs.image_embeddings(self.model, other_image_bytes), theta)
+        embeddings = slerp_rows(start, graphs.image_embeddings(self.model, other_image_bytes), theta)
         return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
 
 

@@ -14,7 +14,7 @@ from helpers import tiny
 from helpers.browser import wait_until
 from keras_dalle import presets
 from keras_dalle.data import shapes
-from keras_dalle.models.unclip import UnCLIPDecoder, slerp
+from keras_dalle.models.unclip import UnCLIPDecoder, slerp, slerp_rows
 from keras_dalle.training import stages
 
 SIZE = tiny.SIZE
@@ -67,6 +67,38 @@ def test_embedding_noise_moves_training_embeddings_off_their_points_and_leaves_s
     without = tiny.decoder(embedding_dropout=0.0, caption_dropout=0.0)
     np.testing.assert_allclose(without.condition(tf.constant(captions), images, training=True)[1].numpy(),
                                without.condition(tf.constant(captions), images)[1].numpy(), atol=1e-6)
+
+
+def test_embedding_mixing_moves_training_embeddings_less_than_halfway_toward_the_next_pictures():
+    images, captions = _data(64)
+    mixing = tiny.decoder(embedding_dropout=0.0, caption_dropout=0.0, embedding_mixing=1.0)
+    clean = mixing.condition(tf.constant(captions), images)[1].numpy().astype(np.float64)
+    trained = mixing.condition(tf.constant(captions), images, training=True)[1].numpy().astype(np.float64)
+    np.testing.assert_allclose(np.linalg.norm(trained, axis=-1), 1.0, atol=1e-5)
+    partners = np.roll(clean, -1, axis=0)
+    distinct = np.sum(clean * partners, axis=-1) < 0.99  # pairs of one caption embed alike
+    # Each lies on the great circle through its own and its partner's embedding ...
+    basis = np.stack([clean, partners], axis=1)  # (B, 2, E)
+    residuals = [np.linalg.norm(np.linalg.lstsq(b.T, t, rcond=None)[0] @ b - t) for b, t in zip(basis, trained)]
+    assert max(residuals) < 1e-4
+    # ... nearer its own (amount under 0.5), and moved by amounts spread over [0, 0.5).
+    own, other = np.sum(trained * clean, axis=-1), np.sum(trained * partners, axis=-1)
+    assert np.all(own[distinct] >= other[distinct] - 1e-6)
+    assert own.max() > 0.999 and np.median(own[distinct]) < 0.999
+    np.testing.assert_array_equal(mixing.condition(tf.constant(captions), images)[1].numpy(), clean.astype(np.float32))  # not at sampling
+    half = tiny.decoder(embedding_dropout=0.0, caption_dropout=0.0, embedding_mixing=0.5)
+    moved = np.sum(half.condition(tf.constant(captions), images, training=True)[1].numpy() * clean, axis=-1) < 1 - 1e-5
+    assert 0.2 < moved[distinct].mean() < 0.8
+
+
+def test_slerp_rows_is_the_row_wise_slerp():
+    rng = np.random.default_rng(1)
+    start, end = (v / np.linalg.norm(v, axis=-1, keepdims=True) for v in rng.normal(size=(2, 5, 8)))
+    end[4] = start[4]  # equal ends: the linear fallback
+    amounts = np.array([0.0, 0.25, 0.5, 1.0, 0.3], np.float32)
+    rows = slerp_rows(tf.constant(start, tf.float32), tf.constant(end, tf.float32), tf.constant(amounts)).numpy()
+    expected = np.stack([slerp(s, e, a) for s, e, a in zip(start, end, amounts)])
+    np.testing.assert_allclose(rows, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("cfg_scale", [1.0, 3.0])
@@ -147,6 +179,8 @@ def test_construction_errors():
         tiny.decoder(adversarial_weight=0.1)
     with pytest.raises(ValueError, match="embedding_noise must be >= 0"):
         tiny.decoder(embedding_noise=-0.1)
+    with pytest.raises(ValueError, match=r"embedding_mixing must be in \[0, 1\]"):
+        tiny.decoder(embedding_mixing=1.5)
     with pytest.raises(ValueError, match="32-pixel pictures"):
         tiny.decoder(contrastive_scorer=tiny.scorer(image_size=32))
     with pytest.raises(ValueError, match="must be a ContrastiveScorer"):
@@ -189,12 +223,18 @@ def test_the_decoder_stage_trains_on_a_folder_and_saves_a_decoder_with_its_varia
     assert "decoder has no adversarial term" in capsys.readouterr().err
     assert cli.main(["train", "--stage", "generator", "--embedding-noise", "0.3", *common]) == 2
     assert "only --stage decoder takes --embedding-noise" in capsys.readouterr().err
+    assert cli.main(["train", "--stage", "scorer", "--embedding-mixing", "0.5", *common]) == 2
+    assert "only --stage decoder takes --embedding-mixing" in capsys.readouterr().err
     common += ["--tokenizer", str(text_to_image_path)]
-    assert cli.main(["train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2", "--embedding-noise", "0.3"]) == 0
+    assert cli.main([
+        "train", "--stage", "decoder", "--scorer", str(scorer_path), *common, "--epochs", "2", "--embedding-noise", "0.3",
+        "--embedding-mixing", "0.5",
+    ]) == 0
     logged = capsys.readouterr().out  # not a terminal: one line per epoch, with its step time, and no escape codes
     assert logged.count(" step_seconds: ") == 2 and logged.count("mean_step_seconds: ") == 2 and "\x1b[" not in logged
     decoder = keras.saving.load_model(run / "decoder.keras")
     assert isinstance(decoder, UnCLIPDecoder) and decoder.caption_dropout == 0.5 and decoder.embedding_noise == 0.3
+    assert decoder.embedding_mixing == 0.5
     for trained, frozen in zip(decoder.image_tokenizer.weights, text_to_image.image_tokenizer.weights, strict=True):
         np.testing.assert_array_equal(trained.numpy(), frozen.numpy())  # the model's tokenizer, unchanged
     assert (decoder.temperature, decoder.top_k) == (stages.DECODER_SAMPLING["temperature"], stages.DECODER_SAMPLING["top_k"])

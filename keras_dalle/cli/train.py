@@ -17,7 +17,7 @@ def cmd_train(args):
         seed=args.seed, mixed_precision=args.mixed_precision, jit_compile=args.jit_compile,
         learning_rate=args.learning_rate, validation_split=args.validation_split, early_stopping=args.early_stopping,
         adversarial_weight=args.adversarial_weight, adversarial_start=args.adversarial_start, dropout=args.dropout,
-        embedding_noise=args.embedding_noise,
+        embedding_noise=args.embedding_noise, embedding_mixing=args.embedding_mixing,
         two_object_fraction=args.two_object_fraction, word_attention=args.word_attention,
         sentence_layers=args.sentence_layers, word_positions=args.word_positions,
         sample_prompts=sources.read_prompts(args.sample_prompts) if args.sample_prompts else None,
@@ -65,6 +65,10 @@ def add_commands(commands):
     train.add_argument("--embedding-noise", type=float, default=None, metavar="NORM",
                        help="decoder: train also on image embeddings moved off their points by a random vector of norm "
                             "up to NORM (noise augmentation; default 0, none)")
+    train.add_argument("--embedding-mixing", type=float, default=None, metavar="P",
+                       help="decoder: with probability P move a training picture's image embedding part of the way "
+                            "(under half) toward another picture's, the target unchanged, so points between two "
+                            "pictures decode to the nearer one (default 0, never)")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
                             "tokenizer), or the scorer stage from this trained scorer (a file or a shipped name)")

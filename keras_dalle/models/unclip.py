@@ -11,7 +11,10 @@ as in the paper) and the embedding (`embedding_dropout`, 0.1: a zero embedding) 
 both dropped is the null condition that classifier-free guidance contrasts with. With
 `embedding_noise` it also trains on embeddings moved off their points (noise augmentation, as
 Stable unCLIP conditions on noised CLIP embeddings), so it sees more of the sphere than its
-training pictures' embeddings: edits and interpolations decode points between them.
+training pictures' embeddings: edits and interpolations decode points between them. With
+`embedding_mixing` some training embeddings are moved part of the way (less than half) toward
+another picture's of the batch, the target still the first picture: a point between two pictures
+decodes to the nearer one, so an interpolation's midpoint is taught to be one of its ends, not a blend.
 
 The noise of an autoregressive picture is its sampling noise, so "the same noise" is the same seed
 (there is no DDIM inversion to make): edits and interpolations draw every picture of a call from
@@ -45,6 +48,24 @@ def slerp(start, end, amount):
     return (mixed / np.linalg.norm(mixed, axis=-1, keepdims=True)).astype(np.float32)
 
 
+def slerp_rows(start, end, amount):
+    """Row-wise spherical interpolation of unit vectors start and end [B, E] (tensors) at amounts [B]
+    in [0, 1]: unit vectors [B, E]. Nearly equal or opposite rows fall back to the normalized linear
+    interpolation. The graph twin of `slerp` (training and the exports' signatures use it)."""
+    angle = ops.arccos(ops.clip(ops.sum(start * end, axis=-1, keepdims=True), -1.0, 1.0))  # (B, 1)
+    amount = ops.expand_dims(amount, -1)
+    sine = ops.sin(angle)
+    degenerate = sine < 1e-6
+    spherical = (ops.sin((1 - amount) * angle) * start + ops.sin(amount * angle) * end) / ops.where(degenerate, 1.0, sine)
+    mixed = ops.where(degenerate, (1 - amount) * start + amount * end, spherical)
+    return ops.normalize(mixed, axis=-1)
+
+
+# `embedding_mixing` moves an embedding at most this far toward its partner's (slerp amount): the
+# target picture stays the nearer one.
+MAX_MIXING_AMOUNT = 0.5
+
+
 @keras.saving.register_keras_serializable(package="keras_dalle")
 class UnCLIPDecoder(KerasDALLE):
     """A `KerasDALLE` conditioned on an image embedding of a frozen `ContrastiveScorer` as well as
@@ -59,6 +80,9 @@ class UnCLIPDecoder(KerasDALLE):
         embedding_noise: the largest norm of the Gaussian vector added to a training embedding
             before it is put back on the unit sphere (0: none); each picture's norm is drawn
             uniformly from [0, embedding_noise], so clean embeddings are trained too.
+        embedding_mixing: the probability that a training picture's embedding is moved toward the
+            next picture's of the batch by a slerp amount drawn uniformly from [0, 0.5) (0: never),
+            its caption and target picture unchanged.
         caption_dropout: probability of training on the null caption (default 0.5).
         Other arguments as in `KerasDALLE`; the adversarial term is not supported (weight 0).
 
@@ -68,8 +92,8 @@ class UnCLIPDecoder(KerasDALLE):
     """
 
     def __init__(
-        self, image_tokenizer, scorer, *, embedding_positions=4, embedding_dropout=0.1, embedding_noise=0.0, caption_dropout=0.5,
-        **kwargs,
+        self, image_tokenizer, scorer, *, embedding_positions=4, embedding_dropout=0.1, embedding_noise=0.0, embedding_mixing=0.0,
+        caption_dropout=0.5, **kwargs,
     ):
         if isinstance(scorer, dict):
             scorer = keras.saving.deserialize_keras_object(scorer)
@@ -79,6 +103,8 @@ class UnCLIPDecoder(KerasDALLE):
             raise ValueError(f"embedding_dropout must be in [0, 1), got {embedding_dropout}")
         if not embedding_noise >= 0:
             raise ValueError(f"embedding_noise must be >= 0, got {embedding_noise}")
+        if not 0 <= embedding_mixing <= 1:
+            raise ValueError(f"embedding_mixing must be in [0, 1], got {embedding_mixing}")
         if kwargs.get("adversarial_weight", 0) != 0:
             raise ValueError("the unCLIP decoder trains without the adversarial term: adversarial_weight must be 0")
         # Read by `_conditioning` and the generator's condition length, both made in KerasDALLE.__init__.
@@ -90,6 +116,7 @@ class UnCLIPDecoder(KerasDALLE):
         self.scorer.trainable = False
         self.embedding_dropout = embedding_dropout
         self.embedding_noise = embedding_noise
+        self.embedding_mixing = embedding_mixing
 
     @property
     def condition_prefix_positions(self):
@@ -117,12 +144,17 @@ class UnCLIPDecoder(KerasDALLE):
 
     def condition(self, captions, images, training=False):
         """(caption ids [B, L], image embedding [B, E]) of a batch; when `training`, embeddings are
-        noised (`embedding_noise`), and captions dropped to the null caption and embeddings to
-        zero, each on its own draw."""
+        mixed (`embedding_mixing`) and noised (`embedding_noise`), and captions dropped to the null
+        caption and embeddings to zero, each on its own draw."""
         caption_ids = super().condition(captions, images, training)
         embeddings = self.embeddings_of_pixels(images)
         if training:
             batch = ops.shape(embeddings)[0]
+            if self.embedding_mixing:
+                mixed = keras.random.uniform((batch,), seed=self.seed_generator) < self.embedding_mixing
+                amounts = keras.random.uniform((batch,), maxval=MAX_MIXING_AMOUNT, seed=self.seed_generator)
+                # The partner: the next picture of the batch (the data is shuffled).
+                embeddings = slerp_rows(embeddings, ops.roll(embeddings, -1, axis=0), ops.where(mixed, amounts, 0.0))
             if self.embedding_noise:
                 norms = keras.random.uniform((batch, 1), maxval=self.embedding_noise, seed=self.seed_generator)
                 # A standard normal vector [B, E] over sqrt(E) has norm about 1.
@@ -231,4 +263,5 @@ class UnCLIPDecoder(KerasDALLE):
             "embedding_positions": self.embedding_positions,
             "embedding_dropout": self.embedding_dropout,
             "embedding_noise": self.embedding_noise,
+            "embedding_mixing": self.embedding_mixing,
         }

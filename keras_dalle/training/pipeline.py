@@ -9,7 +9,7 @@ from keras_dalle.training import distribute, embedding_stages, stages
 STAGES = ("tokenizer", "generator", "scorer", "all", "decoder", "prior")
 GENERATOR_ONLY = ("two_object_fraction", "word_attention", "sentence_layers", "word_positions", "dropout", "sample_prompts")
 ADVERSARIAL = ("adversarial_weight", "adversarial_start")
-DECODER_ONLY = ("embedding_noise",)
+DECODER_ONLY = ("embedding_noise", "embedding_mixing")
 
 
 def train_stages(stage, data, out, strategy="default", tokenizer=None, init_from=None, scorer=None, **options):
