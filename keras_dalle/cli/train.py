@@ -67,8 +67,8 @@ def add_commands(commands):
                             "up to NORM (noise augmentation; default 0, none)")
     train.add_argument("--embedding-mixing", type=float, default=None, metavar="P",
                        help="decoder: with probability P move a training picture's image embedding part of the way "
-                            "(under half) toward another picture's, the target unchanged, so points between two "
-                            "pictures decode to the nearer one (default 0, never)")
+                            "(under half) toward another picture's, the target unchanged: points between two pictures "
+                            "are taught to decode as the nearer one (default 0, never)")
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="fine-tune: start the generator stage from this trained text-to-image .keras model (and its "
                             "tokenizer), or the scorer stage from this trained scorer (a file or a shipped name)")
