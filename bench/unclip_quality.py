@@ -21,6 +21,8 @@ caption checker):
   pictures' embeddings a midpoint lies).
 `--temperature`, `--top-k`, `--top-p` and `--cfg-scale` set the sampling of the variations, edits and
 interpolations (default: the decoder's saved settings); the prior rows keep each model's own.
+`--candidates C` reranks the variations and edits: of C pictures drawn for each, the one whose
+scorer embedding lies nearest the embedding it was drawn from (`UnCLIPDecoder.vary` / `edit`).
 
 Folder row (`--data DIR`): one variation of each of `--count` pictures of the folder; its nearest
 real picture (pixels, a slight blur) is the input's own picture, or carries its caption. With
@@ -84,14 +86,14 @@ def _pictures(count, seed, objects, size):
     return np.asarray(pictures), [c.decode() if isinstance(c, bytes) else c for c in captions]
 
 
-def variation_row(decoder, count, seed, batch=32, **settings):
+def variation_row(decoder, count, seed, batch=32, candidates=1, **settings):
     """Per group: share of variations whose caption holds, and their distances to the inputs."""
     row = {}
     for group, objects in (("one_object", "1"), ("two_object", "2")):
         pictures, captions = _pictures(count, seed, objects, decoder.image_size)
-        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, **settings), pictures, batch, f"variations, {group}")
+        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, candidates=candidates, **settings), pictures, batch, f"variations, {group}")
         again = _in_batches(
-            lambda p: decoder.vary(p, num_images=1, seed=seed + 1, **settings), pictures, batch, f"second variations, {group}"
+            lambda p: decoder.vary(p, num_images=1, seed=seed + 1, candidates=candidates, **settings), pictures, batch, f"second variations, {group}"
         )
         tokens = lambda x: np.asarray(decoder.image_tokens(x))  # noqa: E731
         row[group] = {
@@ -100,7 +102,7 @@ def variation_row(decoder, count, seed, batch=32, **settings):
             "token_difference_between_two_variations": float(np.mean(tokens(varied) != tokens(again))),
             "pixel_distance_to_input": float(np.mean(np.abs(varied.astype(float) - pictures))),
             "pixel_distance_between_two_variations": float(np.mean(np.abs(varied.astype(float) - again))),
-            "pictures": count,
+            "pictures": count, "candidates": candidates,
         }
     return row
 
@@ -112,7 +114,7 @@ def _edited_caption(spec, attribute, rng):
     return dataclasses.replace(spec, objects=(dataclasses.replace(obj, **{attribute: others[rng.integers(len(others))]}),))
 
 
-def edit_row(decoder, count, seed, amounts, **settings):
+def edit_row(decoder, count, seed, amounts, candidates=1, **settings):
     """Per attribute and amount: share passing the new caption, and share keeping the other attributes."""
     rng = np.random.default_rng(seed)
     pictures, captions = _pictures(8 * count, seed, "1", decoder.image_size)
@@ -125,7 +127,7 @@ def edit_row(decoder, count, seed, amounts, **settings):
             for index, target in zip(chosen, targets):
                 bar.update(1)
                 try:
-                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed, **settings)
+                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed, candidates=candidates, **settings)
                 except ValueError:  # the scorer embeds both captions alike (e.g. both truncated to one text): no direction
                     alike += 1
                     continue
@@ -138,7 +140,7 @@ def edit_row(decoder, count, seed, amounts, **settings):
                             "keeps_the_rest": float(kept[:, a].mean()) if len(kept) else None}
             for a, amount in enumerate(amounts)
         }
-        row[attribute].update(pictures=len(passed), captions_embedded_alike=alike)
+        row[attribute].update(pictures=len(passed), captions_embedded_alike=alike, candidates=candidates)
     return row
 
 
@@ -341,6 +343,8 @@ def main(argv=None):
     for name, kind in (("temperature", float), ("top-k", int), ("top-p", float), ("cfg-scale", float)):
         parser.add_argument(f"--{name}", type=kind, default=None,
                             help="for variations, edits and interpolations (default: the decoder's saved setting)")
+    parser.add_argument("--candidates", type=int, default=1,
+                        help="variations and edits: keep, of this many drawn, the one whose embedding lies nearest its target")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     settings = {name: value for name, value in (("temperature", args.temperature), ("top_k", args.top_k),
@@ -368,8 +372,8 @@ def main(argv=None):
     else:
         prior = load_keras_file(args.prior, expected=DiffusionPrior) if args.prior else None
         measures = {
-            "variation": lambda: variation_row(decoder, args.count, args.seed, **settings),
-            "edit": lambda: edit_row(decoder, args.count, args.seed, args.amounts, **settings),
+            "variation": lambda: variation_row(decoder, args.count, args.seed, candidates=args.candidates, **settings),
+            "edit": lambda: edit_row(decoder, args.count, args.seed, args.amounts, candidates=args.candidates, **settings),
             "interpolation": lambda: interpolation_row(decoder, args.count, args.seed, **settings),
             "prior": lambda: prior_row(decoder, prior, args.count, args.seed),
             "prior-vs-generator": lambda: prior_vs_generator_row(

@@ -154,6 +154,24 @@ def test_edits_and_interpolations_share_the_noise(decoder):
     np.testing.assert_array_equal(same[0], vary[0])
 
 
+def test_candidates_keep_the_drawn_picture_nearest_the_embedding(decoder):
+    pictures = _data(2)[0]
+    rows = 2 * 2  # two pictures, two variations each
+    # Candidate c of picture i draws with seed + i + c * rows: the plain variations of seed + c * rows.
+    drawn = np.stack([decoder.vary(pictures, num_images=2, seed=5 + c * rows) for c in range(3)])  # (C, rows, S, S, 3)
+    targets = np.repeat(decoder.image_embeddings(pictures), 2, axis=0)  # (rows, E)
+    similarity = np.stack([np.sum(decoder.image_embeddings(candidate) * targets, axis=-1) for candidate in drawn])
+    assert len(set(similarity.argmax(axis=0))) > 1, "a test where one candidate index wins everywhere checks too little"
+    expected = drawn[similarity.argmax(axis=0), np.arange(rows)]
+    np.testing.assert_array_equal(decoder.vary(pictures, num_images=2, seed=5, candidates=3), expected)
+    np.testing.assert_array_equal(decoder.vary(pictures, num_images=2, seed=5, candidates=1), drawn[0])
+    # An edit's rows still share the noise: at equal amounts they keep the same candidate.
+    same = decoder.edit(pictures[0], "a red circle", "a blue circle", amount=[0.2, 0.2], seed=7, candidates=3)
+    np.testing.assert_array_equal(same[0], same[1])
+    with pytest.raises(ValueError, match="candidates"):
+        decoder.vary(pictures, candidates=0)
+
+
 def test_bad_arguments_raise(decoder):
     pictures = _data(2)[0]
     with pytest.raises(ValueError, match="amount must be in"):
@@ -260,6 +278,7 @@ def test_on_a_folder_of_unique_captions_the_decoder_holds_none_out_and_keeps_the
 
 def test_the_commands_write_grids_pictures_and_manifests(decoder, tmp_path, capsys):
     from keras_dalle import cli
+    from keras_dalle.cli.common import read_picture
 
     path = tmp_path / "decoder.keras"
     decoder.save(path)
@@ -286,6 +305,12 @@ def test_the_commands_write_grids_pictures_and_manifests(decoder, tmp_path, caps
     np.testing.assert_array_equal(
         np.asarray(Image.open(tmp_path / "edit" / "00000.png")), np.asarray(Image.open(tmp_path / "vary" / "00000.png"))
     )
+    # --candidates: the Python operation's reranked pictures, and the manifest says how many were drawn.
+    assert cli.main(["vary", *common, "--image", first, "--num", "2", "--candidates", "3", "--out", str(tmp_path / "best")]) == 0
+    reranked = decoder.vary(read_picture(first, SIZE), num_images=2, seed=3, candidates=3)
+    written = [json.loads(line) for line in (tmp_path / "best" / "manifest.jsonl").read_text().splitlines()]
+    assert [e["candidates"] for e in written] == [3, 3]
+    np.testing.assert_array_equal(np.stack([np.asarray(Image.open(tmp_path / "best" / e["file"])) for e in written]), reranked)
     capsys.readouterr()
     (tmp_path / "not_a_picture.png").write_text("text")
     assert cli.main(["vary", *common, "--image", str(tmp_path / "not_a_picture.png"), "--out", str(tmp_path / "x")]) == 2

@@ -42,11 +42,14 @@ def cmd_vary(args):
     decoder = _load_decoder(args.decoder)
     picture = read_picture(args.image, decoder.image_size)
     pictures = decoder.vary(
-        picture, num_images=args.num, prompt=args.prompt, seed=args.seed, on_token=token_progress(args.num),
-        **sampling_options(args),
+        picture, num_images=args.num, prompt=args.prompt, seed=args.seed, candidates=args.candidates,
+        on_token=token_progress(args.num * args.candidates), **sampling_options(args),
     )
     seeds = decoder.picture_seeds(args.seed, args.num)
-    entries = [{"label": f"seed {s}", "image": args.image, "seed": int(s), "prompt": args.prompt} for s in seeds]
+    entries = [
+        {"label": f"seed {s}", "image": args.image, "seed": int(s), "prompt": args.prompt, "candidates": args.candidates}
+        for s in seeds
+    ]
     _write(args.out, picture, ["input"], pictures, entries, f"variations of {pathlib.Path(args.image).name}", min(5, args.num + 1))
     return 0
 
@@ -57,12 +60,13 @@ def cmd_edit(args):
     amounts = list(args.amount)
     pictures = decoder.edit(
         picture, args.from_caption, args.to_caption, amount=amounts, num_images=args.num, prompt=args.prompt,
-        seed=args.seed, on_token=token_progress(len(amounts) * args.num), **sampling_options(args),
+        seed=args.seed, candidates=args.candidates, on_token=token_progress(len(amounts) * args.num * args.candidates),
+        **sampling_options(args),
     )
     seeds = decoder.picture_seeds(args.seed, args.num)
     entries = [
         {"label": f"amount {amount:g}", "image": args.image, "from": args.from_caption, "to": args.to_caption,
-         "amount": amount, "seed": int(seed)}
+         "amount": amount, "seed": int(seed), "candidates": args.candidates}
         for amount in amounts for seed in seeds
     ]
     title = f"{args.from_caption!r} -> {args.to_caption!r}"
@@ -97,11 +101,18 @@ def _common(parser, what):
     add_sampling_arguments(parser)
 
 
+def _add_candidates(parser, target):
+    parser.add_argument("--candidates", type=positive_int, default=1,
+                        help=f"draw N pictures for each one written and keep the one whose embedding lies nearest {target} "
+                             "(reranking by the decoder's scorer; N times the drawing)")
+
+
 def add_commands(commands):
     """Adds `vary`, `edit` and `interpolate` to the `keras-dalle` subparsers."""
     vary = commands.add_parser("vary", help="variations of a picture (drawn from its embedding again)")
     vary.add_argument("--image", required=True, help="the picture to vary (any size or mode)")
     vary.add_argument("--num", type=positive_int, default=4, help="variations to draw")
+    _add_candidates(vary, "the picture's")
     _common(vary, "the variations")
     vary.set_defaults(run=cmd_vary)
 
@@ -112,6 +123,7 @@ def add_commands(commands):
     edit.add_argument("--amount", type=float, nargs="+", default=list(DEFAULT_EDIT_AMOUNTS),
                       help="how far to turn, each in [0, 1], one picture each with the same noise (default 0.1 .. 0.5)")
     edit.add_argument("--num", type=positive_int, default=1, help="pictures per amount")
+    _add_candidates(edit, "the edited")
     _common(edit, "the edits")
     edit.set_defaults(run=cmd_edit)
 

@@ -28,7 +28,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list
+from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list, row_seeds
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.text_to_image import EmbeddingPrefix
@@ -184,28 +184,40 @@ class UnCLIPDecoder(KerasDALLE):
         return (difference / norm).astype(np.float32)
 
     def draw_from_embeddings(
-        self, embeddings, prompts=None, num_images=1, seed=None, on_token=None, use_cache=True, **settings
+        self, embeddings, prompts=None, num_images=1, seed=None, on_token=None, use_cache=True, candidates=1, **settings
     ):
         """Pictures from unit image embeddings [B, E]: uint8 numpy [B * num_images, S, S, 3], the
         pictures of one embedding together. `prompts`: None (the null caption), one prompt for every
         embedding, or one per embedding. `seed` as in `KerasDALLE.sample_tokens` (an int: picture i
         uses seed + i; or one int per picture); settings (temperature, top_k, top_p, cfg_scale) as
-        in `KerasDALLE.generate`."""
+        in `KerasDALLE.generate`. `candidates`: draw this many pictures for each one returned and
+        keep the one whose scorer embedding lies nearest (cosine) the embedding it was drawn from;
+        candidate 0 is the picture drawn without reranking, candidate c of a picture with seed s
+        uses s + c * B * num_images; all candidates run as one batch."""
         check_positive_int(num_images, "num_images")
+        check_positive_int(candidates, "candidates")
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != self.embedding_dim:
             raise ValueError(f"embeddings must be [B, {self.embedding_dim}], got shape {embeddings.shape}")
         count = len(embeddings)
+        rows = count * num_images
         if prompts is None:
-            ids = self.text_tokenizer.null_ids(count * num_images)
+            ids = self.text_tokenizer.null_ids(rows * candidates)
         else:
             prompts = prompt_list(prompts)
             if len(prompts) not in (1, count):
                 raise ValueError(f"give one prompt or one per embedding: {len(prompts)} prompts for {count} embeddings")
-            ids = self._prompt_ids(prompts * (count if len(prompts) == 1 else 1), num_images)
-        condition = (ids, ops.convert_to_tensor(np.repeat(embeddings, num_images, axis=0)))
-        tokens = self.sample_tokens(condition, **settings, seed=seed, on_token=on_token, use_cache=use_cache)
-        return self.decode_tokens(tokens)
+            ids = self._prompt_ids(prompts * (count if len(prompts) == 1 else 1) * candidates, num_images)
+        targets = np.repeat(embeddings, num_images, axis=0)  # (rows, E): the embedding each picture is drawn from
+        seeds = row_seeds(seed, rows)
+        seeds = np.concatenate([seeds + c * rows for c in range(candidates)])  # (C * rows,), candidate-major
+        condition = (ids, ops.convert_to_tensor(np.tile(targets, (candidates, 1))))
+        tokens = self.sample_tokens(condition, **settings, seed=seeds, on_token=on_token, use_cache=use_cache)
+        pictures = self.decode_tokens(tokens)  # (C * rows, S, S, 3)
+        if candidates == 1:
+            return pictures
+        similarity = np.sum(self.scorer.embed_images(pictures).reshape(candidates, rows, -1) * targets, axis=-1)  # (C, rows)
+        return pictures.reshape(candidates, rows, *pictures.shape[1:])[similarity.argmax(axis=0), np.arange(rows)]
 
     def draw_from_prompts(self, prompts, prior, num_images=1, seed=None, on_token=None, **settings):
         """Text-to-image through `prior` (a `DiffusionPrior` on the decoder's scorer): each picture's
@@ -220,22 +232,27 @@ class UnCLIPDecoder(KerasDALLE):
         embeddings = prior.sample(rows, seed=base)
         return self.draw_from_embeddings(embeddings, rows, 1, base, on_token, **settings)
 
-    def vary(self, image, num_images=4, prompt=None, seed=None, **settings):
+    def vary(self, image, num_images=4, prompt=None, seed=None, candidates=1, **settings):
         """Variations: pictures drawn from each given picture's embedding, uint8 [B * num_images, S, S, 3]
-        (`image`: one or B pictures in any form `pictures_from` takes; `prompt` optionally adds a caption)."""
-        return self.draw_from_embeddings(self.image_embeddings(image), prompt, num_images, seed, **settings)
+        (`image`: one or B pictures in any form `pictures_from` takes; `prompt` optionally adds a caption;
+        `candidates` > 1 keeps, of that many drawn, the one whose embedding lies nearest the picture's)."""
+        return self.draw_from_embeddings(self.image_embeddings(image), prompt, num_images, seed, candidates=candidates, **settings)
 
-    def edit(self, image, from_caption, to_caption, amount=0.3, num_images=1, prompt=None, seed=None, **settings):
+    def edit(
+        self, image, from_caption, to_caption, amount=0.3, num_images=1, prompt=None, seed=None, candidates=1, **settings
+    ):
         """A text edit of one picture: its embedding turned toward `to_caption` and away from
         `from_caption` by `amount` in [0, 1] (DALL-E 2 used 0 to 0.5), slerp(z_image, direction,
         amount). `amount` may be a list (one picture each, drawn with the same noise, so the rows
-        show the edit growing). Returns uint8 [len(amounts) * num_images, S, S, 3]."""
+        show the edit growing). `candidates` > 1 keeps, of that many drawn, the one whose embedding
+        lies nearest the edited embedding. Returns uint8 [len(amounts) * num_images, S, S, 3]."""
         amounts = np.atleast_1d(np.asarray(amount, np.float64))
         if amounts.ndim != 1 or not np.all((amounts >= 0) & (amounts <= 1)):
             raise ValueError(f"amount must be in [0, 1] (or a list of such), got {amount!r}")
         embedding = self._one_embedding(image, "edit")
         embeddings = slerp(embedding, self.text_edit_direction(from_caption, to_caption), amounts)
-        return self.draw_from_embeddings(embeddings, prompt, num_images, self._shared_seeds(seed, len(amounts), num_images), **settings)
+        seeds = self._shared_seeds(seed, len(amounts), num_images)
+        return self.draw_from_embeddings(embeddings, prompt, num_images, seeds, candidates=candidates, **settings)
 
     def interpolate(self, image_a, image_b, steps=5, prompt=None, seed=None, **settings):
         """`steps` pictures from slerp(z_a, z_b, theta), theta from 0 to 1, all drawn with the same
