@@ -140,6 +140,35 @@ def scores(scorer, images, prompt):
     return tf.reduce_sum(image_embeddings * text_embeddings, axis=-1)
 
 
+def _candidate_rows(seed, candidates):
+    """The batch of a reranking call: seeds [B] and candidates [B] (each >= 1, else InvalidArgument)
+    -> (count = max(candidates), tile: [B, ...] -> [count * B, ...] candidate-major, seeds
+    [count * B]: seed_i + c * B for candidate c of row i, so candidate 0 is the unreranked draw)."""
+    check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be >= 1")
+    with tf.control_dependencies([check]):
+        count = tf.reduce_max(candidates)
+    batch = tf.shape(seed)[0]
+
+    def tile(x):
+        return tf.tile(x, [count] + [1] * (len(x.shape) - 1))
+
+    candidate = tf.repeat(tf.range(count), batch)  # (count * B,)
+    return count, tile, tile(seed) + tf.cast(candidate, seed.dtype) * tf.cast(batch, seed.dtype)
+
+
+def _keep_best(drawn, rated, candidates):
+    """Of `drawn` ({name: [count * B, ...]}, candidate-major) keep per row the candidate with the
+    highest `rated` ([count * B]) among its own candidates[i] -> the same names [B, ...] plus
+    "score" [B]."""
+    batch = tf.shape(candidates)[0]
+    rated = tf.reshape(rated, [-1, batch])  # (count, B)
+    allowed = tf.range(tf.shape(rated)[0])[:, None] < candidates[None, :]
+    best = tf.argmax(tf.where(allowed, rated, -float("inf")), axis=0, output_type=tf.int32)  # (B,)
+    rows = best * batch + tf.range(batch)
+    kept = {name: tf.gather(value, rows) for name, value in drawn.items()}
+    return {**kept, "score": tf.gather(tf.reshape(rated, [-1]), rows)}
+
+
 def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, seed, candidates):
     """Reranked generation: row i draws `candidates[i]` pictures (seeds seed_i + c * B, c = 0, 1, ...;
     candidate 0 is what `generate_from_prompts` makes) and keeps the one `scorer` rates highest.
@@ -148,20 +177,20 @@ def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, s
     row's candidates past its own count are masked out. Returns {"image_bytes", "image", "tokens",
     "score"}, each [B, ...].
     """
-    check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be >= 1")
-    with tf.control_dependencies([check]):
-        count = tf.reduce_max(candidates)
-    batch = tf.shape(prompt)[0]
-    tile = lambda x: tf.tile(x, [count])  # noqa: E731  [B] -> [count * B], candidate-major
-    candidate = tf.repeat(tf.range(count), batch)  # (count * B,)
-    seeds = tile(seed) + tf.cast(candidate, seed.dtype) * tf.cast(batch, seed.dtype)
+    _, tile, seeds = _candidate_rows(seed, candidates)
     drawn = generate_from_prompts(model, tile(prompt), tile(temperature), tile(top_k), tile(top_p), tile(cfg_scale), seeds)
-    rated = tf.reshape(scores(scorer, drawn["image"], tile(prompt)), [count, batch])  # (count, B)
-    allowed = tf.reshape(candidate, [count, batch]) < candidates[None, :]
-    best = tf.argmax(tf.where(allowed, rated, -float("inf")), axis=0, output_type=tf.int32)  # (B,)
-    rows = best * batch + tf.range(batch)
-    kept = {name: tf.gather(value, rows) for name, value in drawn.items()}
-    return {**kept, "score": tf.gather(tf.reshape(rated, [-1]), rows)}
+    return _keep_best(drawn, scores(scorer, drawn["image"], tile(prompt)), candidates)
+
+
+def draw_best_from_embeddings(model, embeddings, temperature, top_k, top_p, cfg_scale, seed, candidates):
+    """`draw_from_embeddings` reranked as `UnCLIPDecoder.draw_from_embeddings(candidates=...)`: row i
+    draws `candidates[i]` pictures (seeds as `generate_best`) and keeps the one whose scorer image
+    embedding lies nearest (cosine, the "score") its embedding [B, E]."""
+    _, tile, seeds = _candidate_rows(seed, candidates)
+    targets = tile(embeddings)  # (count * B, E)
+    drawn = draw_from_embeddings(model, targets, tile(temperature), tile(top_k), tile(top_p), tile(cfg_scale), seeds)
+    nearness = tf.reduce_sum(model.scorer.embed_image_pixels(to_unit_range(drawn["image"])) * targets, axis=-1)
+    return _keep_best(drawn, nearness, candidates)
 
 
 class ExportGraphs:

@@ -17,15 +17,19 @@ Signatures (the contract; `saved_model_cli show --dir OUT --all` lists them):
     score (float32 [B]): row i keeps the best of candidates[i] pictures by the scorer (candidate c
     uses seed + c * B, so candidate 0 is `generate`'s picture). One Predict call reranks.
   - `score`: image (uint8 [B, S, S, 3]) and prompt -> score (float32 [B]), the cosine similarity.
-- An unCLIP decoder (`keras-dalle train --stage decoder`) adds three, each with the `generate`
+- An unCLIP decoder (`keras-dalle train --stage decoder`) adds five, each with the `generate`
   settings and seed per row (a row's picture is drawn from an embedding alone, the null caption):
   - `vary`: image_bytes (an encoded picture per row) -> a picture drawn from its scorer embedding.
   - `edit`: image_bytes, from_caption, to_caption (strings [B]), amount (float32 [B] in [0, 1]) ->
     the picture drawn from slerp(its embedding, normalize(z_text(to) - z_text(from)), amount).
   - `interpolate`: image_bytes, other_image_bytes, theta (float32 [B] in [0, 1]) -> the picture
     drawn from slerp(the two embeddings, theta); one seed over a row of thetas holds the noise.
-  Amounts out of range, captions the scorer embeds alike and bytes that do not decode fail with
-  InvalidArgument.
+  - `vary_best`, `edit_best`: the `vary` / `edit` inputs plus candidates (int32 [B]) -> the same
+    outputs and score (float32 [B]): row i keeps, of candidates[i] pictures (seeds as
+    `generate_best`), the one whose scorer embedding lies nearest (cosine: the score) the
+    embedding it was drawn from, as `UnCLIPDecoder.vary` / `edit` with `candidates` do.
+  Amounts out of range, captions the scorer embeds alike, candidates below 1 and bytes that do
+  not decode fail with InvalidArgument.
 - `sampling_defaults`: prompt (string [B], values unused) -> temperature, top_k, top_p, cfg_scale
   [B]: the model's defaults, which `serving_default` uses and clients fill in for `generate`
   settings the user leaves out. It takes a batched input (not none) so that TF Serving's
@@ -125,6 +129,11 @@ class DecoderGraphs(ServingGraphs):
             "vary": [picture, *settings],
             "edit": [picture, _rows(tf.string, "from_caption"), _rows(tf.string, "to_caption"), _rows(tf.float32, "amount"), *settings],
             "interpolate": [picture, _rows(tf.string, "other_image_bytes"), _rows(tf.float32, "theta"), *settings],
+            "vary_best": [picture, *settings, _rows(tf.int32, "candidates")],
+            "edit_best": [
+                picture, _rows(tf.string, "from_caption"), _rows(tf.string, "to_caption"), _rows(tf.float32, "amount"),
+                *settings, _rows(tf.int32, "candidates"),
+            ],
         }
 
     def vary(self, image_bytes, temperature, top_k, top_p, cfg_scale, seed):
@@ -132,10 +141,22 @@ class DecoderGraphs(ServingGraphs):
         return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
 
     def edit(self, image_bytes, from_caption, to_caption, amount, temperature, top_k, top_p, cfg_scale, seed):
+        embeddings = self._edited_embeddings(image_bytes, from_caption, to_caption, amount)
+        return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
+
+    def vary_best(self, image_bytes, temperature, top_k, top_p, cfg_scale, seed, candidates):
+        embeddings = graphs.image_embeddings(self.model, image_bytes)
+        return graphs.draw_best_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed, candidates)
+
+    def edit_best(self, image_bytes, from_caption, to_caption, amount, temperature, top_k, top_p, cfg_scale, seed, candidates):
+        embeddings = self._edited_embeddings(image_bytes, from_caption, to_caption, amount)
+        return graphs.draw_best_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed, candidates)
+
+    def _edited_embeddings(self, image_bytes, from_caption, to_caption, amount):
+        """slerp(picture embedding, normalize(z_text(to) - z_text(from)), amount) per row [B, E]."""
         with tf.control_dependencies(graphs.check_fraction(amount, "amount")):
             direction = graphs.edit_direction(self.model, from_caption, to_caption)
-        embeddings = slerp_rows(graphs.image_embeddings(self.model, image_bytes), direction, amount)
-        return graphs.draw_from_embeddings(self.model, embeddings, temperature, top_k, top_p, cfg_scale, seed)
+        return slerp_rows(graphs.image_embeddings(self.model, image_bytes), direction, amount)
 
     def interpolate(self, image_bytes, other_image_bytes, theta, temperature, top_k, top_p, cfg_scale, seed):
         with tf.control_dependencies(graphs.check_fraction(theta, "theta")):

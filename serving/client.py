@@ -130,16 +130,27 @@ class _Client:
         inputs.update(image_bytes=np.array(images, dtype=object), seed=np.asarray(seeds, SEED_DTYPE))
         return inputs
 
-    def vary(self, image, num_images=4, seed=None, **settings):
+    def _drawn(self, inputs, signature, candidates):
+        """PNG bytes from `signature`, or with candidates > 1 from its reranking twin `SIGNATURE_best`
+        (each row the best of `candidates`)."""
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+            raise ValueError(f"candidates must be an int >= 1, got {candidates!r}")
+        if candidates > 1:
+            inputs["candidates"] = np.full(len(inputs["seed"]), candidates, np.int32)
+            signature += "_best"
+        return list(self.predict(inputs, signature, ["image_bytes"])["image_bytes"])
+
+    def vary(self, image, num_images=4, seed=None, candidates=1, **settings):
         """PNG bytes of `num_images` variations of one encoded picture (the `vary` signature of an
-        unCLIP decoder's SavedModel); variation i uses seed + i."""
+        unCLIP decoder's SavedModel); variation i uses seed + i. `candidates` > 1: each the best of
+        that many by nearness to the picture's embedding (`vary_best`)."""
         first = _first_seed(seed)
         inputs = self._embedding_inputs([image] * num_images, np.arange(first, first + num_images), settings)
-        return list(self.predict(inputs, "vary", ["image_bytes"])["image_bytes"])
+        return self._drawn(inputs, "vary", candidates)
 
-    def edit(self, image, from_caption, to_caption, amounts=(0.1, 0.2, 0.3, 0.4, 0.5), seed=None, **settings):
+    def edit(self, image, from_caption, to_caption, amounts=(0.1, 0.2, 0.3, 0.4, 0.5), seed=None, candidates=1, **settings):
         """PNG bytes per amount (the `edit` signature): one encoded picture turned from `from_caption`
-        toward `to_caption`, every amount drawn with the same seed."""
+        toward `to_caption`, every amount drawn with the same seed; `candidates` as `vary`'s (`edit_best`)."""
         amounts = list(amounts)
         first = _first_seed(seed)
         inputs = self._embedding_inputs([image] * len(amounts), np.full(len(amounts), first), settings)
@@ -148,7 +159,7 @@ class _Client:
             to_caption=np.array([to_caption.encode("utf-8")] * len(amounts), dtype=object),
             amount=np.asarray(amounts, np.float32),
         )
-        return list(self.predict(inputs, "edit", ["image_bytes"])["image_bytes"])
+        return self._drawn(inputs, "edit", candidates)
 
     def interpolate(self, image, other_image, steps=5, seed=None, **settings):
         """PNG bytes of `steps` pictures from one encoded picture's embedding to another's (the

@@ -443,6 +443,35 @@ def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, e
     assert len(edits) == 2 and len(steps) == 3
     np.testing.assert_array_equal(edits[0], varied["image"].numpy()[0])
     np.testing.assert_array_equal(steps[0], varied["image"].numpy()[0])
+    # Reranked: the client's candidates go to vary_best / edit_best, which keep what Python keeps.
+    best = decoded(client.vary(png(pictures[0]), num_images=2, seed=11, candidates=3))
+    np.testing.assert_array_equal(best, decoder.vary(pictures[0], 2, seed=11, candidates=3))
+    best_edits = decoded(client.edit(png(pictures[0]), "a red circle", "a blue square", amounts=[0.2, 0.5], seed=11, candidates=3))
+    np.testing.assert_array_equal(best_edits, decoder.edit(pictures[0], "a red circle", "a blue square", [0.2, 0.5], seed=11, candidates=3))
+    with pytest.raises(ValueError, match="candidates"):
+        client.vary(png(pictures[0]), candidates=0)
+
+
+def test_the_saved_model_reranks_each_row_among_its_own_candidates(decoder, exported_decoder):
+    pictures = _data(2)[0]
+    signatures = tf.saved_model.load(str(exported_decoder)).signatures
+    settings = {
+        name: tf.constant([value] * 2, dtype) for (name, value), dtype in
+        zip(decoder.sampling_defaults().items(), (tf.float32, tf.int32, tf.float32, tf.float32))
+    }
+    inputs = dict(image_bytes=tf.constant([_png(p) for p in pictures]), seed=tf.constant([11, 12], tf.int64), **settings)
+    # Row 0 keeps its one draw (vary's picture), row 1 the best of its 4.
+    drawn = signatures["vary_best"](**inputs, candidates=tf.constant([1, 4], tf.int32))
+    np.testing.assert_array_equal(drawn["image"].numpy()[0], decoder.vary(pictures[0], 1, seed=11)[0])
+    # Candidate c of a two-row call draws with seed + 2c: row 1's four are seeds 12, 14, 16, 18.
+    target = decoder.image_embeddings(pictures)  # (2, E)
+    candidates = decoder.draw_from_embeddings(np.repeat(target[1:], 4, axis=0), seed=[12, 14, 16, 18])
+    assert len({candidate.tobytes() for candidate in candidates}) > 1, "candidates all alike would check too little"
+    nearest = np.argmax(decoder.image_embeddings(candidates) @ target[1])
+    np.testing.assert_array_equal(drawn["image"].numpy()[1], candidates[nearest])
+    np.testing.assert_allclose(drawn["score"].numpy(), np.sum(decoder.image_embeddings(drawn["image"].numpy()) * target, -1), atol=1e-5)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="candidates must be"):
+        signatures["vary_best"](**inputs, candidates=tf.constant([0, 2], tf.int32))
 
 
 def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, exported_decoder, browser):
