@@ -389,10 +389,16 @@ def exported_decoder(decoder, tmp_path_factory):
     return saved_model.export_saved_model(decoder, tmp_path_factory.mktemp("serving") / "decoder" / "1")
 
 
-def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, exported_decoder):
+@pytest.fixture(scope="module")
+def served_decoder(exported_decoder):
+    """The tiny decoder's SavedModel loaded once (its `signatures` live as long as it does)."""
+    return tf.saved_model.load(str(exported_decoder))
+
+
+def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, served_decoder):
     png = _png
     pictures = _data(2)[0]
-    signatures = tf.saved_model.load(str(exported_decoder)).signatures
+    signatures = served_decoder.signatures
     assert {"vary", "edit", "interpolate", "generate", "serving_default"} <= set(signatures)
     settings = lambda n, **given: {  # noqa: E731  the decoder's defaults, per row
         name: tf.constant([given.get(name, value)] * n, dtype) for (name, value), dtype in
@@ -452,9 +458,9 @@ def test_the_saved_model_varies_edits_and_interpolates_as_python_does(decoder, e
         client.vary(png(pictures[0]), candidates=0)
 
 
-def test_the_saved_model_reranks_each_row_among_its_own_candidates(decoder, exported_decoder):
+def test_the_saved_model_reranks_each_row_among_its_own_candidates(decoder, served_decoder):
     pictures = _data(2)[0]
-    signatures = tf.saved_model.load(str(exported_decoder)).signatures
+    signatures = served_decoder.signatures
     settings = {
         name: tf.constant([value] * 2, dtype) for (name, value), dtype in
         zip(decoder.sampling_defaults().items(), (tf.float32, tf.int32, tf.float32, tf.float32))
