@@ -91,10 +91,9 @@ def variation_row(decoder, count, seed, batch=32, candidates=1, **settings):
     row = {}
     for group, objects in (("one_object", "1"), ("two_object", "2")):
         pictures, captions = _pictures(count, seed, objects, decoder.image_size)
-        varied = _in_batches(lambda p: decoder.vary(p, num_images=1, seed=seed, candidates=candidates, **settings), pictures, batch, f"variations, {group}")
-        again = _in_batches(
-            lambda p: decoder.vary(p, num_images=1, seed=seed + 1, candidates=candidates, **settings), pictures, batch, f"second variations, {group}"
-        )
+        vary = lambda p, s: decoder.vary(p, num_images=1, seed=s, candidates=candidates, **settings)  # noqa: E731
+        varied = _in_batches(lambda p: vary(p, seed), pictures, batch, f"variations, {group}")
+        again = _in_batches(lambda p: vary(p, seed + 1), pictures, batch, f"second variations, {group}")
         tokens = lambda x: np.asarray(decoder.image_tokens(x))  # noqa: E731
         row[group] = {
             "keeps_caption": float(np.mean([check_caption(v, c).all_hold for v, c in zip(varied, captions)])),
@@ -127,7 +126,9 @@ def edit_row(decoder, count, seed, amounts, candidates=1, **settings):
             for index, target in zip(chosen, targets):
                 bar.update(1)
                 try:
-                    edited = decoder.edit(pictures[index], captions[index], target, amount=list(amounts), seed=seed, candidates=candidates, **settings)
+                    edited = decoder.edit(
+                        pictures[index], captions[index], target, amount=list(amounts), seed=seed, candidates=candidates, **settings
+                    )
                 except ValueError:  # the scorer embeds both captions alike (e.g. both truncated to one text): no direction
                     alike += 1
                     continue

@@ -340,10 +340,12 @@ def test_the_bench_judges_every_operation(decoder, tmp_path):
     assert all(0.0 <= share <= 1.0 for share in results["interpolation"]["midpoints_failing"].values())
     assert -1.0 <= results["interpolation"]["midpoint_nearest_picture_cosine"] <= 1.0
     assert -1.0 <= results["interpolation"]["picture_nearest_other_picture_cosine"] <= 1.0
-    unclip_quality.main(["--decoder", str(path), "--count", "2", "--rows", "variation", "--top-k", "1", "--json", str(tmp_path / "g.json")])
+    unclip_quality.main(["--decoder", str(path), "--count", "2", "--rows", "variation", "--top-k", "1", "--candidates", "3",
+                         "--json", str(tmp_path / "g.json")])
     greedy = json.loads((tmp_path / "g.json").read_text())["variation"]
     assert all(results["variation"][g]["token_difference_between_two_variations"] > 0.0 for g in greedy)  # sampled: seeds differ
     assert all(greedy[g]["token_difference_between_two_variations"] == 0.0 for g in greedy)  # greedy: seeds draw alike
+    assert [greedy[g]["candidates"] for g in greedy] == [3, 3] and results["variation"]["one_object"]["candidates"] == 1
     prior_path = tmp_path / "prior.keras"
     tiny.prior(decoder.scorer).save(prior_path)
     unclip_quality.main(["--decoder", str(path), "--prior", str(prior_path), "--count", "2", "--amounts", "0.5",
