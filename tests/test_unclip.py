@@ -522,6 +522,17 @@ def test_the_playground_offers_variations_and_edits_under_each_picture(decoder, 
         assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
             f"edit {amount}, seed 8" for amount in (0.1, 0.2, 0.3, 0.4, 0.5)]
         assert not browser.find_element("id", "error").is_displayed()
+        # "best of" 3: variations of the first edit (seed 8) through vary_best, as Python reranks them.
+        edited = np.asarray(pictures(browser)[0].convert("RGB"))
+        browser.find_element("id", "candidates").clear()
+        browser.find_element("id", "candidates").send_keys("3")
+        browser.find_elements("css selector", "#results button.variations")[0].click()
+        wait_until(browser, 120, drawn("variation"))
+        assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
+        assert [img.get_attribute("alt") for img in browser.find_elements("css selector", "#results img")] == [
+            "variation, seed 9, best of 3", "variation, seed 10, best of 3"]
+        for got, want in zip(pictures(browser), decoder.vary(edited, num_images=2, seed=9, candidates=3, **settings)):
+            assert np.abs(np.asarray(got.convert("RGB")).astype(int) - want).max() <= 1
 
 
 def test_tflite_varies_with_builtin_ops_as_python_does(decoder):

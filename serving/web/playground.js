@@ -4,7 +4,8 @@
 // A model with a `vary` signature (an unCLIP decoder) also gets "variations" and "edit" under each
 // picture: `vary` draws more pictures from that picture's embedding (seeds seed, seed + 1, ...);
 // `edit` turns it from the picture's prompt (or the "from" box) toward the "to" box's caption by
-// the amounts 0.1 .. 0.5, every amount with the picture's own seed.
+// the amounts 0.1 .. 0.5, every amount with the picture's own seed. With "best of" above 1 they
+// call `vary_best` / `edit_best`: each picture shown is the best of that many by the decoder's scorer.
 // Where the server also hands out /web/models.json (the local server with --web does), a menu
 // offers every served model; choosing one reloads the page with ?model=NAME.
 "use strict";
@@ -75,6 +76,7 @@ async function start() {
     $("completion").disabled = !("complete" in signatures);
     canVary = "vary" in signatures && "edit" in signatures;
     $("edit-settings").hidden = !canVary;
+    $("candidates").closest("label").hidden = !("vary_best" in signatures && "edit_best" in signatures);
     const [defaults] = await predict("sampling_defaults", ["defaults"]);
     // float32 defaults arrive as e.g. 0.800000011920929: show them as the model's author wrote them.
     for (const name of ["temperature", "top_k", "top_p", "cfg_scale"]) $(name).value = Number(defaults[name].toPrecision(6));
@@ -144,36 +146,45 @@ async function draw(signature, instances, labels, prompt) {
   }
 }
 
+// The signature of a decoder operation and what each label adds: `vary` / `edit`, or with "best
+// of" N > 1 their reranking twins `vary_best` / `edit_best`, every row taking candidates N.
+function reranked(operation, instances) {
+  const candidates = number("candidates", (v) => parseInt(v, 10));
+  if (candidates < 1 || candidates > MAX_PICTURES) throw new Error(`best of must be 1 to ${MAX_PICTURES}`);
+  if (candidates === 1) return [operation, instances, ""];
+  return [`${operation}_best`, instances.map((row) => ({ ...row, candidates })), `, best of ${candidates}`];
+}
+
 async function vary(png, seed, prompt) {
   showError("");
-  let instances;
+  let signature, instances, suffix;
   try {
     const count = number("count", (v) => parseInt(v, 10));
     if (count < 1 || count > MAX_PICTURES) throw new Error(`pictures must be 1 to ${MAX_PICTURES}`);
     const shared = { image_bytes: { b64: png }, ...settings() };
-    instances = Array.from({ length: count }, (_, i) => ({ ...shared, seed: seed + 1 + i }));
+    [signature, instances, suffix] = reranked("vary", Array.from({ length: count }, (_, i) => ({ ...shared, seed: seed + 1 + i })));
   } catch (err) {
     showError(err.message);
     return;
   }
-  await draw("vary", instances, instances.map((row) => `variation, seed ${row.seed}`), prompt);
+  await draw(signature, instances, instances.map((row) => `variation, seed ${row.seed}${suffix}`), prompt);
 }
 
 async function edit(png, seed, prompt) {
   showError("");
-  let instances;
+  let signature, instances, suffix;
   try {
     const from = $("edit_from").value.trim() || prompt;
     const to = $("edit_to").value.trim();
     if (!to) throw new Error("write what the picture should show in the edit's \"to\" box");
     if (!from) throw new Error("write what the picture shows in the edit's \"from\" box");
     const shared = { image_bytes: { b64: png }, from_caption: from, to_caption: to, seed, ...settings() };
-    instances = EDIT_AMOUNTS.map((amount) => ({ ...shared, amount }));
+    [signature, instances, suffix] = reranked("edit", EDIT_AMOUNTS.map((amount) => ({ ...shared, amount })));
   } catch (err) {
     showError(err.message);
     return;
   }
-  await draw("edit", instances, EDIT_AMOUNTS.map((amount) => `edit ${amount}, seed ${seed}`), prompt);
+  await draw(signature, instances, EDIT_AMOUNTS.map((amount) => `edit ${amount}, seed ${seed}${suffix}`), prompt);
 }
 
 async function generate(event) {
