@@ -46,6 +46,13 @@ def _first_seed(seed):
     return random.randrange(2**31) if seed is None else seed
 
 
+def _candidates_column(candidates, rows):
+    """The `candidates` input of a reranking signature: int32 [rows]; ValueError unless an int >= 1."""
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise ValueError(f"candidates must be a positive int, got {candidates!r}")
+    return np.full(rows, candidates, np.int32)
+
+
 def generation_inputs(prompts, signature="serving_default", seed=None, defaults=None, **settings):
     """Named input arrays for a generation signature: `serving_default` takes prompts only,
     `generate` per-row settings (missing ones from `defaults`, the model's; row i gets seed + i)."""
@@ -99,10 +106,8 @@ class _Client:
         """(PNG bytes, score) per prompt from the `generate_best` signature (a SavedModel exported with
         a scorer): each prompt's best of `candidates` pictures by the scorer, in one Predict call.
         Candidate 0 is what `generate` makes with the same seed; settings left out take the model's defaults."""
-        if not isinstance(candidates, int) or candidates < 1:
-            raise ValueError(f"candidates must be a positive int, got {candidates!r}")
         inputs = generation_inputs(prompts, "generate", seed, self.sampling_defaults(), **settings)
-        inputs["candidates"] = np.full(len(prompts), candidates, np.int32)
+        inputs["candidates"] = _candidates_column(candidates, len(prompts))
         outputs = self.predict(inputs, "generate_best", ["image_bytes", "score"])
         return [(png, float(score)) for png, score in zip(outputs["image_bytes"], outputs["score"])]
 
@@ -133,10 +138,9 @@ class _Client:
     def _drawn(self, inputs, signature, candidates):
         """PNG bytes from `signature`, or with candidates > 1 from its reranking twin `SIGNATURE_best`
         (each row the best of `candidates`)."""
-        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-            raise ValueError(f"candidates must be an int >= 1, got {candidates!r}")
+        column = _candidates_column(candidates, len(inputs["seed"]))
         if candidates > 1:
-            inputs["candidates"] = np.full(len(inputs["seed"]), candidates, np.int32)
+            inputs["candidates"] = column
             signature += "_best"
         return list(self.predict(inputs, signature, ["image_bytes"])["image_bytes"])
 

@@ -9,7 +9,9 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.adversarial import AdversarialModel, straight_through_gumbel_softmax
-from keras_dalle.models.generation import Compiled, check_positive_int, picture_seeds, prompt_list, row_seeds
+from keras_dalle.models.generation import (
+    Compiled, check_positive_int, keep_best_candidates, picture_seeds, prompt_list, row_seeds,
+)
 from keras_dalle.models.image_codec import to_uint8, to_unit_range
 from keras_dalle.models.image_tokenizer import ImageTokenizer, hinge_discriminator_loss
 from keras_dalle.models.text_to_image import Generator, TextConditionalDiscriminator, TextEncoder
@@ -409,9 +411,8 @@ class KerasDALLE(AdversarialModel):
             return pictures
         count = len(prompts) * num_images
         scores = scorer.score(pictures, [p for p in prompts * candidates for _ in range(num_images)]).reshape(candidates, count)
-        best = scores.argmax(axis=0)  # (count,): the kept candidate of each picture
-        kept = pictures.reshape(candidates, count, *pictures.shape[1:])[best, np.arange(count)]
-        return (kept, scores[best, np.arange(count)]) if return_scores else kept
+        kept, kept_scores = keep_best_candidates(pictures, scores)
+        return (kept, kept_scores) if return_scores else kept
 
     def decode_tokens(self, tokens):
         """Flat image tokens int [B, N] -> uint8 numpy pictures [B, S, S, 3] (one compiled call)."""

@@ -11,6 +11,15 @@ def picture_seeds(seed, count):
     return np.arange(base, base + count, dtype=np.int64)
 
 
+def keep_best_candidates(pictures, scores):
+    """Candidate-major pictures [C * N, ...] and their scores [C, N] -> (each of the N pictures'
+    best-scored candidate [N, ...], its score [N])."""
+    candidates, count = scores.shape
+    best = scores.argmax(axis=0)  # (N,): the kept candidate of each picture
+    kept = pictures.reshape(candidates, count, *pictures.shape[1:])[best, np.arange(count)]
+    return kept, scores[best, np.arange(count)]
+
+
 def row_seeds(seed, rows):
     """Seeds for `rows` pictures: `picture_seeds` of an int or None, or `seed` itself when it is a
     sequence of one int per row (rows with one seed draw with the same noise)."""

@@ -28,7 +28,7 @@ from keras import ops
 
 from keras_dalle.data.images import pictures_from
 from keras_dalle.models.dalle import KerasDALLE
-from keras_dalle.models.generation import check_positive_int, picture_seeds, prompt_list, row_seeds
+from keras_dalle.models.generation import check_positive_int, keep_best_candidates, picture_seeds, prompt_list, row_seeds
 from keras_dalle.models.image_codec import to_unit_range
 from keras_dalle.models.scorer import ContrastiveScorer
 from keras_dalle.models.text_to_image import EmbeddingPrefix
@@ -217,7 +217,7 @@ class UnCLIPDecoder(KerasDALLE):
         if candidates == 1:
             return pictures
         similarity = np.sum(self.scorer.embed_images(pictures).reshape(candidates, rows, -1) * targets, axis=-1)  # (C, rows)
-        return pictures.reshape(candidates, rows, *pictures.shape[1:])[similarity.argmax(axis=0), np.arange(rows)]
+        return keep_best_candidates(pictures, similarity)[0]
 
     def draw_from_prompts(self, prompts, prior, num_images=1, seed=None, on_token=None, **settings):
         """Text-to-image through `prior` (a `DiffusionPrior` on the decoder's scorer): each picture's
