@@ -142,7 +142,7 @@ def scores(scorer, images, prompt):
 
 def _candidate_rows(seed, candidates):
     """The batch of a reranking call: seeds [B] and candidates [B] (each >= 1, else InvalidArgument)
-    -> (count = max(candidates), tile: [B, ...] -> [count * B, ...] candidate-major, seeds
+    -> (tile: [B, ...] -> [count * B, ...] candidate-major with count = max(candidates), seeds
     [count * B]: seed_i + c * B for candidate c of row i, so candidate 0 is the unreranked draw)."""
     check = tf.debugging.assert_greater_equal(candidates, 1, message="candidates must be >= 1")
     with tf.control_dependencies([check]):
@@ -153,7 +153,7 @@ def _candidate_rows(seed, candidates):
         return tf.tile(x, [count] + [1] * (len(x.shape) - 1))
 
     candidate = tf.repeat(tf.range(count), batch)  # (count * B,)
-    return count, tile, tile(seed) + tf.cast(candidate, seed.dtype) * tf.cast(batch, seed.dtype)
+    return tile, tile(seed) + tf.cast(candidate, seed.dtype) * tf.cast(batch, seed.dtype)
 
 
 def _keep_best(drawn, rated, candidates):
@@ -177,7 +177,7 @@ def generate_best(model, scorer, prompt, temperature, top_k, top_p, cfg_scale, s
     row's candidates past its own count are masked out. Returns {"image_bytes", "image", "tokens",
     "score"}, each [B, ...].
     """
-    _, tile, seeds = _candidate_rows(seed, candidates)
+    tile, seeds = _candidate_rows(seed, candidates)
     drawn = generate_from_prompts(model, tile(prompt), tile(temperature), tile(top_k), tile(top_p), tile(cfg_scale), seeds)
     return _keep_best(drawn, scores(scorer, drawn["image"], tile(prompt)), candidates)
 
@@ -186,7 +186,7 @@ def draw_best_from_embeddings(model, embeddings, temperature, top_k, top_p, cfg_
     """`draw_from_embeddings` reranked as `UnCLIPDecoder.draw_from_embeddings(candidates=...)`: row i
     draws `candidates[i]` pictures (seeds as `generate_best`) and keeps the one whose scorer image
     embedding lies nearest (cosine, the "score") its embedding [B, E]."""
-    _, tile, seeds = _candidate_rows(seed, candidates)
+    tile, seeds = _candidate_rows(seed, candidates)
     targets = tile(embeddings)  # (count * B, E)
     drawn = draw_from_embeddings(model, targets, tile(temperature), tile(top_k), tile(top_p), tile(cfg_scale), seeds)
     nearness = tf.reduce_sum(model.scorer.embed_image_pixels(to_unit_range(drawn["image"])) * targets, axis=-1)
